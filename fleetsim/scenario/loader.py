@@ -1,0 +1,254 @@
+"""Load a scenario YAML file into a validated :class:`Scenario`.
+
+Every problem raises :class:`ScenarioError` naming the file, the key path and
+what is wrong, e.g. ``scenarios/x.yaml: stations.versions.1.7: unknown OCPP
+version (use 1.6, 2.0.1 or 2.1)``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fleetsim.exceptions import ScenarioError
+from fleetsim.scenario.model import (
+    DEFAULT_MEASURANDS,
+    ClockConfig,
+    CsmsTarget,
+    DriversConfig,
+    OcppConfig,
+    OcppVersion,
+    Scenario,
+    StationsConfig,
+)
+from fleetsim.scenario.reader import Node
+
+__all__ = ["load_scenario", "parse_scenario", "parse_version", "with_overrides"]
+
+_VERSION_ALIASES = {"1.6": OcppVersion.V16, "16": OcppVersion.V16, "1.6j": OcppVersion.V16,
+                    "2.0.1": OcppVersion.V201, "201": OcppVersion.V201,
+                    "2.1": OcppVersion.V21, "21": OcppVersion.V21}
+
+
+def parse_version(value: object) -> OcppVersion:
+    """``1.6`` (YAML reads it as a float), ``"2.0.1"``, ``2.1`` → :class:`OcppVersion`."""
+    v = _VERSION_ALIASES.get(str(value).strip().lower())
+    if v is None:
+        raise ValueError(f"unknown OCPP version {value!r} (use 1.6, 2.0.1 or 2.1)")
+    return v
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate ``path``; raises :class:`ScenarioError` with file and key path."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(file, "", f"cannot read: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ScenarioError(file, "", f"invalid YAML: {where}{problem}") from None
+    return parse_scenario(data, file=file)
+
+
+def parse_scenario(data: object, *, file: str = "<scenario>") -> Scenario:
+    root = Node(data, file=file)
+    raw = copy.deepcopy(dict(root.data))
+    name = root.string("name", Path(file).stem if file != "<scenario>" else "scenario")
+    seed = root.integer("seed", 1, minimum=0)
+    duration_s = root.duration_s("duration", "60s", positive=True)
+    stations = _stations(root.child("stations"))
+    csms = _csms(root.child("csms"), stations)
+    clock = _clock(root.child("clock"))
+    ocpp = _ocpp(root.child("ocpp"))
+    drivers = _drivers(root.child("drivers"))
+    slo = root.string_list("slo")
+    root.finish()
+    return Scenario(name=name, file=file, seed=seed, duration_s=duration_s, stations=stations,
+                    csms=csms, clock=clock, ocpp=ocpp, drivers=drivers, slo=slo, raw=raw)
+
+
+def with_overrides(s: Scenario, *, stations: int | None = None, duration_s: float | None = None,
+                   seed: int | None = None, csms_url: str | None = None) -> Scenario:
+    """The scenario with command-line overrides applied (and recorded in ``raw``)."""
+    raw = dict(s.raw)
+    if stations is not None:
+        if stations < 1:
+            raise ScenarioError(s.file, "stations.count", "--stations must be >= 1")
+        s = replace(s, stations=replace(s.stations, count=stations))
+        raw["stations"] = {**dict(raw.get("stations") or {}), "count": stations}
+    if duration_s is not None:
+        s = replace(s, duration_s=duration_s)
+        raw["duration"] = f"{duration_s:g}s"
+    if seed is not None:
+        s = replace(s, seed=seed)
+        raw["seed"] = seed
+    if csms_url is not None:
+        node = Node({"target": csms_url}, file="--csms", path="csms")
+        csms = _csms(node, s.stations)
+        s = replace(s, csms=replace(csms, url_template=s.csms.url_template,
+                                    connect_timeout_s=s.csms.connect_timeout_s,
+                                    call_timeout_s=s.csms.call_timeout_s,
+                                    password=s.csms.password))
+        raw["csms"] = {**dict(raw.get("csms") or {}), "target": csms_url}
+    return replace(s, raw=raw)
+
+
+def _stations(n: Node) -> StationsConfig:
+    count = n.integer("count", minimum=1)
+    prefix = n.string("id_prefix", "FS")
+    digits = n.integer("id_digits", 6, minimum=1, maximum=12)
+    if len(prefix) + max(digits, len(str(count))) > 48:  # 2.0.1 identity: string[0..48]
+        raise n.error("station ids would exceed 48 characters", "id_prefix")
+    if not prefix.replace("-", "").replace("_", "").isalnum() and prefix:
+        raise n.error("use letters, digits, '-' or '_' only (it goes into a URL)", "id_prefix")
+    connectors = n.integer("connectors", 1, minimum=1, maximum=16)
+    versions = _versions(n, n.raw("versions", {"1.6": 1}))
+    rate = n.number("connect_rate", 100.0, minimum=0.0, exclusive_min=True)
+    sources = n.string_list("source_addresses")
+    for i, addr in enumerate(sources):
+        if not addr.startswith("127.") and addr not in ("::1", "0.0.0.0"):
+            raise n.error(f"source address {addr!r}: only loopback or addresses of hosts you "
+                          "run yourself; use 127.0.0.x here", f"source_addresses[{i}]")
+    vendor = n.string("vendor", "fleetsim")
+    model = n.string("model", "SimStation")
+    n.finish()
+    return StationsConfig(count=count, id_prefix=prefix, id_digits=digits, connectors=connectors,
+                          versions=versions, connect_rate_per_s=rate, source_addresses=sources,
+                          vendor=vendor, model=model)
+
+
+def _versions(n: Node, value: object) -> dict[OcppVersion, float]:
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        value = {value: 1}
+    if isinstance(value, list):
+        value = {v: 1 for v in value}
+    if not isinstance(value, Mapping) or not value:
+        raise n.error("expected a mapping of version → share, e.g. {1.6: 0.5, 2.0.1: 0.5}",
+                      "versions")
+    out: dict[OcppVersion, float] = {}
+    for k, share in value.items():
+        try:
+            v = parse_version(k)
+        except ValueError as exc:
+            raise n.error(str(exc), f"versions.{k}") from None
+        if isinstance(share, bool) or not isinstance(share, int | float) or share < 0:
+            raise n.error(f"share must be a number >= 0, got {share!r}", f"versions.{k}")
+        out[v] = out.get(v, 0.0) + float(share)
+    total = sum(out.values())
+    if total <= 0:
+        raise n.error("shares must not all be zero", "versions")
+    return {v: s / total for v, s in out.items() if s > 0}
+
+
+def _csms(n: Node, stations: StationsConfig) -> CsmsTarget:
+    target = n.raw("target", "embedded")
+    urls: dict[OcppVersion, str] = {}
+    embedded = target == "embedded"
+    if not embedded:
+        if isinstance(target, str):
+            urls = {v: target for v in OcppVersion}
+        elif isinstance(target, Mapping):
+            for k, url in target.items():
+                try:
+                    urls[parse_version(k)] = url
+                except ValueError as exc:
+                    raise n.error(str(exc), f"target.{k}") from None
+            missing = [v.value for v in stations.versions if v not in urls]
+            if missing:
+                raise n.error(f"no URL for OCPP {', '.join(missing)} used in stations.versions",
+                              "target")
+        else:
+            raise n.error("expected 'embedded', a ws:// or wss:// URL, or version → URL",
+                          "target")
+        for v, url in urls.items():
+            if not isinstance(url, str) or not url.startswith(("ws://", "wss://")):
+                raise n.error(f"{url!r} is not a ws:// or wss:// URL", f"target.{v.value}"
+                              if isinstance(target, Mapping) else "target")
+    template = n.string("url_template", "{url}/{station_id}")
+    if "{station_id}" not in template:
+        raise n.error("must contain {station_id}", "url_template")
+    try:
+        template.format(url="ws://x", station_id="y")
+    except (KeyError, IndexError, ValueError):
+        raise n.error("only {url} and {station_id} may be used", "url_template") from None
+    t = CsmsTarget(
+        embedded=embedded, urls=urls, url_template=template,
+        connect_timeout_s=n.duration_s("connect_timeout", "10s", positive=True),
+        call_timeout_s=n.duration_s("call_timeout", "30s", positive=True),
+        password=n.raw("password"),
+        heartbeat_interval_s=n.duration_s("heartbeat_interval", "300s", positive=True),
+        token_prefix=n.string("token_prefix", ""),
+    )
+    if t.password is not None and not isinstance(t.password, str):
+        raise n.error("expected text", "password")
+    n.finish()
+    return t
+
+
+def _clock(n: Node) -> ClockConfig:
+    factor = n.number("time_factor", 1.0, minimum=0.0, exclusive_min=True, maximum=1e6)
+    start = n.timestamp("start", "2026-01-05T00:00:00Z") if n.has("start") else None
+    stamps = n.string("timestamps", "simulated", choices=("simulated", "wall"))
+    n.finish()
+    return ClockConfig(time_factor=factor, start=start, timestamps=stamps)
+
+
+def _ocpp(n: Node) -> OcppConfig:
+    meter = n.duration_s("meter_interval", "60s", positive=True)
+    hb = n.duration_s("heartbeat_interval", None, positive=True) if n.has(
+        "heartbeat_interval") else None
+    measurands = n.string_list("measurands") or DEFAULT_MEASURANDS
+    if "Energy.Active.Import.Register" not in measurands:
+        raise n.error("must include Energy.Active.Import.Register", "measurands")
+    authorize = n.boolean("authorize", True)
+    n.finish()
+    return OcppConfig(meter_interval_s=meter, heartbeat_interval_s=hb, measurands=measurands,
+                      authorize=authorize)
+
+
+def _drivers(n: Node) -> DriversConfig:
+    mix_raw: Any = n.raw("mix")
+    model = n.raw("model")
+    if model is not None and mix_raw is not None:
+        raise n.error("give either 'model' or 'mix', not both", "model")
+    if model is not None:
+        if not isinstance(model, str):
+            raise n.error("expected a model name", "model")
+        mix_raw = {model: 1}
+    if mix_raw is None:
+        mix_raw = {"uniform": 1}
+    if not isinstance(mix_raw, Mapping) or not mix_raw:
+        raise n.error("expected a mapping of model name → share", "mix")
+    mix: dict[str, float] = {}
+    for k, share in mix_raw.items():
+        if isinstance(share, bool) or not isinstance(share, int | float) or share < 0:
+            raise n.error(f"share must be a number >= 0, got {share!r}", f"mix.{k}")
+        if share > 0:
+            mix[str(k)] = float(share)
+    if not mix:
+        raise n.error("shares must not all be zero", "mix")
+    total = sum(mix.values())
+    overrides_raw = n.raw("overrides", {})
+    if not isinstance(overrides_raw, Mapping):
+        raise n.error("expected a mapping of model name → parameters", "overrides")
+    overrides: dict[str, Mapping[str, Any]] = {}
+    for k, v in overrides_raw.items():
+        if not isinstance(v, Mapping):
+            raise n.error("expected a mapping of parameters", f"overrides.{k}")
+        if k not in mix:
+            raise n.error(f"model {k!r} is not in the mix", f"overrides.{k}")
+        overrides[str(k)] = dict(v)
+    models_dir = n.string("models_dir", "drivers_models")
+    n.finish()
+    return DriversConfig(mix={k: s / total for k, s in mix.items()}, overrides=overrides,
+                         models_dir=models_dir)

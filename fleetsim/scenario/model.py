@@ -1,0 +1,119 @@
+"""The scenario as frozen dataclasses: what a run does, validated once at the edge.
+
+Time has two scales. *Wall* seconds are real time (duration, connect rate,
+timeouts). *Simulated* seconds are the model's clock (protocol intervals, driver
+sessions); ``clock.time_factor`` simulated seconds pass per wall second, so a
+factor of 1440 runs a day in a minute with the same session plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+__all__ = [
+    "DEFAULT_MEASURANDS",
+    "ClockConfig",
+    "CsmsTarget",
+    "DriversConfig",
+    "OcppConfig",
+    "OcppVersion",
+    "Scenario",
+    "StationsConfig",
+]
+
+
+DEFAULT_MEASURANDS = (
+    "Energy.Active.Import.Register",
+    "Power.Active.Import",
+    "Current.Import",
+    "Voltage",
+)
+
+
+class OcppVersion(str, Enum):
+    """OCPP-J versions fleetsim speaks; the value is how users write them."""
+
+    V16 = "1.6"
+    V201 = "2.0.1"
+    V21 = "2.1"
+
+    @property
+    def subprotocol(self) -> str:
+        """WebSocket subprotocol (OCPP-J 1.6 §3.1.2, OCPP 2.0.1 part 4 §3.1)."""
+        return "ocpp" + self.value
+
+
+@dataclass(frozen=True, slots=True)
+class StationsConfig:
+    count: int
+    id_prefix: str = "FS"
+    id_digits: int = 6
+    connectors: int = 1
+    versions: Mapping[OcppVersion, float] = field(default_factory=lambda: {OcppVersion.V16: 1.0})
+    connect_rate_per_s: float = 100.0
+    source_addresses: tuple[str, ...] = ()
+    vendor: str = "fleetsim"
+    model: str = "SimStation"
+
+
+@dataclass(frozen=True, slots=True)
+class CsmsTarget:
+    """Where stations connect. ``embedded`` starts fleetsim's own CSMS on loopback."""
+
+    embedded: bool = True
+    urls: Mapping[OcppVersion, str] = field(default_factory=dict)
+    url_template: str = "{url}/{station_id}"
+    connect_timeout_s: float = 10.0
+    call_timeout_s: float = 30.0
+    password: str | None = None
+    heartbeat_interval_s: float = 300.0
+    token_prefix: str = ""
+
+    def url_for(self, version: OcppVersion, station_id: str) -> str:
+        base = self.urls[version].rstrip("/")
+        return self.url_template.format(url=base, station_id=station_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ClockConfig:
+    time_factor: float = 1.0
+    start: datetime | None = None
+    timestamps: str = "simulated"  # or "wall"
+
+
+@dataclass(frozen=True, slots=True)
+class OcppConfig:
+    """Station-side protocol settings; intervals in simulated seconds."""
+
+    meter_interval_s: float = 60.0
+    heartbeat_interval_s: float | None = None  # None: use the interval the CSMS returns
+    measurands: tuple[str, ...] = DEFAULT_MEASURANDS
+    authorize: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class DriversConfig:
+    """Which driver models plan sessions: archetype name → share of stations."""
+
+    mix: Mapping[str, float] = field(default_factory=lambda: {"uniform": 1.0})
+    overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    models_dir: str = "drivers_models"
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    file: str
+    seed: int
+    duration_s: float
+    stations: StationsConfig
+    csms: CsmsTarget
+    clock: ClockConfig
+    ocpp: OcppConfig
+    drivers: DriversConfig
+    slo: tuple[str, ...] = ()
+    raw: Mapping[str, Any] = field(default_factory=dict)
