@@ -1,0 +1,99 @@
+"""Latency histograms: HdrHistogram with 3 significant digits (0.1 % resolution).
+
+Values are recorded in integer microseconds from 1 µs to 1 hour; larger values are
+clamped to the top and counted in ``clamped``. Histograms from several workers
+merge exactly (bucket for bucket) and serialise to HdrHistogram's standard V2
+compressed base64 form, which every HdrHistogram implementation can decode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from hdrh.histogram import HdrHistogram
+
+__all__ = ["HIGHEST_US", "LOWEST_US", "SIGNIFICANT_FIGURES", "LatencyHistogram", "merge_all"]
+
+LOWEST_US = 1
+HIGHEST_US = 3_600_000_000
+SIGNIFICANT_FIGURES = 3
+PERCENTILES = (("p50_ms", 50.0), ("p90_ms", 90.0), ("p95_ms", 95.0), ("p99_ms", 99.0),
+               ("p999_ms", 99.9))
+
+
+class LatencyHistogram:
+    """A mergeable latency histogram; record in seconds or microseconds, read in ms."""
+
+    __slots__ = ("clamped", "hdr")
+
+    def __init__(self, hdr: HdrHistogram | None = None) -> None:
+        self.hdr = hdr if hdr is not None else HdrHistogram(LOWEST_US, HIGHEST_US,
+                                                            SIGNIFICANT_FIGURES)
+        self.clamped = 0
+
+    def record_s(self, seconds: float) -> None:
+        """Record one latency given in seconds (negative → 0, above 1 h → clamped)."""
+        us = int(seconds * 1e6)
+        if us < LOWEST_US:
+            us = LOWEST_US
+        elif us > HIGHEST_US:
+            us, self.clamped = HIGHEST_US, self.clamped + 1
+        self.hdr.record_value(us)
+
+    def record_corrected_us(self, value_us: int, expected_interval_us: int) -> None:
+        """Record with HdrHistogram's coordinated-omission back-fill (for fixed-rate loops)."""
+        self.hdr.record_corrected_value(min(max(value_us, LOWEST_US), HIGHEST_US),
+                                        expected_interval_us)
+
+    @property
+    def count(self) -> int:
+        return int(self.hdr.get_total_count())
+
+    def percentile_ms(self, p: float) -> float:
+        return float(self.hdr.get_value_at_percentile(p)) / 1000.0 if self.count else 0.0
+
+    def max_ms(self) -> float:
+        return float(self.hdr.get_max_value()) / 1000.0 if self.count else 0.0
+
+    def mean_ms(self) -> float:
+        return float(self.hdr.get_mean_value()) / 1000.0 if self.count else 0.0
+
+    def summary(self) -> dict[str, float]:
+        """count, p50/p90/p95/p99/p99.9, max and mean in ms."""
+        out: dict[str, float] = {"count": self.count}
+        for name, p in PERCENTILES:
+            out[name] = round(self.percentile_ms(p), 3)
+        out["max_ms"] = round(self.max_ms(), 3)
+        out["mean_ms"] = round(self.mean_ms(), 3)
+        return out
+
+    def add(self, other: LatencyHistogram) -> None:
+        """Merge ``other`` into this histogram (exact: bucket for bucket)."""
+        if other.count:
+            self.hdr.add(other.hdr)
+        self.clamped += other.clamped
+
+    def reset(self) -> None:
+        self.hdr.reset()
+        self.clamped = 0
+
+    def encode(self) -> str:
+        """HdrHistogram V2 compressed, base64 text."""
+        data = self.hdr.encode()
+        return data.decode("ascii") if isinstance(data, bytes) else str(data)
+
+    @classmethod
+    def decode(cls, text: str) -> LatencyHistogram:
+        return cls(HdrHistogram.decode(text.encode("ascii")))
+
+    def buckets(self) -> list[tuple[int, int]]:
+        """(value_us, count) for every non-empty bucket, for equality checks and export."""
+        return [(int(it.value_iterated_to), int(it.count_at_value_iterated_to))
+                for it in self.hdr.get_recorded_iterator()]
+
+
+def merge_all(hists: Iterable[LatencyHistogram]) -> LatencyHistogram:
+    out = LatencyHistogram()
+    for h in hists:
+        out.add(h)
+    return out

@@ -1,0 +1,170 @@
+"""What one engine process records: latencies, call accounting, faults, intervals.
+
+The station core calls the ``call_*`` methods on the hot path; keep them cheap.
+Every CALL a station sends ends in exactly one of answered / CALLERROR / timed
+out / interrupted (connection lost or run stopped), so
+``sent == answered + call_errors + timeouts + interrupted`` holds at the end.
+Keys are ``"<version>/<Action>"``; station ids never become keys.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from fleetsim.metrics.histogram import LatencyHistogram
+
+__all__ = ["ActionStats", "IntervalStats", "Recorder"]
+
+LATE_SEND_S = 0.1  # a send more than 100 ms after it was due is "late"
+
+
+@dataclass(slots=True)
+class ActionStats:
+    """Totals for one ``version/Action`` key over the whole run."""
+
+    hist: LatencyHistogram = field(default_factory=LatencyHistogram)
+    sent: int = 0
+    answered: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+
+    def add(self, other: ActionStats) -> None:
+        self.hist.add(other.hist)
+        self.sent += other.sent
+        self.answered += other.answered
+        self.errors.update(other.errors)
+
+
+@dataclass(slots=True)
+class IntervalStats:
+    """One reporting interval of one process; several processes' merge by index."""
+
+    index: int
+    t_s: float
+    gauges: dict[str, float] = field(default_factory=dict)
+    counts: Counter[str] = field(default_factory=Counter)
+    hists: dict[str, LatencyHistogram] = field(default_factory=dict)
+
+    def add(self, other: IntervalStats) -> None:
+        for k, v in other.gauges.items():
+            if k == "sim_time_s":
+                self.gauges[k] = max(self.gauges.get(k, v), v)
+            else:
+                self.gauges[k] = self.gauges.get(k, 0.0) + v
+        self.counts.update(other.counts)
+        for k, h in other.hists.items():
+            mine = self.hists.get(k)
+            if mine is None:
+                mine = self.hists[k] = LatencyHistogram()
+            mine.add(h)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"index": self.index, "t_s": self.t_s, "gauges": self.gauges,
+                "counts": dict(self.counts), "hists": {k: h.encode() for k, h in self.hists.items()}}
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any]) -> IntervalStats:
+        return cls(index=int(d["index"]), t_s=float(d["t_s"]), gauges=dict(d["gauges"]),
+                   counts=Counter(d["counts"]),
+                   hists={k: LatencyHistogram.decode(v) for k, v in d["hists"].items()})
+
+
+class Recorder:
+    """Per-process sink for station events; ``interval()`` cuts a time slice."""
+
+    def __init__(self) -> None:
+        self.actions: dict[str, ActionStats] = {}
+        self.faults: Counter[str] = Counter()
+        self.incoming: Counter[str] = Counter()
+        self.loop_lag = LatencyHistogram()
+        self.late_sends = 0
+        self.send_slip = LatencyHistogram()
+        self._ihists: dict[str, LatencyHistogram] = {}
+        self._icounts: Counter[str] = Counter()
+        self._index = 0
+
+    def _stats(self, key: str) -> ActionStats:
+        st = self.actions.get(key)
+        if st is None:
+            st = self.actions[key] = ActionStats()
+        return st
+
+    # -- hot path -------------------------------------------------------------------
+    def call_sent(self, key: str, slip_s: float) -> None:
+        """A CALL left ``slip_s`` seconds after it was due."""
+        self._stats(key).sent += 1
+        self._icounts["sent"] += 1
+        if slip_s > LATE_SEND_S:
+            self.late_sends += 1
+            self.send_slip.record_s(slip_s)
+
+    def call_done(self, key: str, latency_s: float) -> None:
+        """A CALLRESULT arrived ``latency_s`` after the CALL was due."""
+        st = self._stats(key)
+        st.answered += 1
+        st.hist.record_s(latency_s)
+        h = self._ihists.get(key)
+        if h is None:
+            h = self._ihists[key] = LatencyHistogram()
+        h.record_s(latency_s)
+        self._icounts["received"] += 1
+
+    def call_failed(self, key: str, kind: str) -> None:
+        """A CALL ended without a CALLRESULT: ``CALLERROR:<code>``, ``timeout``, ``interrupted``."""
+        self._stats(key).errors[kind] += 1
+        self._icounts["errors"] += 1
+
+    def fault(self, kind: str, n: int = 1) -> None:
+        """A station-level fault: connect_failed, connection_lost, malformed_frame, …"""
+        self.faults[kind] += n
+        self._icounts["faults"] += n
+
+    def received_call(self, key: str) -> None:
+        """The CSMS sent a CALL of this key to a station."""
+        self.incoming[key] += 1
+        self._icounts["received"] += 1
+
+    # -- slow path ------------------------------------------------------------------
+    def record_loop_lag(self, lag_s: float) -> None:
+        self.loop_lag.record_s(lag_s)
+
+    def interval(self, t_s: float, gauges: dict[str, float]) -> IntervalStats:
+        """Cut the current interval; the next one starts empty."""
+        out = IntervalStats(index=self._index, t_s=t_s, gauges=gauges, counts=self._icounts,
+                            hists=self._ihists)
+        self._index += 1
+        self._icounts, self._ihists = Counter(), {}
+        return out
+
+    def add(self, other: Recorder) -> None:
+        """Merge another process's totals (intervals merge separately)."""
+        for k, st in other.actions.items():
+            self._stats(k).add(st)
+        self.faults.update(other.faults)
+        self.incoming.update(other.incoming)
+        self.loop_lag.add(other.loop_lag)
+        self.send_slip.add(other.send_slip)
+        self.late_sends += other.late_sends
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "actions": {k: {"hist": s.hist.encode(), "sent": s.sent, "answered": s.answered,
+                            "errors": dict(s.errors)} for k, s in self.actions.items()},
+            "faults": dict(self.faults), "incoming": dict(self.incoming),
+            "loop_lag": self.loop_lag.encode(), "send_slip": self.send_slip.encode(),
+            "late_sends": self.late_sends,
+        }
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any]) -> Recorder:
+        r = cls()
+        for k, s in d["actions"].items():
+            r.actions[k] = ActionStats(hist=LatencyHistogram.decode(s["hist"]), sent=s["sent"],
+                                       answered=s["answered"], errors=Counter(s["errors"]))
+        r.faults.update(d["faults"])
+        r.incoming.update(d["incoming"])
+        r.loop_lag = LatencyHistogram.decode(d["loop_lag"])
+        r.send_slip = LatencyHistogram.decode(d["send_slip"])
+        r.late_sends = int(d["late_sends"])
+        return r

@@ -1,0 +1,65 @@
+"""Simulated time for stations: the engine owns the clock, models never read time.
+
+Stations keep their timers in *wall* seconds of the engine's monotonic clock
+(what latency is measured in); protocol intervals and driver sessions are in
+*simulated* seconds and are divided by ``factor`` to become wall seconds.
+Message timestamps follow the simulated clock or the wall clock.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+__all__ = ["Clock", "iso_ms"]
+
+
+def iso_ms(unix_s: float) -> str:
+    """UTC ``YYYY-MM-DDTHH:MM:SS.mmmZ``: at most 3 fractional digits, as strict CSMSs demand."""
+    whole = int(unix_s)
+    ms = int((unix_s - whole) * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{ms:03d}Z"
+
+
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """Maps engine wall time (monotonic seconds) to simulated and calendar time.
+
+    ``wall0`` is the monotonic instant at which the simulated clock reads ``epoch``;
+    ``unix0`` is the Unix time at ``wall0`` (for wall-clock timestamps).
+    """
+
+    wall0: float
+    epoch_unix: float
+    factor: float = 1.0
+    unix0: float = 0.0
+    wall_timestamps: bool = False
+
+    @classmethod
+    def start(cls, *, epoch: datetime | None, factor: float, wall_timestamps: bool,
+              monotonic: float, unix: float) -> Clock:
+        epoch_unix = epoch.astimezone(timezone.utc).timestamp() if epoch else unix
+        return cls(wall0=monotonic, epoch_unix=epoch_unix, factor=factor, unix0=unix,
+                   wall_timestamps=wall_timestamps)
+
+    def sim_s(self, wall: float) -> float:
+        """Simulated seconds since the epoch at engine time ``wall``."""
+        return (wall - self.wall0) * self.factor
+
+    def wall(self, sim_s: float) -> float:
+        """Engine time at which the simulated clock reads ``sim_s``."""
+        return self.wall0 + sim_s / self.factor
+
+    def interval_wall(self, sim_interval_s: float) -> float:
+        """A simulated interval expressed in wall seconds."""
+        return sim_interval_s / self.factor
+
+    def unix(self, wall: float) -> float:
+        """Calendar time stamped into messages at engine time ``wall``."""
+        if self.wall_timestamps:
+            return self.unix0 + (wall - self.wall0)
+        return self.epoch_unix + (wall - self.wall0) * self.factor
+
+    def iso(self, wall: float) -> str:
+        return iso_ms(self.unix(wall))

@@ -1,0 +1,132 @@
+"""One connector's charging state: session, transaction and the energy meter.
+
+The meter integrates power in simulated time (ev-models.md §3.4):
+P = min(EVSE limit, profile limit, vehicle curve at SoC); the register is
+monotonic across sessions and reported in whole Wh, so the increments reported
+during a transaction always add up to meterStop − meterStart exactly.
+"""
+
+from __future__ import annotations
+
+from fleetsim.drivers.power import CHARGE_EFFICIENCY, charge_power_w
+from fleetsim.drivers.session import Evse, Session
+
+__all__ = ["Connector", "Transaction"]
+
+_MAX_STEP_S = 60.0  # integrate in ≤ 1 simulated minute steps: taper stays within 2 %
+
+
+class Transaction:
+    """One transaction; its id may arrive later (1.6: from the StartTransaction answer)."""
+
+    __slots__ = ("id", "meter_start_wh", "seq_no")
+
+    def __init__(self, tx_id: str | int | None, meter_start_wh: int) -> None:
+        self.id = tx_id
+        self.meter_start_wh = meter_start_wh
+        self.seq_no = 0
+
+    def next_seq(self) -> int:
+        n = self.seq_no
+        self.seq_no += 1
+        return n
+
+
+class Connector:
+    """Mutable per-connector state, owned by one station core."""
+
+    __slots__ = ("charging", "connector_id", "delivered_wh", "evse", "full", "id_tag", "last_sim",
+                 "limit_w", "meter_start_wh", "power_w", "register_wh", "seq_no", "session", "soc",
+                 "status", "target_soc", "tx", "wanted_wh")
+
+    def __init__(self, connector_id: int, evse: Evse, register_wh: float = 0.0) -> None:
+        self.connector_id = connector_id
+        self.evse = evse
+        self.status = "Available"
+        self.session: Session | None = None
+        self.id_tag = ""
+        self.tx: Transaction | None = None   # the open transaction, station-side
+        self.register_wh = register_wh
+        self.meter_start_wh = 0
+        self.delivered_wh = 0.0
+        self.wanted_wh = 0.0
+        self.soc = 0.0
+        self.target_soc = 1.0
+        self.power_w = 0.0
+        self.limit_w: float | None = None
+        self.charging = False
+        self.full = False
+        self.last_sim = 0.0
+
+    @property
+    def busy(self) -> bool:
+        return self.session is not None
+
+    def plug(self, session: Session, sim_s: float) -> None:
+        self.session = session
+        self.id_tag = session.id_tag
+        self.soc = session.soc_start
+        self.target_soc = 0.8 if self.evse.dc else 1.0
+        self.delivered_wh = 0.0
+        self.wanted_wh = session.energy_kwh * 1000.0
+        self.full = False
+        self.last_sim = sim_s
+
+    def open_transaction(self, sim_s: float, tx_id: str | int | None) -> Transaction:
+        """Start drawing power and open a transaction at the current register."""
+        self.charging = True
+        self.last_sim = sim_s
+        self.meter_start_wh = int(self.register_wh)
+        self.tx = Transaction(tx_id, self.meter_start_wh)
+        return self.tx
+
+    def advance(self, sim_s: float) -> float:
+        """Integrate up to ``sim_s``; returns the energy added [Wh]."""
+        dt = sim_s - self.last_sim
+        self.last_sim = sim_s
+        if not self.charging or self.full or dt <= 0 or self.session is None:
+            self.power_w = 0.0
+            return 0.0
+        vehicle, battery_wh = self.session.vehicle, self.session.vehicle.battery_kwh * 1000.0
+        added = 0.0
+        while dt > 1e-9:
+            step = min(dt, _MAX_STEP_S)
+            p = charge_power_w(vehicle, self.soc, self.evse, self.limit_w)
+            e = p * step / 3600.0
+            room = min(self.wanted_wh - self.delivered_wh,
+                       (self.target_soc - self.soc) * battery_wh / CHARGE_EFFICIENCY)
+            if p <= 0.0 or room <= 0.0:
+                self.full = True
+                break
+            if e >= room:
+                e = room
+                self.full = True
+            self.delivered_wh += e
+            self.register_wh += e
+            self.soc = min(1.0, self.soc + e * CHARGE_EFFICIENCY / battery_wh)
+            added += e
+            dt -= step
+            if self.full:
+                break
+        self.power_w = 0.0 if self.full else charge_power_w(vehicle, self.soc, self.evse,
+                                                            self.limit_w)
+        return added
+
+    def seconds_to_full(self) -> float | None:
+        """Simulated seconds until the car stops drawing at today's power, if charging."""
+        if not self.charging or self.full or self.power_w <= 0.0 or self.session is None:
+            return None
+        battery_wh = self.session.vehicle.battery_kwh * 1000.0
+        room = min(self.wanted_wh - self.delivered_wh,
+                   (self.target_soc - self.soc) * battery_wh / CHARGE_EFFICIENCY)
+        return max(0.0, room) * 3600.0 / self.power_w
+
+    def close_transaction(self) -> None:
+        self.charging = False
+        self.tx = None
+        self.power_w = 0.0
+
+    def unplug(self) -> None:
+        self.close_transaction()
+        self.session = None
+        self.full = False

@@ -1,0 +1,379 @@
+"""The sans-I/O station core shared by all OCPP versions.
+
+Bytes in, bytes out, no sockets and no clock of its own. The engine calls:
+
+- :meth:`on_open` when the WebSocket is up, :meth:`on_close` when it is gone;
+- :meth:`on_frame` with each received text frame;
+- :meth:`on_timer` at (or after) :meth:`next_wake`;
+
+and after each call sends every frame in :attr:`out` (then clears it). Times are
+the engine's monotonic wall seconds. The core enforces one outstanding CALL per
+direction (OCPP-J 1.6 §4.1.1; 2.0.1 part 4 §4.1.1) through a FIFO queue, and
+measures each CALL from the moment it was *due*, not from when it went out, so
+a slow CSMS that makes messages queue is charged for the wait (coordinated
+omission). Version subclasses build payloads and react to results.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from fleetsim.drivers.session import Session, StationPlan
+from fleetsim.metrics.recorder import Recorder
+from fleetsim.scenario.fleet import StationSpec
+from fleetsim.station.clock import Clock
+from fleetsim.station.config import StationConfig
+from fleetsim.station.connector import Connector
+from fleetsim.station.frames import (
+    Call,
+    CallError,
+    CallResult,
+    Malformed,
+    encode_call,
+    encode_error,
+    encode_result,
+    parse_frame,
+)
+
+__all__ = ["PendingCall", "StationCore"]
+
+Payload = dict[str, Any]
+ResultFn = Callable[[Payload, float], None]
+ErrorFn = Callable[[str, float], None]
+
+
+class PendingCall:
+    """A CALL waiting for its turn. ``build`` runs at send time (may return None: skip)."""
+
+    __slots__ = ("action", "build", "due", "key", "on_error", "on_result", "transactional")
+
+    def __init__(self, action: str, key: str, build: Callable[[], Payload | None], due: float,
+                 on_result: ResultFn | None, on_error: ErrorFn | None,
+                 transactional: bool) -> None:
+        self.action, self.key, self.build, self.due = action, key, build, due
+        self.on_result, self.on_error, self.transactional = on_result, on_error, transactional
+
+
+class StationCore:
+    """Version-independent machinery; subclasses implement the protocol steps."""
+
+    version_prefix = ""  # "1.6/", "2.0.1/", "2.1/"
+
+    def __init__(self, spec: StationSpec, plan: StationPlan, *, clock: Clock, recorder: Recorder,
+                 config: StationConfig, ids: Iterator[str] | None = None) -> None:
+        self.spec, self.plan, self.clock, self.rec, self.cfg = spec, plan, clock, recorder, config
+        self.station_id = spec.station_id
+        self.connectors = [Connector(i, plan.evse) for i in range(1, spec.connectors + 1)]
+        self.out: list[bytes] = []
+        self.connected = False
+        self.booted = False
+        self.boots = 0
+        self.stopping = False
+        self.heartbeat_wall_s = 0.0
+        self.tx_count = 0
+        self.finished_sessions: list[dict[str, Any]] = []
+        self._ids = ids if ids is not None else (str(i) for i in itertools.count(1))
+        self._queue: deque[PendingCall] = deque()
+        self._inflight: PendingCall | None = None
+        self._inflight_id = ""
+        self._inflight_sent = 0.0
+        self._inflight_deadline = float("inf")
+        self._free_since = 0.0
+        self._timers: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
+        self._seq = itertools.count()
+        self._gen: dict[str, int] = {}
+        self._next_session = 0
+        self._schedule_next_arrival()
+
+    # ------------------------------------------------------------------ engine API
+    def on_open(self, now: float) -> None:
+        self.connected = True
+        self._free_since = now
+        self.boot(now)
+        self._pump(now)
+
+    def on_close(self, now: float, kind: str = "connection_lost") -> None:
+        """The socket is gone: the in-flight CALL is lost; non-transaction messages dropped."""
+        if not self.connected:
+            return
+        self.connected = False
+        self.booted = False
+        if self._inflight is not None:
+            self.rec.call_failed(self._inflight.key, kind)
+            if self._inflight.transactional:
+                self._queue.appendleft(self._inflight)  # replayed after reconnect
+            self._inflight = None
+            self._inflight_deadline = float("inf")
+        self._queue = deque(c for c in self._queue if c.transactional)
+        self._cancel("heartbeat")
+        self._cancel("boot")
+
+    def on_frame(self, data: str | bytes, now: float) -> None:
+        frame = parse_frame(data)
+        if type(frame) is CallResult:
+            self._on_result(frame, now)
+        elif type(frame) is CallError:
+            self._on_call_error(frame, now)
+        elif type(frame) is Call:
+            self._on_call(frame, now)
+        else:
+            assert isinstance(frame, Malformed)
+            self.rec.fault(f"received_{frame.kind}")
+            if frame.msg_id is not None and frame.kind == "bad_frame":
+                self.out.append(encode_error(frame.msg_id, self.formation_violation,
+                                             "malformed frame"))
+        self.on_timer(now)
+
+    def on_timer(self, now: float) -> None:
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            t, _, fn, args = heapq.heappop(timers)
+            fn(t, *args)
+        if self._inflight is not None and now >= self._inflight_deadline:
+            call = self._inflight
+            self._inflight = None
+            self._inflight_deadline = float("inf")
+            self._free_since = now
+            self.rec.call_failed(call.key, "timeout")
+            self.call_timed_out(call, now)
+        self._pump(now)
+
+    def next_wake(self) -> float:
+        t = self._timers[0][0] if self._timers else float("inf")
+        return t if t < self._inflight_deadline else self._inflight_deadline
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued or in flight (a graceful stop may close the socket)."""
+        return self._inflight is None and not self._queue
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue) + (self._inflight is not None)
+
+    def stop(self, now: float) -> None:
+        """End the run: stop open transactions; the engine closes once :attr:`idle`."""
+        self.stopping = True
+        self._timers.clear()
+        for c in self.connectors:
+            if c.session is not None:
+                self.end_session(c, now, reason="Local")
+        self._pump(now)
+
+    def abandon(self) -> None:
+        """The run is over for good: count what never got an answer as interrupted."""
+        if self._inflight is not None:
+            self.rec.call_failed(self._inflight.key, "interrupted")
+            self._inflight = None
+        self._queue.clear()
+
+    # ------------------------------------------------------------------ calls
+    def call(self, action: str, build: Callable[[], Payload | None], due: float, *,
+             on_result: ResultFn | None = None, on_error: ErrorFn | None = None,
+             transactional: bool = False, first: bool = False) -> None:
+        """Queue a CALL that became due at ``due``; it is sent when the channel is free."""
+        pc = PendingCall(action, self.version_prefix + action, build, due, on_result, on_error,
+                         transactional)
+        if first:
+            self._queue.appendleft(pc)
+        else:
+            self._queue.append(pc)
+
+    def _pump(self, now: float) -> None:
+        if self._inflight is not None or not self.connected:
+            return
+        q = self._queue
+        while q:
+            head = q[0]
+            if not self.booted and head.action != "BootNotification":
+                return
+            q.popleft()
+            payload = head.build()
+            if payload is None:
+                continue
+            msg_id = next(self._ids)
+            self.out.append(encode_call(msg_id, head.action, payload))
+            self.rec.call_sent(head.key, now - (head.due if head.due > self._free_since
+                                                else self._free_since))
+            self._inflight, self._inflight_id, self._inflight_sent = head, msg_id, now
+            self._inflight_deadline = now + self.cfg.call_timeout_wall_s
+            return
+
+    def _on_result(self, frame: CallResult, now: float) -> None:
+        call = self._inflight
+        if call is None or frame.msg_id != self._inflight_id:
+            self.rec.fault("unexpected_result")
+            return
+        self._inflight = None
+        self._inflight_deadline = float("inf")
+        self._free_since = now
+        self.rec.call_done(call.key, now - call.due)
+        if call.on_result is not None:
+            call.on_result(frame.payload, now)
+
+    def _on_call_error(self, frame: CallError, now: float) -> None:
+        call = self._inflight
+        if call is None or frame.msg_id != self._inflight_id:
+            self.rec.fault("unexpected_callerror")
+            return
+        self._inflight = None
+        self._inflight_deadline = float("inf")
+        self._free_since = now
+        self.rec.call_failed(call.key, "CALLERROR:" + frame.code)
+        if call.on_error is not None:
+            call.on_error(frame.code, now)
+
+    def _on_call(self, frame: Call, now: float) -> None:
+        key = self.version_prefix + frame.action
+        self.rec.received_call(key)
+        handler = self.handlers().get(frame.action)
+        if handler is None:
+            self.rec.fault("unsupported_call")
+            self.out.append(encode_error(frame.msg_id, "NotImplemented",
+                                         f"{frame.action} is not implemented by fleetsim"))
+            return
+        self.out.append(encode_result(frame.msg_id, handler(frame.payload, now)))
+
+    # ------------------------------------------------------------------ timers
+    def at(self, t: float, fn: Callable[..., None], *args: Any, name: str | None = None) -> None:
+        """Run ``fn(t, *args)`` at engine time ``t``; a ``name`` replaces the previous timer."""
+        if name is not None:
+            gen = self._gen[name] = self._gen.get(name, 0) + 1
+            heapq.heappush(self._timers, (t, next(self._seq), self._named, (name, gen, fn, args)))
+        else:
+            heapq.heappush(self._timers, (t, next(self._seq), fn, args))
+
+    def _named(self, t: float, name: str, gen: int, fn: Callable[..., None],
+               args: tuple[Any, ...]) -> None:
+        if self._gen.get(name) == gen:
+            fn(t, *args)
+
+    def _cancel(self, name: str) -> None:
+        self._gen[name] = self._gen.get(name, 0) + 1
+
+    # ------------------------------------------------------------------ boot & heartbeat
+    def boot(self, now: float) -> None:
+        self._cancel("boot")
+        self.call("BootNotification", self.boot_payload, now, on_result=self._boot_result,
+                  first=True)
+
+    def _boot_result(self, p: Payload, now: float) -> None:
+        status = p.get("status")
+        interval = p.get("interval")
+        interval_s = float(interval) if isinstance(interval, int | float) and interval > 0 else 0.0
+        if status == "Accepted":
+            self.booted = True
+            self.boots += 1
+            hb = self.cfg.heartbeat_interval_s or interval_s or 300.0
+            self.heartbeat_wall_s = self.clock.interval_wall(hb)
+            self.at(now + self.heartbeat_wall_s, self._heartbeat, name="heartbeat")
+            self.after_boot(now)
+        else:
+            retry = interval_s or self.cfg.boot_retry_default_s
+            self.at(now + self.clock.interval_wall(retry), self._reboot, name="boot")
+
+    def _reboot(self, t: float) -> None:
+        if self.connected and not self.booted:
+            self.boot(t)
+
+    def _heartbeat(self, t: float) -> None:
+        if not self.connected or self.stopping:
+            return
+        self.call("Heartbeat", _empty, t)
+        self.at(t + self.heartbeat_wall_s, self._heartbeat, name="heartbeat")
+
+    # ------------------------------------------------------------------ sessions
+    def _schedule_next_arrival(self) -> None:
+        sessions = self.plan.sessions
+        if self._next_session < len(sessions):
+            s = sessions[self._next_session]
+            self.at(self.clock.wall(s.arrival_s), self._arrive, s)
+
+    def _arrive(self, t: float, session: Session) -> None:
+        self._next_session += 1
+        self._schedule_next_arrival()
+        if self.stopping:
+            return
+        c = self.connectors[session.connector_id - 1]
+        if c.busy or c.status == "Unavailable":
+            self.rec.fault("session_balked")
+            return
+        c.plug(session, self.clock.sim_s(t))
+        self.at(self.clock.wall(session.departure_s), self._depart, c)
+        self.begin_session(c, t)
+
+    def _depart(self, t: float, c: Connector) -> None:
+        if c.session is not None and not self.stopping:
+            self.end_session(c, t, reason="EVDisconnected")
+
+    def meter_loop(self, t: float, c: Connector) -> None:
+        """Periodic sample while a transaction is open (MeterValueSampleInterval)."""
+        if c.tx is None or self.stopping:
+            return
+        self.advance(c, t)
+        self.send_meter(c, t)
+        self.at(t + self.clock.interval_wall(self.cfg.meter_interval_s), self.meter_loop, c,
+                name=f"meter{c.connector_id}")
+
+    def advance(self, c: Connector, t: float) -> None:
+        was_full = c.full
+        c.advance(self.clock.sim_s(t))
+        if c.full and not was_full:
+            self.vehicle_full(c, t)
+        else:
+            left = c.seconds_to_full()
+            if left is not None:
+                self.at(t + self.clock.interval_wall(left) + 1e-6, self._check_full, c,
+                        name=f"full{c.connector_id}")
+
+    def _check_full(self, t: float, c: Connector) -> None:
+        if c.tx is not None and not c.full:
+            self.advance(c, t)
+
+    def record_session(self, c: Connector, t: float, reason: str) -> None:
+        s = c.session
+        if s is None:
+            return
+        self.finished_sessions.append({
+            "station_id": self.station_id, "connector_id": c.connector_id,
+            "archetype": self.plan.archetype, "id_tag": s.id_tag, "tx": c.tx,
+            "arrival_s": s.arrival_s, "departure_s": s.departure_s,
+            "stopped_s": self.clock.sim_s(t), "energy_kwh": round(c.delivered_wh / 1000, 4),
+            "wanted_kwh": round(s.energy_kwh, 4), "meter_start_wh": c.meter_start_wh,
+            "meter_stop_wh": int(c.register_wh), "stop_reason": reason, "vehicle": s.vehicle.name,
+        })
+
+    # ------------------------------------------------------------------ version hooks
+    formation_violation = "FormatViolation"
+
+    def boot_payload(self) -> Payload:
+        raise NotImplementedError
+
+    def after_boot(self, now: float) -> None:
+        raise NotImplementedError
+
+    def begin_session(self, c: Connector, t: float) -> None:
+        raise NotImplementedError
+
+    def end_session(self, c: Connector, t: float, *, reason: str) -> None:
+        raise NotImplementedError
+
+    def send_meter(self, c: Connector, t: float) -> None:
+        raise NotImplementedError
+
+    def vehicle_full(self, c: Connector, t: float) -> None:
+        raise NotImplementedError
+
+    def call_timed_out(self, call: PendingCall, now: float) -> None:
+        """Hook for retry policies (issue 7); the default drops the call."""
+
+    def handlers(self) -> dict[str, Callable[[Payload, float], Payload]]:
+        return {}
+
+
+def _empty() -> Payload:
+    return {}

@@ -1,0 +1,122 @@
+"""OCPP 1.6J station behaviour on top of :class:`StationCore`.
+
+Session flow per connector (OCPP 1.6 §4, §5): plug-in → StatusNotification
+Preparing → Authorize → StartTransaction (the CSMS assigns transactionId) →
+Charging, MeterValues every MeterValueSampleInterval → SuspendedEV when the car
+is full → StopTransaction at departure → Finishing → Available.
+"""
+
+from __future__ import annotations
+
+from fleetsim.station.connector import Connector, Transaction
+from fleetsim.station.core import Payload, StationCore
+from fleetsim.station.measure import sampled_values
+
+__all__ = ["Station16"]
+
+
+class Station16(StationCore):
+    version_prefix = "1.6/"
+    formation_violation = "FormationViolation"  # 1.6 spells it so (OCPP-J 1.6 §4.2.3)
+
+    def boot_payload(self) -> Payload:
+        return {"chargePointVendor": self.cfg.vendor[:20], "chargePointModel": self.cfg.model[:20],
+                "chargePointSerialNumber": self.station_id[:25],
+                "firmwareVersion": self.cfg.firmware[:50]}
+
+    def after_boot(self, now: float) -> None:
+        self.status(0, "Available", now)
+        for c in self.connectors:
+            self.status(c.connector_id, c.status, now)
+
+    def status(self, connector_id: int, status: str, t: float) -> None:
+        if connector_id:
+            self.connectors[connector_id - 1].status = status
+        if not self.connected:
+            return  # not a transaction message: dropped while offline (1.6 §4.9)
+        stamp = self.clock.iso(t)
+        self.call("StatusNotification", lambda: {
+            "connectorId": connector_id, "errorCode": "NoError", "status": status,
+            "timestamp": stamp}, t)
+
+    # ---------------------------------------------------------------- sessions
+    def begin_session(self, c: Connector, t: float) -> None:
+        self.status(c.connector_id, "Preparing", t)
+        if self.cfg.authorize and self.connected:
+            tag = c.id_tag
+            self.call("Authorize", lambda: {"idTag": tag}, t,
+                      on_result=lambda p, now: self._authorized(c, p, now),
+                      on_error=lambda code, now: self._start(c, now))
+        else:
+            self._start(c, t)  # offline or free vend: authorised locally
+
+    def _authorized(self, c: Connector, p: Payload, now: float) -> None:
+        if c.session is None:
+            return
+        if _accepted(p):
+            self._start(c, now)
+        else:
+            self.rec.fault("session_not_authorized")
+            self.status(c.connector_id, "Finishing", now)
+
+    def _start(self, c: Connector, t: float) -> None:
+        if c.session is None or self.stopping:
+            return
+        tx = c.open_transaction(self.clock.sim_s(t), None)
+        self.tx_count += 1
+        payload = {"connectorId": c.connector_id, "idTag": c.id_tag,
+                   "meterStart": tx.meter_start_wh, "timestamp": self.clock.iso(t)}
+        self.call("StartTransaction", lambda: payload, t,
+                  on_result=lambda p, now: self._started(c, tx, p, now), transactional=True)
+        self.status(c.connector_id, "Charging", t)
+        self.advance(c, t)
+        self.at(t + self.clock.interval_wall(self.cfg.meter_interval_s), self.meter_loop, c,
+                name=f"meter{c.connector_id}")
+
+    def _started(self, c: Connector, tx: Transaction, p: Payload, now: float) -> None:
+        tx_id = p.get("transactionId")
+        if not isinstance(tx_id, int):
+            self.rec.fault("bad_transaction_id")
+            return
+        tx.id = tx_id
+        if not _accepted(p) and c.tx is tx:
+            self.end_session(c, now, reason="DeAuthorized")
+
+    def send_meter(self, c: Connector, t: float) -> None:
+        tx = c.tx
+        if tx is None or tx.id is None or not self.connected:
+            return
+        values = sampled_values(c, self.cfg.measurands, "Sample.Periodic", c.power_w,
+                                as_text=True)
+        stamp = self.clock.iso(t)
+        self.call("MeterValues", lambda: {
+            "connectorId": c.connector_id, "transactionId": tx.id,
+            "meterValue": [{"timestamp": stamp, "sampledValue": values}]}, t)
+
+    def vehicle_full(self, c: Connector, t: float) -> None:
+        self.status(c.connector_id, "SuspendedEV", t)
+
+    def end_session(self, c: Connector, t: float, *, reason: str) -> None:
+        tx = c.tx
+        if tx is not None:
+            self.advance(c, t)
+            self.record_session(c, t, reason)
+            stop = {"meterStop": int(c.register_wh), "timestamp": self.clock.iso(t),
+                    "reason": reason, "idTag": c.id_tag}
+
+            def build() -> Payload | None:
+                # the transactionId is known only once StartTransaction was answered
+                return None if tx.id is None else {**stop, "transactionId": tx.id}
+
+            self.call("StopTransaction", build, t, transactional=True)
+            self._cancel(f"meter{c.connector_id}")
+            c.close_transaction()
+            self.status(c.connector_id, "Finishing", t)
+        if reason != "DeAuthorized":  # a deauthorised car stays plugged until it departs
+            c.unplug()
+            self.status(c.connector_id, "Available", t)
+
+
+def _accepted(p: Payload) -> bool:
+    info = p.get("idTagInfo")
+    return isinstance(info, dict) and info.get("status") == "Accepted"
