@@ -19,11 +19,12 @@ _MAX_STEP_S = 60.0  # integrate in ≤ 1 simulated minute steps: taper stays wit
 class Transaction:
     """One transaction; its id may arrive later (1.6: from the StartTransaction answer)."""
 
-    __slots__ = ("id", "meter_start_wh", "seq_no")
+    __slots__ = ("id", "meter_start_wh", "seq_no", "started_s")
 
-    def __init__(self, tx_id: str | int | None, meter_start_wh: int) -> None:
+    def __init__(self, tx_id: str | int | None, meter_start_wh: int, started_s: float) -> None:
         self.id = tx_id
         self.meter_start_wh = meter_start_wh
+        self.started_s = started_s  # simulated seconds since the epoch
         self.seq_no = 0
 
     def next_seq(self) -> int:
@@ -77,7 +78,7 @@ class Connector:
         self.charging = True
         self.last_sim = sim_s
         self.meter_start_wh = int(self.register_wh)
-        self.tx = Transaction(tx_id, self.meter_start_wh)
+        self.tx = Transaction(tx_id, self.meter_start_wh, sim_s)
         return self.tx
 
     def advance(self, sim_s: float) -> float:

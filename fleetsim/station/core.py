@@ -83,6 +83,7 @@ class StationCore:
         self._inflight_sent = 0.0
         self._inflight_deadline = float("inf")
         self._free_since = 0.0
+        self._ready_since = 0.0  # when the station could last start sending (open / booted)
         self._timers: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
         self._seq = itertools.count()
         self._gen: dict[str, int] = {}
@@ -92,7 +93,7 @@ class StationCore:
     # ------------------------------------------------------------------ engine API
     def on_open(self, now: float) -> None:
         self.connected = True
-        self._free_since = now
+        self._free_since = self._ready_since = now
         self.boot(now)
         self._pump(now)
 
@@ -195,6 +196,9 @@ class StationCore:
             payload = head.build()
             if payload is None:
                 continue
+            if head.due < self._ready_since:
+                # queued while offline or before boot: the CSMS is not to blame for that wait
+                head.due = self._ready_since
             msg_id = next(self._ids)
             self.out.append(encode_call(msg_id, head.action, payload))
             self.rec.call_sent(head.key, now - (head.due if head.due > self._free_since
@@ -267,6 +271,7 @@ class StationCore:
         interval_s = float(interval) if isinstance(interval, int | float) and interval > 0 else 0.0
         if status == "Accepted":
             self.booted = True
+            self._ready_since = now
             self.boots += 1
             hb = self.cfg.heartbeat_interval_s or interval_s or 300.0
             self.heartbeat_wall_s = self.clock.interval_wall(hb)
@@ -342,7 +347,7 @@ class StationCore:
             "station_id": self.station_id, "connector_id": c.connector_id,
             "archetype": self.plan.archetype, "id_tag": s.id_tag, "tx": c.tx,
             "arrival_s": s.arrival_s, "departure_s": s.departure_s,
-            "stopped_s": self.clock.sim_s(t), "energy_kwh": round(c.delivered_wh / 1000, 4),
+            "started_s": c.tx.started_s if c.tx else s.arrival_s, "stopped_s": self.clock.sim_s(t), "energy_kwh": round(c.delivered_wh / 1000, 4),
             "wanted_kwh": round(s.energy_kwh, 4), "meter_start_wh": c.meter_start_wh,
             "meter_stop_wh": int(c.register_wh), "stop_reason": reason, "vehicle": s.vehicle.name,
         })

@@ -1,0 +1,102 @@
+"""``fleetsim`` command line: parse, delegate, print errors as one line. No logic here."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from fleetsim import __version__
+from fleetsim.exceptions import FleetsimError
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_USAGE, EXIT_SLO, EXIT_INCOMPLETE = 0, 2, 3, 4
+
+
+def _duration(text: str) -> float:
+    from fleetsim.scenario.reader import parse_duration_s
+
+    try:
+        return parse_duration_s(text if not text.isdigit() else f"{text}s")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fleetsim", description="Load-test OCPP charging-station "
+                                "management systems with simulated charging stations.")
+    p.add_argument("--version", action="version", version=f"fleetsim {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    r = sub.add_parser("run", help="run a scenario and write results/<scenario>-<stamp>/")
+    r.add_argument("scenario", help="scenario YAML file")
+    r.add_argument("--stations", type=int, help="override stations.count")
+    r.add_argument("--duration", type=_duration, help="override duration, e.g. 60s, 5m")
+    r.add_argument("--seed", type=int, help="override seed")
+    r.add_argument("--csms", metavar="URL", help="target CSMS URL instead of the scenario's")
+    r.add_argument("--out", metavar="DIR", help="write results into DIR (default: "
+                   "results/<scenario>-<UTC stamp>)")
+    r.add_argument("--fail-on", action="append", default=[], metavar="EXPR",
+                   help='SLO that fails the run, e.g. "2.0.1/TransactionEvent.p99 > 500ms"')
+    r.add_argument("--quiet", action="store_true", help="no live progress line")
+
+    v = sub.add_parser("validate", help="check a scenario file")
+    v.add_argument("scenario", nargs="+")
+
+    from fleetsim.csms import command as csms_command
+    csms_command.add_arguments(sub.add_parser("csms", help="run the embedded reference CSMS"))
+
+    from fleetsim.drivers import command as plan_command
+    plan_command.add_arguments(sub.add_parser("plan", help="write a session plan (no run)"))
+
+    from fleetsim.report import command as report_command
+    report_command.add_arguments(sub.add_parser("report", help="rebuild plots and report.html"))
+
+    from fleetsim.report import compare_command
+    compare_command.add_arguments(sub.add_parser("compare", help="compare a run to a baseline"))
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            from fleetsim.run.command import run_command
+
+            return run_command(args)
+        if args.command == "validate":
+            from fleetsim.scenario import load_scenario
+
+            for f in args.scenario:
+                s = load_scenario(f)
+                print(f"{f}: ok ({s.stations.count} stations, "
+                      f"{', '.join(v.value for v in s.stations.versions)}, {s.duration_s:g} s)")
+            return EXIT_OK
+        if args.command == "csms":
+            from fleetsim.csms import command as csms_command
+
+            return int(csms_command.run(args))
+        if args.command == "plan":
+            from fleetsim.drivers import command as plan_command
+
+            return int(plan_command.run(args))
+        if args.command == "report":
+            from fleetsim.report import command as report_command
+
+            return int(report_command.run(args))
+        if args.command == "compare":
+            from fleetsim.report import compare_command
+
+            return int(compare_command.run(args))
+    except FleetsimError as exc:
+        print(f"fleetsim: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE if args.command in ("validate", "plan") else EXIT_INCOMPLETE
+    except KeyboardInterrupt:
+        print("fleetsim: interrupted", file=sys.stderr)
+        return 130
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

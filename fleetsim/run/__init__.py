@@ -1,0 +1,1 @@
+"""Running a scenario end to end: CSMS, engine, results folder."""

@@ -1,0 +1,176 @@
+"""Write a run's results folder: the files `fleetsim report` and researchers read.
+
+``results/<scenario>-<UTC stamp>/`` holds ``scenario.yaml`` (as run),
+``intervals.jsonl`` (raw per-second intervals with mergeable histograms, written
+as the run goes so an interrupted run keeps its data), ``timeseries.csv``,
+``sessions.csv``, ``histograms.json`` and ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+import yaml
+
+from fleetsim import __version__
+from fleetsim.metrics.histogram import HIGHEST_US, LOWEST_US, SIGNIFICANT_FIGURES
+from fleetsim.metrics.recorder import IntervalStats, Recorder
+from fleetsim.station.clock import iso_ms
+
+__all__ = ["ResultsFolder", "SESSION_COLUMNS", "generator_health", "new_run_dir"]
+
+SESSION_COLUMNS = ("station_id", "connector_id", "archetype", "id_tag", "transaction_id",
+                   "arrival", "departure", "started", "stopped", "energy_kwh", "wanted_kwh",
+                   "meter_start_wh", "meter_stop_wh", "stop_reason", "vehicle")
+LAG_P99_LIMIT_MS = 20.0
+CPU_LIMIT_PERCENT = 90.0
+
+
+def new_run_dir(base: str | Path, scenario_name: str, now: datetime | None = None) -> Path:
+    """A fresh ``<base>/<scenario>-<YYYYmmddTHHMMSSZ>`` (suffixed if it exists)."""
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    path = Path(base) / f"{scenario_name}-{stamp}"
+    n = 1
+    while path.exists():
+        n += 1
+        path = Path(base) / f"{scenario_name}-{stamp}-{n}"
+    path.mkdir(parents=True)
+    return path
+
+
+def generator_health(rec: Recorder, cpu_percent: float) -> dict[str, Any]:
+    """Was the load generator itself the bottleneck? (loop lag p99 > 20 ms or CPU ≥ 90 %)."""
+    lag = rec.loop_lag
+    sent = sum(a.sent for a in rec.actions.values())
+    answered = sum(a.answered for a in rec.actions.values())
+    by_kind: dict[str, int] = {}
+    for a in rec.actions.values():
+        for k, n in a.errors.items():
+            kind = "call_errors" if k.startswith("CALLERROR") else k
+            by_kind[kind] = by_kind.get(kind, 0) + n
+    warnings = []
+    if lag.percentile_ms(99) > LAG_P99_LIMIT_MS:
+        warnings.append(f"event-loop lag p99 {lag.percentile_ms(99):.1f} ms > "
+                        f"{LAG_P99_LIMIT_MS:.0f} ms: the generator was saturated")
+    if cpu_percent >= CPU_LIMIT_PERCENT:
+        warnings.append(f"generator CPU {cpu_percent:.0f} % >= {CPU_LIMIT_PERCENT:.0f} %: "
+                        "add workers or machines")
+    return {
+        "valid": not warnings, "warnings": warnings,
+        "loop_lag_p50_ms": round(lag.percentile_ms(50), 3),
+        "loop_lag_p99_ms": round(lag.percentile_ms(99), 3),
+        "loop_lag_max_ms": round(lag.max_ms(), 3),
+        "cpu_percent": round(cpu_percent, 1),
+        "late_sends": rec.late_sends,
+        "late_send_p99_ms": round(rec.send_slip.percentile_ms(99), 3),
+        # every CALL ends exactly one way: sent = answered + errors + timeouts + interrupted
+        "calls_sent": sent, "calls_answered": answered,
+        "calls_callerror": by_kind.get("call_errors", 0),
+        "calls_timed_out": by_kind.get("timeout", 0),
+        "calls_interrupted": by_kind.get("interrupted", 0) + by_kind.get("connection_lost", 0),
+    }
+
+
+class ResultsFolder:
+    """Streams intervals and sessions to disk during a run; writes the rest at the end."""
+
+    def __init__(self, path: Path, *, scenario_raw: Mapping[str, Any], epoch_unix: float) -> None:
+        self.path = path
+        self.epoch_unix = epoch_unix
+        (path / "scenario.yaml").write_text(
+            yaml.safe_dump(dict(scenario_raw), sort_keys=False, allow_unicode=True),
+            encoding="utf-8")
+        self._intervals: IO[bytes] = open(path / "intervals.jsonl", "wb")  # noqa: SIM115
+        self._sessions_file: IO[str] = open(path / "sessions.csv", "w", newline="",  # noqa: SIM115
+                                            encoding="utf-8")
+        self._sessions = csv.writer(self._sessions_file)
+        self._sessions.writerow(SESSION_COLUMNS)
+        self.session_count = 0
+        self.session_energy_kwh = 0.0
+
+    def add_interval(self, stats: IntervalStats) -> None:
+        self._intervals.write(orjson.dumps(stats.to_wire()) + b"\n")
+
+    def add_interval_wire(self, wire: Mapping[str, Any]) -> None:
+        self._intervals.write(orjson.dumps(wire) + b"\n")
+
+    def add_sessions(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        iso = self._iso
+        for r in rows:
+            tx = r.get("tx")
+            tx_id = getattr(tx, "id", None) if tx is not None else r.get("transaction_id")
+            self._sessions.writerow((
+                r["station_id"], r["connector_id"], r["archetype"], r["id_tag"],
+                "" if tx_id is None else tx_id, iso(r["arrival_s"]), iso(r["departure_s"]),
+                iso(r["started_s"]), iso(r["stopped_s"]), r["energy_kwh"], r["wanted_kwh"],
+                r["meter_start_wh"], r["meter_stop_wh"], r["stop_reason"], r["vehicle"]))
+            self.session_count += 1
+            self.session_energy_kwh += float(r["energy_kwh"])
+
+    def _iso(self, sim_s: float) -> str:
+        return iso_ms(self.epoch_unix + sim_s)
+
+    def close_streams(self) -> None:
+        self._intervals.close()
+        self._sessions_file.close()
+
+    # ------------------------------------------------------------------ final files
+    def write_final(self, summary: dict[str, Any], rec: Recorder) -> None:
+        self.close_streams()
+        merged = self._merge_intervals()
+        self._write_timeseries(merged)
+        hists = {"format": "hdrhistogram-v2-base64", "unit": "us", "lowest_us": LOWEST_US,
+                 "highest_us": HIGHEST_US, "significant_figures": SIGNIFICANT_FIGURES,
+                 "actions": {k: a.hist.encode() for k, a in sorted(rec.actions.items())},
+                 "loop_lag": rec.loop_lag.encode()}
+        (self.path / "histograms.json").write_text(json.dumps(hists, indent=1), encoding="utf-8")
+        summary = {**summary, "sessions": {**summary.get("sessions", {}),
+                                           "completed": self.session_count,
+                                           "energy_kwh": round(self.session_energy_kwh, 3)}}
+        (self.path / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+
+    def _merge_intervals(self) -> list[IntervalStats]:
+        by_index: dict[int, IntervalStats] = {}
+        with open(self.path / "intervals.jsonl", "rb") as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                st = IntervalStats.from_wire(orjson.loads(line))
+                mine = by_index.get(st.index)
+                if mine is None:
+                    by_index[st.index] = st
+                else:
+                    mine.add(st)
+        return [by_index[i] for i in sorted(by_index)]
+
+    def _write_timeseries(self, intervals: list[IntervalStats]) -> None:
+        keys = sorted({k for st in intervals for k in st.hists})
+        head = ["t_s", "sim_time", "connected", "booted", "sent", "received", "errors", "faults",
+                "plugged", "charging", "power_kw", "cpu_percent"]
+        for k in keys:
+            head += [f"{k}.count", f"{k}.p50_ms", f"{k}.p95_ms", f"{k}.p99_ms"]
+        with open(self.path / "timeseries.csv", "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(head)
+            for st in intervals:
+                g, c = st.gauges, st.counts
+                row: list[Any] = [
+                    round(st.t_s, 3), self._iso(g.get("sim_time_s", 0.0)),
+                    int(g.get("connected", 0)), int(g.get("booted", 0)), c.get("sent", 0),
+                    c.get("received", 0), c.get("errors", 0), c.get("faults", 0),
+                    int(g.get("plugged", 0)), int(g.get("charging", 0)),
+                    round(g.get("power_kw", 0.0), 3), round(g.get("cpu_percent", 0.0), 1)]
+                for k in keys:
+                    h = st.hists.get(k)
+                    if h is None or not h.count:
+                        row += [0, "", "", ""]
+                    else:
+                        row += [h.count, round(h.percentile_ms(50), 3),
+                                round(h.percentile_ms(95), 3), round(h.percentile_ms(99), 3)]
+                w.writerow(row)

@@ -1,0 +1,166 @@
+"""``fleetsim run`` in one process: embedded CSMS (its own process) + one engine.
+
+Loads nothing itself: it takes a validated :class:`Scenario`, starts the
+embedded CSMS when the scenario targets it, plans the fleet, runs the engine on
+uvloop, streams results to the run folder and writes the final files. Ctrl-C
+stops the run gracefully and still writes results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fleetsim import __version__
+from fleetsim.drivers.registry import plan_fleet
+from fleetsim.exceptions import FleetsimError
+from fleetsim.metrics.recorder import Recorder
+from fleetsim.run.progress import ProgressLine
+from fleetsim.run.results import ResultsFolder, generator_health, new_run_dir
+from fleetsim.scenario.fleet import build_fleet
+from fleetsim.scenario.model import OcppVersion, Scenario
+from fleetsim.station import STATION_CLASSES, Clock, StationConfig
+from fleetsim.station.clock import iso_ms
+from fleetsim.transport.engine import Engine, EngineOptions, EngineReport
+
+__all__ = ["RunOutcome", "run_scenario", "station_config"]
+
+DEFAULT_EPOCH = "2026-01-05T00:00:00+00:00"  # a Monday: plans are reproducible by default
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    path: Path
+    summary: dict[str, Any]
+
+
+def station_config(s: Scenario) -> StationConfig:
+    return StationConfig(vendor=s.stations.vendor, model=s.stations.model,
+                         meter_interval_s=s.ocpp.meter_interval_s,
+                         heartbeat_interval_s=s.ocpp.heartbeat_interval_s,
+                         measurands=s.ocpp.measurands, authorize=s.ocpp.authorize,
+                         call_timeout_wall_s=s.csms.call_timeout_s)
+
+
+@contextlib.contextmanager
+def _csms_urls(s: Scenario, out: Path) -> Iterator[dict[OcppVersion, str]]:
+    if not s.csms.embedded:
+        yield dict(s.csms.urls)
+        return
+    from fleetsim.csms.process import EmbeddedCsms
+
+    with EmbeddedCsms(db=str(out / "csms.sqlite"), heartbeat_interval_s=s.csms.heartbeat_interval_s,
+                      token_prefix=s.csms.token_prefix,
+                      log_file=str(out / "csms.log")) as csms:
+        yield {v: csms.url for v in OcppVersion}
+
+
+def run_scenario(s: Scenario, *, out_base: str | Path = "results", out_dir: str | Path | None = None,
+                 progress: bool = True) -> RunOutcome:
+    """Run ``s`` and write its results folder; raises FleetsimError on a failed run."""
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+    else:
+        out = new_run_dir(out_base, s.name)
+    from datetime import datetime
+
+    epoch = s.clock.start or datetime.fromisoformat(DEFAULT_EPOCH)
+    specs = build_fleet(s)
+    plans = plan_fleet(s, specs, horizon_s=s.duration_s * s.clock.time_factor + 3600.0)
+    results = ResultsFolder(out, scenario_raw=s.raw, epoch_unix=epoch.timestamp())
+    rec = Recorder()
+    started_at = iso_ms(time.time())
+    report: EngineReport | None = None
+    failure: str | None = None
+    try:
+        with _csms_urls(s, out) as urls:
+            report = _run_engine(s, specs, plans, urls, rec, results, epoch, progress)
+    except FleetsimError as exc:
+        failure = str(exc)
+    summary = _summary(s, specs, rec, report, started_at, failure)
+    results.write_final(summary, rec)
+    if failure is not None:
+        raise FleetsimError(f"{failure} (partial results in {out})")
+    return RunOutcome(path=out, summary=summary)
+
+
+def _run_engine(s: Scenario, specs: Any, plans: Any, urls: dict[OcppVersion, str], rec: Recorder,
+                results: ResultsFolder, epoch: Any, progress: bool) -> EngineReport:
+    cfg = station_config(s)
+    line = ProgressLine(s.stations.count) if progress else None
+
+    def on_interval(st: Any) -> None:
+        results.add_interval(st)
+        if line is not None:
+            line(st)
+
+    async def main() -> EngineReport:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGINT, stop.set)
+            loop.add_signal_handler(signal.SIGTERM, stop.set)
+        clock = Clock.start(epoch=epoch, factor=s.clock.time_factor,
+                            wall_timestamps=s.clock.timestamps == "wall",
+                            monotonic=time.monotonic(), unix=time.time())
+        stations = [STATION_CLASSES[sp.version](sp, pl, clock=clock, recorder=rec, config=cfg)
+                    for sp, pl in zip(specs, plans, strict=True)]
+        uris = [s.csms.url_for(sp.version, sp.station_id) for sp in specs]
+        engine = Engine(stations, uris, recorder=rec, on_interval=on_interval,
+                        on_sessions=results.add_sessions, options=EngineOptions(
+                            connect_rate_per_s=s.stations.connect_rate_per_s,
+                            connect_timeout_s=s.csms.connect_timeout_s,
+                            password=s.csms.password,
+                            source_addresses=s.stations.source_addresses))
+        return await engine.run(s.duration_s, stop)
+
+    try:
+        import uvloop
+
+        return uvloop.run(main())
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux/macOS
+        return asyncio.run(main())
+
+
+def _summary(s: Scenario, specs: Any, rec: Recorder, report: EngineReport | None,
+             started_at: str, failure: str | None) -> dict[str, Any]:
+    versions: dict[str, int] = {}
+    for sp in specs:
+        versions[sp.version.value] = versions.get(sp.version.value, 0) + 1
+    actions = {}
+    errors_total: dict[str, int] = {}
+    for key, a in sorted(rec.actions.items()):
+        errs = dict(a.errors)
+        for k, n in errs.items():
+            errors_total[k] = errors_total.get(k, 0) + n
+        actions[key] = {"count": a.hist.count, "sent": a.sent, "errors": sum(errs.values()),
+                        "errors_by_kind": errs,
+                        **{k: v for k, v in a.hist.summary().items() if k != "count"}}
+    for k, n in rec.faults.items():
+        errors_total[k] = errors_total.get(k, 0) + n
+    gen = generator_health(rec, report.cpu_percent if report else 0.0)
+    return {
+        "fleetsim_version": __version__, "scenario": s.name, "scenario_file": s.file,
+        "seed": s.seed, "started_at": started_at,
+        "duration_s": round(report.wall_s, 3) if report else 0.0,
+        "time_factor": s.clock.time_factor, "versions": versions,
+        "completed": failure is None, "failure": failure,
+        "stations": {"planned": len(specs),
+                     "connected_max": report.connected_max if report else 0,
+                     "booted": report.booted if report else 0},
+        "messages": {"sent": sum(a.sent for a in rec.actions.values()),
+                     "received": sum(a.answered for a in rec.actions.values())
+                     + sum(rec.incoming.values())},
+        "incoming_calls": dict(rec.incoming),
+        "actions": actions,
+        "errors": {"total": sum(errors_total.values()), "by_kind": errors_total},
+        "generator": gen,
+        "sessions": {},
+    }

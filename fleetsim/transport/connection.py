@@ -1,0 +1,145 @@
+"""One station's WebSocket: websockets' sans-I/O client protocol on an asyncio transport.
+
+Steady state is callbacks only — no task, future or queue per message — which is
+what lets one uvloop loop carry thousands of stations. websockets does the RFC
+6455 work (handshake, masking, ping/pong, close); this module pumps bytes
+between the socket, that protocol and the station core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from time import monotonic
+from collections.abc import Callable
+from typing import cast
+
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Response
+from websockets.protocol import State
+from websockets.typing import Subprotocol
+from websockets.uri import parse_uri
+
+from fleetsim.station.core import StationCore
+
+__all__ = ["MAX_FRAME_BYTES", "StationConnection"]
+
+MAX_FRAME_BYTES = 1 << 20  # a larger frame from the CSMS is a fault, not a memory bomb
+
+
+class StationConnection(asyncio.Protocol):
+    """Carries one station's OCPP-J frames; reports open/close to ``on_state``."""
+
+    def __init__(self, station: StationCore, uri: str, subprotocol: str, *,
+                 loop: asyncio.AbstractEventLoop, on_open: Callable[[], None],
+                 on_lost: Callable[[str], None], after_io: Callable[[], None],
+                 password: str | None = None) -> None:
+        self.station, self.loop = station, loop
+        self.ws = ClientProtocol(parse_uri(uri), subprotocols=[Subprotocol(subprotocol)],
+                                 max_size=MAX_FRAME_BYTES)
+        self.subprotocol = subprotocol
+        self.password = password
+        self.transport: asyncio.Transport | None = None
+        self.opened = False
+        self.failure: str | None = None
+        self._on_open, self._on_lost, self._after_io = on_open, on_lost, after_io
+        self._parts: list[bytes] = []
+
+    # asyncio.Protocol -----------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
+        request = self.ws.connect()
+        if self.password is not None:  # OCPP security profile 1: HTTP Basic, id:password
+            token = base64.b64encode(f"{self.station.station_id}:{self.password}".encode())
+            request.headers["Authorization"] = "Basic " + token.decode()
+        self.ws.send_request(request)
+        self._write()
+
+    def data_received(self, data: bytes) -> None:
+        ws = self.ws
+        ws.receive_data(data)
+        now = monotonic()
+        station = self.station
+        for ev in ws.events_received():
+            if type(ev) is Frame:
+                op = ev.opcode
+                if op is Opcode.TEXT or op is Opcode.BINARY or op is Opcode.CONT:
+                    if not ev.fin or self._parts:
+                        self._parts.append(ev.data)
+                        if not ev.fin:
+                            continue
+                        payload, self._parts = b"".join(self._parts), []
+                    else:
+                        payload = ev.data
+                    station.on_frame(payload, now)
+            elif type(ev) is Response:
+                self._handshake(ev)
+        if self.opened:
+            self.flush()
+        self._write()
+        if ws.state is State.CLOSED and self.transport is not None:
+            self.transport.close()
+        self._after_io()
+
+    def eof_received(self) -> bool | None:
+        self.ws.receive_eof()
+        self._write()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        if self.failure is None:
+            if isinstance(self.ws.parser_exc, Exception) and self.ws.close_rcvd is None:
+                self.failure = "frame_too_large" if "too big" in str(self.ws.parser_exc) \
+                    else "protocol_violation"
+            else:
+                self.failure = "connection_lost" if self.opened else "handshake_failed"
+        self._on_lost(self.failure)
+
+    # station side ---------------------------------------------------------------
+    def flush(self) -> None:
+        """Send every frame the station core produced."""
+        out = self.station.out
+        if out:
+            send = self.ws.send_text
+            for frame in out:
+                send(frame)
+            out.clear()
+            self._write()
+
+    def close(self) -> None:
+        """Start a clean close handshake (code 1000)."""
+        if self.transport is not None and self.ws.state is State.OPEN:
+            self.ws.send_close(1000, "fleetsim run finished")
+            self._write()
+
+    def abort(self, why: str) -> None:
+        """Drop the TCP connection now (no close frame)."""
+        self.failure = self.failure or why
+        if self.transport is not None:
+            self.transport.abort()
+
+    # internals ------------------------------------------------------------------
+    def _handshake(self, response: Response) -> None:
+        if self.ws.handshake_exc is not None:
+            self.failure = f"handshake_rejected:{response.status_code}"
+            if self.transport is not None:
+                self.transport.close()
+            return
+        if self.ws.subprotocol != self.subprotocol:
+            self.failure = "subprotocol_refused"
+            self.abort(self.failure)
+            return
+        self.opened = True
+        self._on_open()
+
+    def _write(self) -> None:
+        t = self.transport
+        if t is None:
+            return
+        for chunk in self.ws.data_to_send():
+            if chunk:
+                t.write(chunk)
+            elif t.can_write_eof():
+                t.write_eof()

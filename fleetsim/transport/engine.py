@@ -1,0 +1,278 @@
+"""Run N station cores on one event loop (uvloop when available).
+
+The engine connects stations at a bounded rate, keeps each station's timers
+armed, cuts a metrics interval every second, watches its own health (event-loop
+lag, CPU, late sends) and stops gracefully: open transactions are stopped and
+answered, then sockets close. It knows nothing of Locust or of result files:
+intervals and finished sessions leave through the sinks it is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import ssl
+import time
+from time import monotonic
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psutil
+
+from fleetsim.exceptions import CsmsUnreachable, FleetsimError
+from fleetsim.metrics.recorder import IntervalStats, Recorder
+from fleetsim.station.core import StationCore
+from fleetsim.transport.runner import StationRunner
+
+__all__ = ["Engine", "EngineOptions", "EngineReport", "fd_headroom"]
+
+FD_RESERVE = 64  # descriptors kept for files, pipes and the loop itself
+
+
+def fd_headroom() -> int:
+    """How many more sockets this process may open (RLIMIT_NOFILE minus a reserve)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    return max(0, soft - FD_RESERVE)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    """Wall-time settings of one engine."""
+
+    connect_rate_per_s: float = 100.0
+    connect_timeout_s: float = 10.0
+    stop_grace_s: float = 10.0
+    interval_s: float = 1.0
+    backoff_base_s: float = 1.0
+    backoff_cap_s: float = 60.0
+    password: str | None = None
+    ssl_context: ssl.SSLContext | None = None
+    source_addresses: tuple[str, ...] = ()
+    unreachable_after: int = 20  # attempts with no success at all → CsmsUnreachable
+
+
+@dataclass(slots=True)
+class EngineReport:
+    """What the engine measured, for the results writer."""
+
+    recorder: Recorder
+    stations: int
+    connected_max: int
+    booted: int
+    wall_s: float
+    cpu_percent: float
+    connect_failures: dict[str, int] = field(default_factory=dict)
+    first_error: str | None = None
+
+
+class Engine:
+    """Runs ``stations`` against ``uris`` (one per station) on the current loop."""
+
+    def __init__(self, stations: Sequence[StationCore], uris: Sequence[str], *,
+                 recorder: Recorder, options: EngineOptions,
+                 on_interval: Callable[[IntervalStats], None] | None = None,
+                 on_sessions: Callable[[list[dict[str, Any]]], None] | None = None,
+                 on_progress: Callable[[dict[str, float]], None] | None = None) -> None:
+        self.rec, self.opt = recorder, options
+        self.loop = asyncio.get_running_loop()
+        self.connect_timeout_s = options.connect_timeout_s
+        self.backoff_base_s, self.backoff_cap_s = options.backoff_base_s, options.backoff_cap_s
+        self.password, self.ssl_context = options.password, options.ssl_context
+        sources = options.source_addresses
+        self.runners = [StationRunner(self, st, uri, sources[i % len(sources)] if sources else None)
+                        for i, (st, uri) in enumerate(zip(stations, uris, strict=True))]
+        self.on_interval, self.on_sessions, self.on_progress = on_interval, on_sessions, on_progress
+        self.stopping = False
+        self.connected = 0
+        self.connected_max = 0
+        self.attempts = 0
+        self.ever_connected = False
+        self.connect_failures: dict[str, int] = {}
+        self.first_error: str | None = None
+        self._closed = asyncio.Event()
+        self._t0 = monotonic()
+        self._open_at_stop = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._unreachable: asyncio.Future[str] = self.loop.create_future()
+
+    # ---------------------------------------------------------------- public
+    async def run(self, duration_s: float, stop: asyncio.Event | None = None) -> EngineReport:
+        """Run for ``duration_s`` wall seconds (or until ``stop`` is set), then stop cleanly."""
+        if len(self.runners) > fd_headroom():
+            raise FleetsimError(
+                f"{len(self.runners)} stations need {len(self.runners)} sockets but this process "
+                f"may open only {fd_headroom()} (RLIMIT_NOFILE); run more engine processes "
+                "(fleetsim run --workers N) or raise the limit")
+        proc = psutil.Process()
+        cpu0, t0 = sum(proc.cpu_times()[:2]), monotonic()
+        self._t0 = t0
+        self._start_monitors(t0, proc)
+        spawner = self.loop.create_task(self._spawn_all())
+        waiters: list[asyncio.Future[Any]] = [self._unreachable]
+        if stop is not None:
+            waiters.append(self.loop.create_task(stop.wait()))
+        done, _ = await asyncio.wait(waiters, timeout=duration_s,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        spawner.cancel()
+        for w in waiters:
+            if w is not self._unreachable and not w.done():
+                w.cancel()
+        if self._unreachable.done():
+            await self._shutdown(graceful=False)
+            raise CsmsUnreachable(self._unreachable.result())
+        await self._shutdown(graceful=True)
+        wall = monotonic() - t0
+        cpu = (sum(proc.cpu_times()[:2]) - cpu0) / wall * 100 if wall > 0 else 0.0
+        booted = sum(1 for r in self.runners if r.station.boots > 0)
+        return EngineReport(recorder=self.rec, stations=len(self.runners),
+                            connected_max=self.connected_max, booted=booted, wall_s=wall,
+                            cpu_percent=round(cpu, 1), connect_failures=dict(self.connect_failures),
+                            first_error=self.first_error)
+
+    # ---------------------------------------------------------------- connecting
+    async def _spawn_all(self) -> None:
+        rate = self.opt.connect_rate_per_s
+        start = self.loop.time()
+        for i, runner in enumerate(self.runners):
+            due = start + i / rate
+            delay = due - self.loop.time()
+            if delay > 0.001:
+                await asyncio.sleep(delay)
+            if self.stopping:
+                return
+            runner.reschedule()  # session timers run whether or not the socket is up
+            self.spawn_connect(runner)
+
+    def spawn_connect(self, runner: StationRunner) -> None:
+        if self.stopping:
+            return
+        task = self.loop.create_task(runner.connect())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def connect_failed(self, runner: StationRunner, kind: str) -> None:
+        self.rec.fault(kind if kind.startswith(("connect", "handshake", "connection", "tls",
+                                                "too_many", "no_free", "subprotocol"))
+                       else f"connect_{kind}")
+        self.connect_failures[kind] = self.connect_failures.get(kind, 0) + 1
+        if self.first_error is None:
+            self.first_error = f"{runner.uri}: {kind.replace('_', ' ')}"
+        if (not self.ever_connected and not self._unreachable.done()
+                and sum(self.connect_failures.values()) >= min(self.opt.unreachable_after,
+                                                                len(self.runners))):
+            self._unreachable.set_result(
+                f"cannot reach the CSMS: {self.first_error} "
+                f"({sum(self.connect_failures.values())} attempts, none connected)")
+
+    def closed_one(self) -> None:
+        self._open_at_stop -= 1
+        if self._open_at_stop <= 0:
+            self._closed.set()
+
+    # ---------------------------------------------------------------- monitoring
+    def _start_monitors(self, t0: float, proc: psutil.Process) -> None:
+        self.loop.create_task(self._lag_monitor())
+        self.loop.create_task(self._interval_loop(t0, proc))
+
+    async def _lag_monitor(self) -> None:
+        period = 0.05
+        expected = monotonic() + period
+        while not self.stopping:
+            await asyncio.sleep(period)
+            now = monotonic()
+            self.rec.record_loop_lag(max(0.0, now - expected))
+            expected = now + period
+
+    async def _interval_loop(self, t0: float, proc: psutil.Process) -> None:
+        n = 1
+        cpu_prev, wall_prev = sum(proc.cpu_times()[:2]), time.monotonic()
+        while not self.stopping:
+            await asyncio.sleep(max(0.0, t0 + n * self.opt.interval_s - monotonic()))
+            cpu, wall = sum(proc.cpu_times()[:2]), time.monotonic()
+            cpu_pct = (cpu - cpu_prev) / (wall - wall_prev) * 100 if wall > wall_prev else 0.0
+            cpu_prev, wall_prev = cpu, wall
+            self.emit_interval(n * self.opt.interval_s, cpu_pct)
+            n += 1
+
+    def gauges(self) -> dict[str, float]:
+        booted = plugged = charging = 0
+        power = 0.0
+        sim = 0.0
+        for r in self.runners:
+            st = r.station
+            booted += st.booted
+            for c in st.connectors:
+                if c.session is not None:
+                    plugged += 1
+                    if c.charging and not c.full:
+                        charging += 1
+                        power += c.power_w
+        if self.runners:
+            sim = self.runners[0].station.clock.sim_s(monotonic())
+        self.connected_max = max(self.connected_max, self.connected)
+        return {"connected": self.connected, "booted": booted, "plugged": plugged,
+                "charging": charging, "power_kw": round(power / 1000, 3), "sim_time_s": sim}
+
+    def emit_interval(self, t_s: float, cpu_pct: float) -> None:
+        g = self.gauges()
+        g["cpu_percent"] = round(cpu_pct, 1)
+        stats = self.rec.interval(t_s, g)
+        if self.on_interval is not None:
+            self.on_interval(stats)
+        if self.on_progress is not None:
+            self.on_progress({**g, **{k: float(v) for k, v in stats.counts.items()}, "t_s": t_s})
+        self.drain_sessions()
+
+    def drain_sessions(self) -> None:
+        batch: list[dict[str, Any]] = []
+        for r in self.runners:
+            if r.station.finished_sessions:
+                batch.extend(r.station.finished_sessions)
+                r.station.finished_sessions = []
+        if batch and self.on_sessions is not None:
+            self.on_sessions(batch)
+
+    # ---------------------------------------------------------------- stopping
+    async def _shutdown(self, *, graceful: bool) -> None:
+        loop = self.loop
+        now = monotonic()
+        if graceful:
+            for r in self.runners:  # stop transactions, let answers come back
+                r.station.stop(now)
+                if r.conn is not None and r.conn.opened:
+                    r.conn.flush()
+                r.reschedule()
+            deadline = now + self.opt.stop_grace_s
+            while monotonic() < deadline and any(
+                    r.conn is not None and r.conn.opened and not r.station.idle
+                    for r in self.runners):
+                await asyncio.sleep(0.05)
+        self.stopping = True
+        self.emit_interval(round(monotonic() - self._t0, 3), 0.0)
+        open_conns = [r for r in self.runners if r.conn is not None and r.conn.transport]
+        self._open_at_stop = len(open_conns)
+        for r in self.runners:
+            r.closing = True
+            r.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        if open_conns:
+            for r in open_conns:
+                assert r.conn is not None
+                r.conn.close()
+            try:
+                await asyncio.wait_for(self._closed.wait(), 3.0)
+            except TimeoutError:
+                for r in open_conns:
+                    if r.conn is not None:
+                        r.conn.abort("close_timeout")
+        for r in self.runners:
+            r.station.abandon()
+        self.drain_sessions()

@@ -1,0 +1,152 @@
+"""Drive one station core on the event loop: connect, reconnect with backoff, wake timers."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import ssl
+from time import monotonic
+from typing import TYPE_CHECKING
+
+from fleetsim.station.core import StationCore
+from fleetsim.transport.connection import StationConnection
+
+if TYPE_CHECKING:
+    from fleetsim.transport.engine import Engine
+
+__all__ = ["StationRunner"]
+
+_INF = float("inf")
+
+
+class StationRunner:
+    """Owns a station core's connection and timer handle for the engine."""
+
+    __slots__ = ("_attempts", "_handle", "_wake_at", "closing", "conn", "connected_once",
+                 "engine", "rng", "source", "station", "uri")
+
+    def __init__(self, engine: Engine, station: StationCore, uri: str, source: str | None) -> None:
+        self.engine, self.station, self.uri, self.source = engine, station, uri, source
+        self.conn: StationConnection | None = None
+        self.rng = station.spec.stream(5)  # backoff jitter: seeded, per station
+        self.closing = False
+        self.connected_once = False
+        self._attempts = 0
+        self._handle: asyncio.TimerHandle | None = None
+        self._wake_at = _INF
+
+    # timers -----------------------------------------------------------------------
+    def reschedule(self) -> None:
+        """Arm the loop timer for the station's next deadline if it moved earlier."""
+        w = self.station.next_wake()
+        if w < self._wake_at:
+            if self._handle is not None:
+                self._handle.cancel()
+            self._wake_at = w
+            self._handle = self.engine.loop.call_at(w, self._wake)
+
+    def _wake(self) -> None:
+        # uvloop's clock has 1 ms resolution and may fire a hair early: never before due
+        due, self._handle, self._wake_at = self._wake_at, None, _INF
+        st = self.station
+        st.on_timer(max(monotonic(), due))
+        if self.conn is not None and self.conn.opened:
+            self.conn.flush()
+        else:
+            st.out.clear()
+        self.reschedule()
+
+    def after_io(self) -> None:
+        self.reschedule()
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle, self._wake_at = None, _INF
+
+    # connection -------------------------------------------------------------------
+    async def connect(self) -> None:
+        """One connection attempt; on failure the next one is scheduled with backoff."""
+        eng = self.engine
+        if self.closing or eng.stopping:
+            return
+        loop = eng.loop
+        conn = StationConnection(self.station, self.uri, self.station.spec.version.subprotocol,
+                                 loop=loop, on_open=self._opened, on_lost=self._lost,
+                                 after_io=self.after_io, password=eng.password)
+        self.conn = conn
+        u = conn.ws.uri
+        kwargs: dict[str, object] = {}
+        if u.secure:
+            kwargs["ssl"] = eng.ssl_context or ssl.create_default_context()
+            kwargs["server_hostname"] = u.host
+        if self.source:
+            kwargs["local_addr"] = (self.source, 0)
+        eng.attempts += 1
+        try:
+            await asyncio.wait_for(loop.create_connection(lambda: conn, u.host, u.port, **kwargs),
+                                   eng.connect_timeout_s)
+        except (OSError, TimeoutError, ssl.SSLError) as exc:
+            self.conn = None
+            eng.connect_failed(self, _kind(exc))
+            self._retry()
+            return
+        # the WebSocket handshake must finish within the connect timeout too
+        loop.call_later(eng.connect_timeout_s, self._handshake_deadline, conn)
+
+    def _handshake_deadline(self, conn: StationConnection) -> None:
+        if conn is self.conn and not conn.opened and conn.transport is not None:
+            conn.abort("handshake_timeout")
+
+    def _opened(self) -> None:
+        self._attempts = 0
+        self.connected_once = True
+        eng = self.engine
+        eng.connected += 1
+        eng.ever_connected = True
+        self.station.on_open(monotonic())
+        assert self.conn is not None
+        self.conn.flush()
+        self.reschedule()
+
+    def _lost(self, why: str) -> None:
+        eng = self.engine
+        conn, self.conn = self.conn, None
+        if conn is not None and conn.opened:
+            eng.connected -= 1
+            self.station.on_close(monotonic(), "interrupted" if self.closing else
+                                  "connection_lost")
+            if not self.closing:
+                eng.rec.fault("connection_lost")
+        else:
+            eng.connect_failed(self, why)
+        self.station.out.clear()
+        if self.closing or eng.stopping:
+            eng.closed_one()
+            return
+        self._retry()
+
+    def _retry(self) -> None:
+        """Exponential backoff with full jitter: U(0, min(cap, base·2^n)) + base."""
+        eng = self.engine
+        if self.closing or eng.stopping:
+            return
+        self._attempts += 1
+        ceiling = min(eng.backoff_cap_s, eng.backoff_base_s * 2 ** min(self._attempts, 16))
+        delay = eng.backoff_base_s + float(self.rng.uniform(0.0, ceiling))
+        eng.loop.call_later(delay, eng.spawn_connect, self)
+
+
+def _kind(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "connect_timeout"
+    if isinstance(exc, ssl.SSLError):
+        return "tls_error"
+    if isinstance(exc, OSError):
+        if exc.errno == errno.ECONNREFUSED:
+            return "connection_refused"
+        if exc.errno in (errno.EMFILE, errno.ENFILE):
+            return "too_many_open_files"
+        if exc.errno == errno.EADDRNOTAVAIL:
+            return "no_free_ports"
+    return "connect_failed"
