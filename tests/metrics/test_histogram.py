@@ -1,0 +1,68 @@
+"""Latency histogram: HdrHistogram's canonical coordinated-omission test, exact merging."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fleetsim.metrics import LatencyHistogram, Recorder, merge_all
+
+
+def test_canonical_coordinated_omission_case() -> None:
+    # HdrHistogram's own test: 10,000 samples of 1 ms at a 10 ms expected interval, then
+    # one 100 s stall. Raw: 10,001 samples. Corrected: the stall back-fills 9,999 samples.
+    raw, corrected = LatencyHistogram(), LatencyHistogram()
+    for _ in range(10_000):
+        raw.record_s(0.001)
+        corrected.record_corrected_us(1_000, 10_000)
+    raw.record_s(100.0)
+    corrected.record_corrected_us(100_000_000, 10_000)
+    assert raw.count == 10_001
+    assert corrected.count == 20_000
+    for p, expected_ms in ((50, 1.0), (75, 50_000.0), (90, 80_000.0), (99, 98_000.0)):
+        assert corrected.percentile_ms(p) == pytest.approx(expected_ms, rel=0.001)
+    assert raw.max_ms() == pytest.approx(100_000, rel=0.001)
+
+
+def test_resolution_is_better_than_one_percent() -> None:
+    h = LatencyHistogram()
+    for v in np.geomspace(1e-5, 100, 500):
+        h.reset()
+        h.record_s(float(v))
+        assert h.percentile_ms(50) == pytest.approx(v * 1000, rel=0.002, abs=0.001)
+
+
+def test_merged_histograms_equal_the_histogram_of_the_union() -> None:
+    rng = np.random.default_rng(7)
+    parts = [rng.lognormal(-6, 1.5, 5000) for _ in range(3)]
+    workers = []
+    union = LatencyHistogram()
+    for part in parts:
+        h = LatencyHistogram()
+        for v in part:
+            h.record_s(float(v))
+            union.record_s(float(v))
+        workers.append(LatencyHistogram.decode(h.encode()))  # as shipped between processes
+    merged = merge_all(workers)
+    assert merged.buckets() == union.buckets()
+    assert merged.count == 15_000
+
+
+def test_recorder_accounts_for_every_call_and_merges() -> None:
+    a, b = Recorder(), Recorder()
+    for r in (a, b):
+        r.call_sent("1.6/Heartbeat", 0.0)
+        r.call_done("1.6/Heartbeat", 0.002)
+        r.call_sent("1.6/Heartbeat", 0.5)  # late: more than 100 ms after due
+        r.call_failed("1.6/Heartbeat", "timeout")
+    b = Recorder.from_wire(b.to_wire())
+    a.add(b)
+    st = a.actions["1.6/Heartbeat"]
+    assert (st.sent, st.answered, sum(st.errors.values())) == (4, 2, 2)
+    assert a.late_sends == 2
+
+
+def test_values_beyond_an_hour_are_clamped_and_counted() -> None:
+    h = LatencyHistogram()
+    h.record_s(7200.0)
+    assert h.clamped == 1 and h.count == 1
