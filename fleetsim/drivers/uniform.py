@@ -31,7 +31,6 @@ class UniformParams:
     battery_kwh: float = 60.0
     soc_start: tuple[float, float] = (0.1, 0.6)
     id_tags_per_station: int = 20
-    id_tag_prefix: str = "FS"
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], *, where: str = "uniform") -> UniformParams:
@@ -87,7 +86,8 @@ class UniformModel:
                     dwell = float(rng.uniform(*p.dwell_h)) * 3600.0
                     energy = float(rng.uniform(*p.energy_kwh))
                     soc = float(rng.uniform(*p.soc_start))
-                    tag = f"{p.id_tag_prefix}{spec.index:06X}{int(rng.integers(p.id_tags_per_station)):02X}"
+                    # an ISO14443 4-byte UID: 8 upper-case hex characters, as strict CSMSs expect
+                    tag = f"{(spec.index * 256 + int(rng.integers(p.id_tags_per_station))) % 2**32:08X}"
                     sessions.append(Session(station_index=spec.index, connector_id=connector,
                                             arrival_s=t, departure_s=t + dwell, energy_kwh=energy,
                                             id_tag=tag, vehicle=vehicle, soc_start=soc))

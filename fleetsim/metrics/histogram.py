@@ -26,9 +26,10 @@ class LatencyHistogram:
 
     __slots__ = ("clamped", "hdr")
 
-    def __init__(self, hdr: HdrHistogram | None = None) -> None:
+    def __init__(self, hdr: HdrHistogram | None = None, *,
+                 significant_figures: int = SIGNIFICANT_FIGURES) -> None:
         self.hdr = hdr if hdr is not None else HdrHistogram(LOWEST_US, HIGHEST_US,
-                                                            SIGNIFICANT_FIGURES)
+                                                            significant_figures)
         self.clamped = 0
 
     def record_s(self, seconds: float) -> None:

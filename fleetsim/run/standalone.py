@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import signal
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from typing import Any
 
 from fleetsim import __version__
 from fleetsim.drivers.registry import plan_fleet
+from fleetsim.drivers.session import StationPlan
 from fleetsim.exceptions import FleetsimError
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.run.progress import ProgressLine
@@ -49,14 +51,18 @@ def station_config(s: Scenario) -> StationConfig:
 
 
 @contextlib.contextmanager
-def _csms_urls(s: Scenario, out: Path) -> Iterator[dict[OcppVersion, str]]:
+def _csms_urls(s: Scenario, out: Path, plans: list[StationPlan]) -> Iterator[dict[OcppVersion, str]]:
     if not s.csms.embedded:
         yield dict(s.csms.urls)
         return
     from fleetsim.csms.process import EmbeddedCsms
 
-    with EmbeddedCsms(db=str(out / "csms.sqlite"), heartbeat_interval_s=s.csms.heartbeat_interval_s,
-                      token_prefix=s.csms.token_prefix,
+    # the embedded CSMS authorises exactly the fleet's planned tokens (plus a prefix rule
+    # if the scenario sets one); anything else is Invalid, as a real CSMS would answer
+    tokens = sorted({x.id_tag for p in plans for x in p.sessions})
+    with EmbeddedCsms(db=str(out / "csms.sqlite"),
+                      heartbeat_interval_s=max(1, round(s.csms.heartbeat_interval_s)),
+                      token_prefix=s.csms.token_prefix or None, tokens=tokens,
                       log_file=str(out / "csms.log")) as csms:
         yield {v: csms.url for v in OcppVersion}
 
@@ -80,7 +86,7 @@ def run_scenario(s: Scenario, *, out_base: str | Path = "results", out_dir: str 
     report: EngineReport | None = None
     failure: str | None = None
     try:
-        with _csms_urls(s, out) as urls:
+        with _csms_urls(s, out, plans) as urls:
             report = _run_engine(s, specs, plans, urls, rec, results, epoch, progress)
     except FleetsimError as exc:
         failure = str(exc)
@@ -112,7 +118,8 @@ def _run_engine(s: Scenario, specs: Any, plans: Any, urls: dict[OcppVersion, str
                             monotonic=time.monotonic(), unix=time.time())
         stations = [STATION_CLASSES[sp.version](sp, pl, clock=clock, recorder=rec, config=cfg)
                     for sp, pl in zip(specs, plans, strict=True)]
-        uris = [s.csms.url_for(sp.version, sp.station_id) for sp in specs]
+        target = dataclasses.replace(s.csms, urls=urls)
+        uris = [target.url_for(sp.version, sp.station_id) for sp in specs]
         engine = Engine(stations, uris, recorder=rec, on_interval=on_interval,
                         on_sessions=results.add_sessions, options=EngineOptions(
                             connect_rate_per_s=s.stations.connect_rate_per_s,
