@@ -83,6 +83,7 @@ class StationCore:
         self._inflight_sent = 0.0
         self._inflight_deadline = float("inf")
         self._free_since = 0.0
+        self.now = 0.0  # engine time of the call being handled
         self._ready_since = 0.0  # when the station could last start sending (open / booted)
         self._timers: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
         self._seq = itertools.count()
@@ -130,6 +131,7 @@ class StationCore:
         self.on_timer(now)
 
     def on_timer(self, now: float) -> None:
+        self.now = now
         timers = self._timers
         while timers and timers[0][0] <= now:
             t, _, fn, args = heapq.heappop(timers)
@@ -289,7 +291,10 @@ class StationCore:
         if not self.connected or self.stopping:
             return
         self.call("Heartbeat", _empty, t)
-        self.at(t + self.heartbeat_wall_s, self._heartbeat, name="heartbeat")
+        nxt = t + self.heartbeat_wall_s
+        if nxt <= self.now:  # after a stall, beat on from now: never a burst of missed beats
+            nxt = self.now + self.heartbeat_wall_s
+        self.at(nxt, self._heartbeat, name="heartbeat")
 
     # ------------------------------------------------------------------ sessions
     def _schedule_next_arrival(self) -> None:
