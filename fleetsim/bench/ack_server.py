@@ -7,11 +7,13 @@ version, so a benchmark measures the client, not a CSMS. Loopback only.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from typing import Any
 
 import orjson
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 __all__ = ["canned_result", "serve_ack"]
@@ -38,6 +40,11 @@ def canned_result(subprotocol: str, action: str) -> dict[str, Any]:
 
 
 async def _handle(ws: ServerConnection) -> None:
+    with contextlib.suppress(ConnectionClosed):
+        await _answer(ws)
+
+
+async def _answer(ws: ServerConnection) -> None:
     sub = ws.subprotocol or "ocpp1.6"
     cache: dict[str, bytes] = {}
     async for msg in ws:

@@ -1,0 +1,3 @@
+from fleetsim.bench.figures import main
+
+main()

@@ -1,0 +1,188 @@
+"""``python -m fleetsim.bench``: what the full station stack costs, against a bare client.
+
+Runs against the minimal ack server in its own process (so only the client's CPU is
+counted) on 127.0.0.1, three times each, and prints medians:
+
+- round trips per CPU-second of the full stack (station core + engine + metrics),
+  and of a bare websockets+orjson client doing the same Heartbeat calls;
+- KiB of RSS per connected idle station, and stations connected per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import statistics
+import time
+from typing import Any
+
+import orjson
+import psutil
+
+__all__ = ["main"]
+
+
+def _server(port_q: Any) -> None:
+    import uvloop
+
+    from fleetsim.bench.ack_server import serve_ack
+
+    async def run() -> None:
+        server = await serve_ack()
+        port_q.put(server.sockets[0].getsockname()[1])
+        await server.serve_forever()
+
+    uvloop.run(run())
+
+
+def _cpu() -> float:
+    t = psutil.Process().cpu_times()
+    return float(t.user + t.system)
+
+
+async def _full_stack(url: str, n: int, seconds: float, *, busy: bool) -> dict[str, float]:
+    from fleetsim.drivers.session import Evse, StationPlan
+    from fleetsim.metrics.recorder import Recorder
+    from fleetsim.scenario.fleet import StationSpec
+    from fleetsim.scenario.model import OcppVersion
+    from fleetsim.station import STATION_CLASSES, Clock, StationConfig
+    from fleetsim.transport import Engine, EngineOptions
+
+    rec = Recorder()
+    clock = Clock.start(epoch=None, factor=1.0, wall_timestamps=False,
+                        monotonic=time.monotonic(), unix=time.time())
+    # busy: back-to-back Heartbeats (throughput); idle: one every hour (memory)
+    cfg = StationConfig(heartbeat_interval_s=1e-9 if busy else 3600.0)
+    versions = list(OcppVersion)
+    stations = []
+    for i in range(n):
+        spec = StationSpec(index=i, station_id=f"B{i:06d}", version=versions[i % 3],
+                           connectors=1, archetype="bench", seed=0)
+        plan = StationPlan(station_index=i, archetype="bench", evse=Evse(11000), sessions=())
+        stations.append(STATION_CLASSES[spec.version](spec, plan, clock=clock, recorder=rec,
+                                                      config=cfg))
+    rss0 = psutil.Process().memory_info().rss
+    engine = Engine(stations, [f"{url}/B{i:06d}" for i in range(n)], recorder=rec,
+                    options=EngineOptions(connect_rate_per_s=1e9, stop_grace_s=1.0))
+    out: dict[str, float] = {}
+    task = asyncio.get_running_loop().create_task(engine.run(seconds + 3600))
+    t0 = time.monotonic()
+    while engine.connected < n and time.monotonic() - t0 < 120:
+        await asyncio.sleep(0.01)
+    out["connect_per_s"] = engine.connected / (time.monotonic() - t0)
+    while sum(st.booted for st in stations) < n and time.monotonic() - t0 < 120:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.5)
+    out["kib_per_station"] = (psutil.Process().memory_info().rss - rss0) / 1024 / n
+    hb = [rec.actions[f"{v.value}/Heartbeat"] for v in versions if f"{v.value}/Heartbeat"
+          in rec.actions]
+    done0, cpu0, w0 = sum(a.answered for a in hb), _cpu(), time.monotonic()
+    await asyncio.sleep(seconds)
+    hb = [rec.actions[k] for k in rec.actions if k.endswith("/Heartbeat")]
+    done1, cpu1, w1 = sum(a.answered for a in hb), _cpu(), time.monotonic()
+    out["rt_per_cpu_s"] = (done1 - done0) / max(1e-9, cpu1 - cpu0)
+    out["rt_per_s"] = (done1 - done0) / (w1 - w0)
+    out["cpu_share"] = (cpu1 - cpu0) / (w1 - w0)
+    engine.stopping = True
+    task.cancel()
+    for r in engine.runners:
+        if r.conn is not None:
+            r.conn.abort("bench over")
+    return out
+
+
+async def _bare(url: str, n: int, seconds: float) -> dict[str, float]:
+    from websockets.asyncio.client import connect
+    from websockets.typing import Subprotocol
+
+    count = 0
+    stop = False
+
+    async def one(i: int) -> None:
+        nonlocal count
+        async with connect(f"{url}/R{i:06d}", subprotocols=[Subprotocol("ocpp1.6")],
+                           compression=None, ping_interval=None) as ws:
+            k = 0
+            while not stop:
+                k += 1
+                await ws.send(orjson.dumps([2, str(k), "Heartbeat", {}]).decode())
+                reply = orjson.loads(await ws.recv())
+                if reply[1] == str(k):
+                    count += 1
+
+    tasks = [asyncio.create_task(one(i)) for i in range(n)]
+    await asyncio.sleep(1.0)
+    c0, cpu0, w0 = count, _cpu(), time.monotonic()
+    await asyncio.sleep(seconds)
+    c1, cpu1, w1 = count, _cpu(), time.monotonic()
+    stop = True
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return {"rt_per_cpu_s": (c1 - c0) / max(1e-9, cpu1 - cpu0), "rt_per_s": (c1 - c0) / (w1 - w0)}
+
+
+def _in_child(fn_name: str, *args: Any) -> dict[str, float]:
+    """Each measurement in a fresh process: RSS and CPU figures are not polluted."""
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child, args=(q, fn_name, args))
+    p.start()
+    res = q.get(timeout=600)
+    p.join(30)
+    return res  # type: ignore[no-any-return]
+
+
+def _child(q: Any, fn_name: str, args: tuple[Any, ...]) -> None:
+    import uvloop
+
+    fn = {"full": _full_stack, "bare": _bare}[fn_name]
+    if fn_name == "full":
+        q.put(uvloop.run(fn(*args[:3], busy=args[3])))
+    else:
+        q.put(uvloop.run(fn(*args)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m fleetsim.bench", description=__doc__)
+    ap.add_argument("--stations", type=int, default=100, help="busy stations for throughput")
+    ap.add_argument("--idle", type=int, default=10_000, help="idle stations for memory")
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--runs", type=int, default=3)
+    a = ap.parse_args(argv)
+    ctx = mp.get_context("spawn")
+    port_q = ctx.Queue()
+    server = ctx.Process(target=_server, args=(port_q,), daemon=True)
+    server.start()
+    url = f"ws://127.0.0.1:{port_q.get(timeout=30)}"
+    try:
+        full, bare, idle = [], [], []
+        for i in range(a.runs):
+            print(f"run {i + 1}/{a.runs} …", flush=True)
+            full.append(_in_child("full", url, a.stations, a.seconds, True))
+            bare.append(_in_child("bare", url, a.stations, a.seconds))
+            idle.append(_in_child("full", url, a.idle, 1.0, False))
+    finally:
+        server.kill()
+
+    def med(rows: list[dict[str, float]], k: str) -> float:
+        return statistics.median(r[k] for r in rows)
+
+    f_rt, b_rt = med(full, "rt_per_cpu_s"), med(bare, "rt_per_cpu_s")
+    print(f"\nfleetsim bench — medians of {a.runs} runs, ack server in its own process, "
+          f"{psutil.cpu_count()} cores")
+    print(f"{'figure':52} {'value':>12}")
+    rows = [
+        (f"full stack round trips / CPU-second ({a.stations} busy stations)", f"{f_rt:,.0f}"),
+        (f"bare websockets+orjson round trips / CPU-second ({a.stations} conns)", f"{b_rt:,.0f}"),
+        ("ratio full stack / bare client (budget >= 0.5)", f"{f_rt / b_rt:.2f}"),
+        ("full stack round trips / s (wall)", f"{med(full, 'rt_per_s'):,.0f}"),
+        (f"RSS per connected idle station, {a.idle} stations [KiB] (budget <= 25)",
+         f"{med(idle, 'kib_per_station'):.1f}"),
+        ("stations connected per second", f"{med(idle, 'connect_per_s'):,.0f}"),
+    ]
+    for name, value in rows:
+        print(f"{name:52} {value:>12}")
+
+
+if __name__ == "__main__":
+    main()
