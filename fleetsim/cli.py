@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from collections.abc import Sequence
 
 from fleetsim import __version__
 from fleetsim.exceptions import FleetsimError
+from fleetsim.report.exitcodes import OK, RUN_INCOMPLETE, USAGE
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_USAGE, EXIT_SLO, EXIT_INCOMPLETE = 0, 2, 3, 4
 
 
 def _duration(text: str) -> float:
@@ -47,8 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     from fleetsim.csms import command as csms_command
     csms_command.add_arguments(sub.add_parser("csms", help="run the embedded reference CSMS"))
 
-    from fleetsim.drivers import command as plan_command
-    plan_command.add_arguments(sub.add_parser("plan", help="write a session plan (no run)"))
+    if importlib.util.find_spec("fleetsim.drivers.command") is not None:
+        from fleetsim.drivers import command as plan_command
+        plan_command.add_arguments(sub.add_parser("plan", help="write a session plan (no run)"))
 
     from fleetsim.report import command as report_command
     report_command.add_arguments(sub.add_parser("report", help="rebuild plots and report.html"))
@@ -72,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 s = load_scenario(f)
                 print(f"{f}: ok ({s.stations.count} stations, "
                       f"{', '.join(v.value for v in s.stations.versions)}, {s.duration_s:g} s)")
-            return EXIT_OK
+            return OK
         if args.command == "csms":
             from fleetsim.csms import command as csms_command
 
@@ -91,11 +93,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(compare_command.run(args))
     except FleetsimError as exc:
         print(f"fleetsim: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE if args.command in ("validate", "plan") else EXIT_INCOMPLETE
+        return RUN_INCOMPLETE if args.command in ("run", "csms") else USAGE
     except KeyboardInterrupt:
         print("fleetsim: interrupted", file=sys.stderr)
         return 130
-    return EXIT_USAGE
+    return USAGE
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ version, so a benchmark measures the client, not a CSMS. Loopback only.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 from typing import Any

@@ -135,11 +135,10 @@ def _in_child(fn_name: str, *args: Any) -> dict[str, float]:
 def _child(q: Any, fn_name: str, args: tuple[Any, ...]) -> None:
     import uvloop
 
-    fn = {"full": _full_stack, "bare": _bare}[fn_name]
     if fn_name == "full":
-        q.put(uvloop.run(fn(*args[:3], busy=args[3])))
+        q.put(uvloop.run(_full_stack(args[0], args[1], args[2], busy=args[3])))
     else:
-        q.put(uvloop.run(fn(*args)))
+        q.put(uvloop.run(_bare(args[0], args[1], args[2])))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,19 +11,18 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 import yaml
 
-from fleetsim import __version__
 from fleetsim.metrics.histogram import HIGHEST_US, LOWEST_US, SIGNIFICANT_FIGURES
 from fleetsim.metrics.recorder import IntervalStats, Recorder
 from fleetsim.station.clock import iso_ms
 
-__all__ = ["ResultsFolder", "SESSION_COLUMNS", "generator_health", "new_run_dir"]
+__all__ = ["SESSION_COLUMNS", "ResultsFolder", "generator_health", "new_run_dir"]
 
 SESSION_COLUMNS = ("station_id", "connector_id", "archetype", "id_tag", "transaction_id",
                    "arrival", "departure", "started", "stopped", "energy_kwh", "wanted_kwh",
@@ -34,7 +33,7 @@ CPU_LIMIT_PERCENT = 90.0
 
 def new_run_dir(base: str | Path, scenario_name: str, now: datetime | None = None) -> Path:
     """A fresh ``<base>/<scenario>-<YYYYmmddTHHMMSSZ>`` (suffixed if it exists)."""
-    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     path = Path(base) / f"{scenario_name}-{stamp}"
     n = 1
     while path.exists():

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 __all__ = [
@@ -34,7 +34,7 @@ DEFAULT_MEASURANDS = (
 )
 
 
-class OcppVersion(str, Enum):
+class OcppVersion(StrEnum):
     """OCPP-J versions fleetsim speaks; the value is how users write them."""
 
     V16 = "1.6"

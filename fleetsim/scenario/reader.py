@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from fleetsim.exceptions import ScenarioError
@@ -113,7 +113,7 @@ class Node:
     def timestamp(self, name: str, default: str) -> datetime:
         v = self.raw(name, default)
         if isinstance(v, datetime):
-            return v if v.tzinfo else v.replace(tzinfo=timezone.utc)
+            return v if v.tzinfo else v.replace(tzinfo=UTC)
         if not isinstance(v, str):
             raise self.error(f"expected an ISO 8601 time, got {v!r}", name)
         try:
@@ -121,7 +121,7 @@ class Node:
         except ValueError:
             raise self.error(f"expected an ISO 8601 time like 2026-01-05T06:00:00Z, got {v!r}",
                              name) from None
-        return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+        return t if t.tzinfo else t.replace(tzinfo=UTC)
 
     def string_list(self, name: str) -> tuple[str, ...]:
         v = self.raw(name, [])

@@ -7,8 +7,17 @@ from fleetsim.station.core import StationCore
 from fleetsim.station.v2 import Station2, Station21, Station201
 from fleetsim.station.v16 import Station16
 
-__all__ = ["STATION_CLASSES", "Clock", "Station16", "Station2", "Station21", "Station201",
-           "StationConfig", "StationCore", "iso_ms"]
+__all__ = [
+           "STATION_CLASSES",
+           "Clock",
+           "Station2",
+           "Station16",
+           "Station21",
+           "Station201",
+           "StationConfig",
+           "StationCore",
+           "iso_ms",
+]
 
 STATION_CLASSES: dict[OcppVersion, type[StationCore]] = {
     OcppVersion.V16: Station16,

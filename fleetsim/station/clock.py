@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 __all__ = ["Clock", "iso_ms"]
 
@@ -39,7 +39,7 @@ class Clock:
     @classmethod
     def start(cls, *, epoch: datetime | None, factor: float, wall_timestamps: bool,
               monotonic: float, unix: float) -> Clock:
-        epoch_unix = epoch.astimezone(timezone.utc).timestamp() if epoch else unix
+        epoch_unix = epoch.astimezone(UTC).timestamp() if epoch else unix
         return cls(wall0=monotonic, epoch_unix=epoch_unix, factor=factor, unix0=unix,
                    wall_timestamps=wall_timestamps)
 

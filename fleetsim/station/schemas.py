@@ -50,7 +50,8 @@ def validator(version: OcppVersion, action: str,
         return None
     schema = json.loads(path.read_text(encoding="utf-8"))
     schema.pop("$schema", None)  # draft-04/06 ids: fastjsonschema treats both alike
-    return fastjsonschema.compile(schema)  # type: ignore[no-any-return]
+    compiled: Callable[[Any], Any] = fastjsonschema.compile(schema)
+    return compiled
 
 
 def validate(version: OcppVersion, action: str, payload: Any, *, response: bool = False) -> None:

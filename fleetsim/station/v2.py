@@ -18,7 +18,7 @@ from fleetsim.station.connector import Connector, Transaction
 from fleetsim.station.core import Payload, StationCore
 from fleetsim.station.measure import sampled_values
 
-__all__ = ["Station2", "Station201", "Station21"]
+__all__ = ["Station2", "Station21", "Station201"]
 
 _END_TRIGGER = {"EVDisconnected": "EVDeparted", "Local": "StopAuthorized",
                 "DeAuthorized": "Deauthorized"}

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from time import monotonic
 from collections.abc import Callable
+from time import monotonic
 from typing import cast
 
 from websockets.client import ClientProtocol
@@ -66,12 +66,12 @@ class StationConnection(asyncio.Protocol):
                 op = ev.opcode
                 if op is Opcode.TEXT or op is Opcode.BINARY or op is Opcode.CONT:
                     if not ev.fin or self._parts:
-                        self._parts.append(ev.data)
+                        self._parts.append(bytes(ev.data))
                         if not ev.fin:
                             continue
                         payload, self._parts = b"".join(self._parts), []
                     else:
-                        payload = ev.data
+                        payload = bytes(ev.data) if type(ev.data) is not bytes else ev.data
                     station.on_frame(payload, now)
             elif type(ev) is Response:
                 self._handshake(ev)

@@ -13,9 +13,9 @@ import asyncio
 import resource
 import ssl
 import time
-from time import monotonic
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from time import monotonic
 from typing import Any
 
 import psutil
@@ -118,7 +118,7 @@ class Engine:
         waiters: list[asyncio.Future[Any]] = [self._unreachable]
         if stop is not None:
             waiters.append(self.loop.create_task(stop.wait()))
-        done, _ = await asyncio.wait(waiters, timeout=duration_s,
+        await asyncio.wait(waiters, timeout=duration_s,
                                      return_when=asyncio.FIRST_COMPLETED)
         spawner.cancel()
         for w in waiters:
@@ -241,7 +241,6 @@ class Engine:
 
     # ---------------------------------------------------------------- stopping
     async def _shutdown(self, *, graceful: bool) -> None:
-        loop = self.loop
         now = monotonic()
         if graceful:
             for r in self.runners:  # stop transactions, let answers come back

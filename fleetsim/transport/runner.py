@@ -6,7 +6,7 @@ import asyncio
 import errno
 import ssl
 from time import monotonic
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fleetsim.station.core import StationCore
 from fleetsim.transport.connection import StationConnection
@@ -76,7 +76,7 @@ class StationRunner:
                                  after_io=self.after_io, password=eng.password)
         self.conn = conn
         u = conn.ws.uri
-        kwargs: dict[str, object] = {}
+        kwargs: dict[str, Any] = {}
         if u.secure:
             kwargs["ssl"] = eng.ssl_context or ssl.create_default_context()
             kwargs["server_hostname"] = u.host

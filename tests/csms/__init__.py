@@ -1,0 +1,1 @@
+"""Tests of the embedded reference CSMS (fleetsim.csms)."""

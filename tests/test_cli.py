@@ -1,0 +1,58 @@
+"""The command line as a user runs it: one clear line on bad input, the right exit code."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def fleetsim(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "fleetsim", *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT)
+
+
+def test_validate_ok() -> None:
+    r = fleetsim("validate", "scenarios/quickstart.yaml")
+    assert r.returncode == 0 and "ok (300 stations" in r.stdout
+
+
+def test_validate_malformed_is_one_line_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("stations:\n  count: 10\n  versions: {'1.7': 1}\n")
+    r = fleetsim("validate", str(bad))
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr
+    assert "bad.yaml: stations.versions.1.7: unknown OCPP version" in r.stderr
+
+
+def test_run_against_unreachable_csms_exits_4_with_a_clear_message(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = fleetsim("run", "scenarios/quickstart.yaml", "--stations", "20", "--duration", "30s",
+                 "--csms", f"ws://127.0.0.1:{port}", "--out", str(tmp_path / "run"), "--quiet")
+    assert r.returncode == 4, r.stderr
+    assert "cannot reach the CSMS" in r.stderr and "connection refused" in r.stderr
+    assert "Traceback" not in r.stderr
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["completed"] is False  # partial results are still written
+
+
+def test_run_with_impossible_and_lax_slo(tmp_path: Path) -> None:
+    common = ("--stations", "30", "--duration", "6s", "--quiet")
+    r = fleetsim("run", "scenarios/quickstart.yaml", *common, "--out", str(tmp_path / "a"),
+                 "--fail-on", "*/Heartbeat.p50 > 1us")
+    assert r.returncode == 3, r.stdout + r.stderr
+    junit = (tmp_path / "a" / "junit.xml").read_text()
+    assert "<failure" in junit and "Heartbeat" in junit
+    r = fleetsim("run", "scenarios/quickstart.yaml", *common, "--out", str(tmp_path / "b"),
+                 "--fail-on", "error_rate > 50%")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "<failure" not in (tmp_path / "b" / "junit.xml").read_text()
+    for png in ("latency", "latency_cdf", "throughput", "stations", "fleet_power"):
+        assert (tmp_path / "b" / "plots" / f"{png}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,26 @@
+"""Dependencies point one way: each layer imports in a fresh interpreter without what it must not load."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("websockets", "uvloop", "locust", "gevent", "matplotlib")
+
+
+@pytest.mark.parametrize(("module", "forbidden"), [
+    ("fleetsim.scenario", HEAVY),
+    ("fleetsim.drivers", HEAVY),
+    ("fleetsim.station", HEAVY),
+    ("fleetsim.metrics", HEAVY),
+    ("fleetsim.transport", ("locust", "gevent", "matplotlib")),
+    ("fleetsim.report", ("websockets", "uvloop", "locust", "gevent", "matplotlib")),
+    ("fleetsim.csms.ledger", ("locust", "gevent", "matplotlib")),
+])
+def test_layer_does_not_load(module: str, forbidden: tuple[str, ...]) -> None:
+    code = (f"import sys, {module}; "
+            f"print(','.join(m for m in {forbidden!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"{module} loads {out.stdout.strip()}"
