@@ -57,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
 
     from fleetsim.report import compare_command
     compare_command.add_arguments(sub.add_parser("compare", help="compare a run to a baseline"))
+
+    from fleetsim.capacity import command as capacity_command
+    capacity_command.add_arguments(sub.add_parser(
+        "capacity", help="raise the fleet in steps until an SLO breaks: find the knee"))
     return p
 
 
@@ -91,9 +95,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             from fleetsim.report import compare_command
 
             return int(compare_command.run(args))
+        if args.command == "capacity":
+            from fleetsim.capacity import command as capacity_command
+
+            return int(capacity_command.run(args))
     except FleetsimError as exc:
         print(f"fleetsim: error: {exc}", file=sys.stderr)
-        return RUN_INCOMPLETE if args.command in ("run", "csms") else USAGE
+        return RUN_INCOMPLETE if args.command in ("run", "csms", "capacity") else USAGE
     except KeyboardInterrupt:
         print("fleetsim: interrupted", file=sys.stderr)
         return 130
