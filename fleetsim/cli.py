@@ -58,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     from fleetsim.report import compare_command
     compare_command.add_arguments(sub.add_parser("compare", help="compare a run to a baseline"))
 
+    from fleetsim.reconcile import command as reconcile_command
+    reconcile_command.add_arguments(sub.add_parser(
+        "reconcile", help="check the CSMS ledger holds every transaction the stations made"))
+
     from fleetsim.capacity import command as capacity_command
     capacity_command.add_arguments(sub.add_parser(
         "capacity", help="raise the fleet in steps until an SLO breaks: find the knee"))
@@ -95,6 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from fleetsim.report import compare_command
 
             return int(compare_command.run(args))
+        if args.command == "reconcile":
+            from fleetsim.reconcile import command as reconcile_command
+
+            return int(reconcile_command.run(args))
         if args.command == "capacity":
             from fleetsim.capacity import command as capacity_command
 

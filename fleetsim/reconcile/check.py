@@ -1,0 +1,108 @@
+"""Compare a run's station-side ledger (``sessions.csv``) with the CSMS's ledger.
+
+Every transaction a station started must be in the CSMS ledger, stopped, with
+meter start and stop equal to 1 Wh; the CSMS must hold no transaction the stations
+never made; OCPP 2.x transactions must have no seqNo gaps or duplicates. Each
+difference is listed; an empty list means nothing was lost.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fleetsim.exceptions import ResultsError
+
+__all__ = ["Difference", "Reconciliation", "reconcile"]
+
+TOLERANCE_WH = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    kind: str            # missing_in_csms, not_stopped, meter_start, meter_stop, unknown_to_stations,
+    station_id: str      # no_transaction_id, seq_no_gap, seq_no_duplicate
+    transaction_id: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    transactions_stations: int
+    transactions_csms: int
+    differences: tuple[Difference, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+    def to_json(self) -> dict[str, Any]:
+        kinds: dict[str, int] = {}
+        for d in self.differences:
+            kinds[d.kind] = kinds.get(d.kind, 0) + 1
+        return {"ok": self.ok, "transactions_stations": self.transactions_stations,
+                "transactions_csms": self.transactions_csms, "differences_by_kind": kinds,
+                "differences": [asdict(d) for d in self.differences]}
+
+    def write(self, results_dir: Path) -> Path:
+        path = Path(results_dir) / "reconcile.json"
+        path.write_text(json.dumps(self.to_json(), indent=2), encoding="utf-8")
+        return path
+
+
+def reconcile(results_dir: str | Path, ledger_path: str | Path | None = None) -> Reconciliation:
+    """Reconcile ``results_dir/sessions.csv`` with the CSMS ledger (default ``csms.sqlite``)."""
+    from fleetsim.csms.ledger import Ledger
+
+    results_dir = Path(results_dir)
+    sessions_path = results_dir / "sessions.csv"
+    ledger_file = Path(ledger_path) if ledger_path else results_dir / "csms.sqlite"
+    if not sessions_path.exists():
+        raise ResultsError(f"{sessions_path}: missing (the station-side ledger)")
+    if not ledger_file.exists():
+        raise ResultsError(f"{ledger_file}: missing (no embedded CSMS ledger; pass the ledger "
+                           "path, or reconcile sessions.csv against your CSMS's database)")
+    with open(sessions_path, newline="", encoding="utf-8") as f:
+        sessions = list(csv.DictReader(f))
+    ledger = Ledger.open_readonly(ledger_file)
+    try:
+        rows = {(t.station_id, t.transaction_id): t for t in ledger.transactions()}
+        anomalies = ledger.seq_no_anomalies()
+    finally:
+        ledger.close()
+    diffs: list[Difference] = []
+    seen: set[tuple[str, str]] = set()
+    for s in sessions:
+        sid, tid = s["station_id"], s["transaction_id"]
+        if not tid:
+            diffs.append(Difference("no_transaction_id", sid, "",
+                                    "the CSMS never answered StartTransaction"))
+            continue
+        seen.add((sid, tid))
+        row = rows.get((sid, tid))
+        if row is None:
+            diffs.append(Difference("missing_in_csms", sid, tid, "the CSMS has no record of it"))
+            continue
+        if row.stopped_at is None:
+            diffs.append(Difference("not_stopped", sid, tid, "the CSMS never saw it end"))
+        for kind, mine, theirs in (("meter_start", s["meter_start_wh"], row.meter_start_wh),
+                                   ("meter_stop", s["meter_stop_wh"], row.meter_stop_wh)):
+            if theirs is None or abs(float(mine) - float(theirs)) > TOLERANCE_WH:
+                diffs.append(Difference(kind, sid, tid, f"stations {mine} Wh, CSMS {theirs} Wh"))
+        if row.missing_seq_nos:
+            diffs.append(Difference("seq_no_gap", sid, tid,
+                                    f"seqNo never received: {list(row.missing_seq_nos)}"))
+    for a in anomalies:
+        if a.kind == "duplicate":
+            diffs.append(Difference("seq_no_duplicate", a.station_id, a.transaction_id,
+                                    f"seqNo {a.seq_no} arrived twice"))
+    for key, row in rows.items():
+        if key not in seen:
+            diffs.append(Difference("unknown_to_stations", key[0], key[1],
+                                    f"the CSMS holds a transaction no station reported "
+                                    f"(started {row.started_at})"))
+    return Reconciliation(transactions_stations=len(sessions), transactions_csms=len(rows),
+                          differences=tuple(diffs))
