@@ -1,23 +1,41 @@
-"""Find driver models by name and plan a whole fleet with them.
+"""Find driver models by name and plan a fleet (or one archetype) with them.
 
 A model is anything with ``name`` and ``plan(stations, *, horizon_s,
 start_weekday, start_hour) -> list[StationPlan]``. ``uniform`` is built in;
-archetypes are loaded from ``drivers_models/<name>.yaml``.
+archetypes are read from ``<models_dir>/<name>.yaml``, where a relative
+``models_dir`` is looked up in the working directory first, then next to the
+installed package (the repository's ``drivers_models/``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import fleetsim
+from fleetsim.drivers.archetype_model import ArchetypeModel
+from fleetsim.drivers.modelfile import load_archetype
 from fleetsim.drivers.session import StationPlan
 from fleetsim.drivers.uniform import UniformModel, UniformParams
 from fleetsim.exceptions import ModelError
 from fleetsim.scenario.fleet import StationSpec
-from fleetsim.scenario.model import Scenario
+from fleetsim.scenario.model import OcppVersion, Scenario
 
-__all__ = ["DriverModel", "load_model", "plan_fleet"]
+__all__ = [
+    "DEFAULT_EPOCH",
+    "DriverModel",
+    "archetype_fleet",
+    "known_models",
+    "load_model",
+    "local_start",
+    "plan_archetype",
+    "plan_fleet",
+]
+
+BUNDLED_MODELS_DIR = Path(fleetsim.__file__).resolve().parent.parent / "drivers_models"
+DEFAULT_EPOCH = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday, 00:00
 
 
 class DriverModel(Protocol):
@@ -27,20 +45,51 @@ class DriverModel(Protocol):
              start_weekday: int = 0, start_hour: float = 0.0) -> list[StationPlan]: ...
 
 
+def _dirs(models_dir: str | Path) -> list[Path]:
+    """Where to look: ``models_dir`` (relative to the CWD), then the bundled models."""
+    d = Path(models_dir)
+    return [d] if d.is_absolute() else [d, BUNDLED_MODELS_DIR]
+
+
+def known_models(models_dir: str | Path = "drivers_models") -> list[str]:
+    """``uniform`` and every ``*.yaml`` archetype found (sorted)."""
+    names = {"uniform"}
+    for d in _dirs(models_dir):
+        if d.is_dir():
+            names.update(p.stem for p in d.glob("*.yaml"))
+    return sorted(names)
+
+
 def load_model(name: str, *, overrides: Mapping[str, Any] | None = None,
                models_dir: str | Path = "drivers_models") -> DriverModel:
     """The model called ``name`` with parameter ``overrides`` applied; ModelError if unknown."""
     if name == "uniform":
         return UniformModel(UniformParams.from_mapping(overrides or {}, where="uniform"))
-    raise ModelError(f"unknown driver model {name!r} (known: uniform)")
+    if name and "/" not in name and "\\" not in name and not name.startswith("."):
+        for d in _dirs(models_dir):
+            path = d / f"{name}.yaml"
+            if path.is_file():
+                params = load_archetype(path, overrides=overrides)
+                try:
+                    return ArchetypeModel(params)
+                except ValueError as exc:  # e.g. a calibration mean out of reach
+                    raise ModelError(f"{path}: marks.calibration: {exc}") from None
+    where = " and ".join(str(d) for d in _dirs(models_dir))
+    raise ModelError(f"unknown driver model {name!r} (known: "
+                     f"{', '.join(known_models(models_dir))}; looked in {where})")
+
+
+def local_start(epoch: datetime | None) -> tuple[int, float]:
+    """(weekday 0 = Monday, hour of day) of the epoch, read as the site's local time."""
+    if epoch is None:
+        return 0, 0.0
+    return epoch.weekday(), epoch.hour + epoch.minute / 60 + epoch.second / 3600
 
 
 def plan_fleet(scenario: Scenario, stations: Sequence[StationSpec], *,
                horizon_s: float) -> list[StationPlan]:
     """Plans for ``stations`` (in their order), each from its archetype's model."""
-    start = scenario.clock.start
-    weekday = start.weekday() if start else 0
-    hour = (start.hour + start.minute / 60 + start.second / 3600) if start else 0.0
+    weekday, hour = local_start(scenario.clock.start)
     by_arch: dict[str, list[StationSpec]] = {}
     for spec in stations:
         by_arch.setdefault(spec.archetype, []).append(spec)
@@ -52,3 +101,47 @@ def plan_fleet(scenario: Scenario, stations: Sequence[StationSpec], *,
                                start_hour=hour):
             out[plan.station_index] = plan
     return [out[s.index] for s in stations]
+
+
+def _default_connectors(model: DriverModel) -> int:
+    return model.params.evse.connectors if isinstance(model, ArchetypeModel) else 1
+
+
+def _specs(name: str, stations: int, seed: int, connectors: int) -> list[StationSpec]:
+    if stations < 1:
+        raise ModelError(f"stations: must be >= 1, got {stations}")
+    if not 1 <= connectors <= 16:
+        raise ModelError(f"connectors: must be 1 to 16, got {connectors}")
+    return [StationSpec(index=i, station_id=f"FS{i:06d}", version=OcppVersion.V16,
+                        connectors=connectors, archetype=name, seed=seed)
+            for i in range(stations)]
+
+
+def archetype_fleet(name: str, *, stations: int, seed: int, connectors: int | None = None,
+                    models_dir: str | Path = "drivers_models") -> list[StationSpec]:
+    """Specs ``FS000000``… of ``stations`` stations of one archetype (no scenario needed).
+
+    ``connectors`` defaults to the archetype's ``evse.connectors`` (1 for uniform).
+    """
+    if connectors is None:
+        connectors = _default_connectors(load_model(name, models_dir=models_dir))
+    return _specs(name, stations, seed, connectors)
+
+
+def plan_archetype(name: str, *, stations: int, days: float, seed: int = 1,
+                   start: datetime | None = None, connectors: int | None = None,
+                   overrides: Mapping[str, Any] | None = None,
+                   models_dir: str | Path = "drivers_models") -> list[StationPlan]:
+    """Plan ``stations`` stations of archetype ``name`` for ``days`` days from ``start``.
+
+    Stations are those of :func:`archetype_fleet` (connectors: the archetype's, after
+    ``overrides``); ``start`` defaults to :data:`DEFAULT_EPOCH` (Monday 00:00), read as
+    the sites' local time.
+    """
+    if days <= 0:
+        raise ModelError(f"days: must be > 0, got {days:g}")
+    model = load_model(name, overrides=overrides, models_dir=models_dir)
+    specs = _specs(name, stations, seed,
+                   _default_connectors(model) if connectors is None else connectors)
+    weekday, hour = local_start(start or DEFAULT_EPOCH)
+    return model.plan(specs, horizon_s=days * 86400.0, start_weekday=weekday, start_hour=hour)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from fleetsim.drivers.registry import plan_fleet
+from fleetsim.metrics.recorder import Recorder
 from fleetsim.scenario import build_fleet, parse_scenario
 from fleetsim.scenario.model import OcppVersion
 from fleetsim.station import STATION_CLASSES, Clock, StationConfig
 from fleetsim.station.schemas import SchemaViolation, validate
-from fleetsim.metrics.recorder import Recorder
 from tests.station.harness import Exchange
 
 

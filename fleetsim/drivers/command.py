@@ -1,0 +1,105 @@
+"""``fleetsim plan``: write the session plan of a scenario or of one archetype as CSV.
+
+    fleetsim plan SCENARIO [--days D] [--stations N] [--seed S] [--start ISO] --out sessions.csv
+    fleetsim plan --model NAME --stations N --days D [--seed S] [--start ISO] --out sessions.csv
+
+The CLI module wires :func:`add_arguments` and :func:`run`; problems raise
+:class:`~fleetsim.exceptions.FleetsimError` subclasses, printed as one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from fleetsim.drivers.registry import DEFAULT_EPOCH, plan_archetype, plan_fleet
+from fleetsim.drivers.session import PlanStats, StationPlan
+from fleetsim.drivers.table import plan_hash, sessions_csv
+from fleetsim.exceptions import ScenarioError
+from fleetsim.scenario import build_fleet, load_scenario, with_overrides
+from fleetsim.scenario.fleet import StationSpec
+
+__all__ = ["add_arguments", "run", "summary"]
+
+_WHERE = "fleetsim plan"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``fleetsim plan``."""
+    parser.add_argument("scenario", nargs="?", help="scenario YAML (or use --model)")
+    parser.add_argument("--model", help="plan one driver model/archetype, e.g. workplace_ac")
+    parser.add_argument("--stations", type=int, help="number of stations (--model: required)")
+    parser.add_argument("--days", type=float,
+                        help="simulated days to plan (default: the scenario's duration x "
+                             "time_factor; --model: required)")
+    parser.add_argument("--seed", type=int, help="random seed (default: the scenario's, or 1)")
+    parser.add_argument("--start", help="epoch, ISO 8601, read as the sites' local time "
+                                        "(default: the scenario's clock.start or 2026-01-05T00:00Z)")
+    parser.add_argument("--connectors", type=int, help="--model: connectors per station "
+                                                       "(default: the archetype's)")
+    parser.add_argument("--models-dir", default="drivers_models",
+                        help="--model: where archetype YAML files are (default: drivers_models)")
+    parser.add_argument("--out", default="sessions.csv", help="CSV to write (default: sessions.csv)")
+
+
+def _start(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ScenarioError(_WHERE, "--start", f"expected ISO 8601 like 2026-01-05T06:00:00Z, "
+                                               f"got {text!r}") from None
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def run(ns: argparse.Namespace) -> int:
+    """Plan, write ``ns.out``, print a one-paragraph summary; 0 on success."""
+    start = _start(ns.start)
+    if ns.days is not None and ns.days <= 0:
+        raise ScenarioError(_WHERE, "--days", f"must be > 0, got {ns.days:g}")
+    if ns.stations is not None and ns.stations < 1:
+        raise ScenarioError(_WHERE, "--stations", f"must be >= 1, got {ns.stations}")
+    specs: list[StationSpec] | None
+    if ns.model is not None:
+        if ns.scenario is not None:
+            raise ScenarioError(_WHERE, "--model", "give a SCENARIO or --model, not both")
+        if ns.stations is None or ns.days is None:
+            raise ScenarioError(_WHERE, "--model", "needs --stations N and --days D")
+        seed = 1 if ns.seed is None else ns.seed
+        epoch = start or DEFAULT_EPOCH
+        plans = plan_archetype(ns.model, stations=ns.stations, days=ns.days, seed=seed,
+                               start=epoch, connectors=ns.connectors, models_dir=ns.models_dir)
+        specs, days, what = None, ns.days, f"model {ns.model}, seed {seed}"
+    else:
+        if ns.scenario is None:
+            raise ScenarioError(_WHERE, "", "give a SCENARIO file or --model NAME")
+        s = with_overrides(load_scenario(ns.scenario), stations=ns.stations, seed=ns.seed)
+        if start is not None:
+            s = replace(s, clock=replace(s.clock, start=start))
+        epoch = s.clock.start or DEFAULT_EPOCH
+        days = ns.days if ns.days is not None else s.duration_s * s.clock.time_factor / 86400.0
+        specs = build_fleet(s)
+        plans = plan_fleet(s, specs, horizon_s=days * 86400.0)
+        what = f"scenario {s.name}, seed {s.seed}"
+    rows = sessions_csv(plans, specs, epoch, ns.out)
+    print(summary(plans, days=days, what=what, out=ns.out, rows=rows,
+                  digest=plan_hash(plans, specs, epoch)))
+    return 0
+
+
+def summary(plans: list[StationPlan], *, days: float, what: str, out: str, rows: int,
+            digest: str) -> str:
+    """One paragraph: sessions by archetype, balked/queued, energy, file and hash."""
+    st = PlanStats.of(plans)
+    arrivals = st.sessions + st.balked
+    per_arch = ", ".join(f"{name} {n:,}" for name, n in st.sessions_by_archetype)
+    wait = f" (mean wait {st.queue_wait_s / st.queued / 60:.1f} min)" if st.queued else ""
+    unsat = (f"; {st.unsatisfied / st.sessions:.1%} of sessions cannot get theirs within "
+             f"their stay even uncontrolled" if st.unsatisfied else "")
+    return (f"Planned {st.sessions:,} sessions at {st.stations:,} stations over {days:g} "
+            f"day{'' if days == 1 else 's'} ({what}): {per_arch or 'none'}. Of {arrivals:,} "
+            f"arrivals {st.balked:,} balked at busy stations and {st.queued:,} queued{wait}. "
+            f"Wanted energy {st.energy_kwh:,.1f} kWh{unsat}. Wrote {rows:,} rows to {out} "
+            f"(sha256 {digest[:16]}…).")
