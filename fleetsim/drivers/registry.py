@@ -9,6 +9,7 @@ installed package (the repository's ``drivers_models/``).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +35,11 @@ __all__ = [
     "plan_fleet",
 ]
 
-BUNDLED_MODELS_DIR = Path(fleetsim.__file__).resolve().parent.parent / "drivers_models"
+# A checkout (or editable install) has drivers_models/ beside the package; a wheel
+# installs the same files under <prefix>/share/fleetsim (pyproject data-files).
+_CHECKOUT_MODELS_DIR = Path(fleetsim.__file__).resolve().parent.parent / "drivers_models"
+BUNDLED_MODELS_DIR = (_CHECKOUT_MODELS_DIR if _CHECKOUT_MODELS_DIR.is_dir()
+                      else Path(sys.prefix) / "share" / "fleetsim" / "drivers_models")
 DEFAULT_EPOCH = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday, 00:00
 
 
