@@ -8,7 +8,6 @@ minute-long window, and the change. A benchmark command, not a CI test.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import multiprocessing as mp
 import time
 from typing import Any
