@@ -63,8 +63,8 @@ async def _soak(url: str, stations: int, days: float, minutes: float) -> list[di
     return samples
 
 
-def _window(samples: list[dict[str, float]], lo: float, hi: float) -> dict[str, float]:
-    w = [x for x in samples if lo <= x["t_s"] < hi] or samples[-1:]
+def _window(samples: list[dict[str, float]], lo_day: float, hi_day: float) -> dict[str, float]:
+    w = [x for x in samples if lo_day <= x["sim_day"] < hi_day] or samples[-1:]
     lags = sorted(x["lag_p99_ms"] for x in w)
     return {"rss_mib": sum(x["rss_mib"] for x in w) / len(w),
             "lag_p99_ms": lags[len(lags) // 2], "sim_day": w[-1]["sim_day"]}
@@ -95,9 +95,13 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         child.join(30)
         server.kill()
-    total = a.minutes * 60
-    start = _window(samples, min(60.0, total * 0.2), min(120.0, total * 0.4))
-    end = _window(samples, total - min(60.0, total * 0.2), total + 1)
+    # compare the same simulated hours of day: the last simulated 3 hours against the
+    # same 3 hours whole days earlier (after the first day's connect ramp), since the
+    # load of a driver-model fleet follows the clock
+    last = samples[-1]["sim_day"]
+    days_back = max(1, int(last - 1.0))
+    end = _window(samples, last - 0.125, last + 1)
+    start = _window(samples, last - days_back - 0.125, last - days_back + 1e-9)
     print(f"soak: {a.stations} stations, {a.days:g} simulated days in {a.minutes:g} wall minutes")
     print(f"{'window':10} {'sim day':>8} {'RSS MiB':>9} {'loop lag p99 ms':>16}")
     for name, w in (("start", start), ("end", end)):
