@@ -58,6 +58,8 @@ class Backend:
         self._open: dict[tuple[str, str], TransactionState] = {}
         self._next_tx_id = 0
         self._tx_id_limit = -1
+        self.issued_tokens: set[str] = set()
+        """Tokens this CSMS handed out itself (remote starts): it accepts them."""
 
     def _issue_transaction_id(self) -> int:
         # Ids come from blocks reserved (and committed) in the ledger, so a CSMS
@@ -106,7 +108,8 @@ class Backend:
 
     def authorize(self, token: str, token_type: str | None = None) -> str:
         """Accepted or Invalid for an idTag (1.6) or idToken (2.x; ``token_type`` its type)."""
-        if token_type == "NoAuthorization" or self.config.accepts_token(token):
+        if (token_type == "NoAuthorization" or self.config.accepts_token(token)
+                or token in self.issued_tokens):
             return ACCEPTED
         return INVALID
 
@@ -239,6 +242,14 @@ class Backend:
         self.ledger.put_transaction(tx.row())
         if tx.stopped_at is not None:
             self._open.pop((tx.station_id, tx.transaction_id), None)
+
+    def open_transaction_ids(self, station_id: str) -> list[str]:
+        """Ids of the station's transactions not yet stopped (for RemoteStop commands)."""
+        return [tx for (sid, tx) in self._open if sid == station_id]
+
+    def busy_stations(self) -> set[str]:
+        """Stations with at least one open transaction."""
+        return {sid for sid, _ in self._open}
 
     @property
     def open_transactions(self) -> int:

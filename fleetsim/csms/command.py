@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from fleetsim.csms.config import MEMORY_DB, CsmsConfig, read_tokens
+from fleetsim.csms.config import MEMORY_DB, CsmsConfig, read_passwords, read_tokens
 from fleetsim.csms.server import CsmsServer, serve
 from fleetsim.csms.workers import Workers
 from fleetsim.exceptions import FleetsimError
@@ -99,6 +99,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="stderr log level (default INFO)",
     )
+    parser.add_argument("--tls-cert", metavar="PEM", help="serve wss:// with this certificate "
+                        "(security profiles 2 and 3)")
+    parser.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
+    parser.add_argument("--client-ca", metavar="PEM", help="profile 3: require a client "
+                        "certificate signed by this CA whose CN is the station id")
+    parser.add_argument("--password-file", metavar="FILE", help="profiles 1/2: require HTTP "
+                        "Basic; the file holds one template line (with {station_id}) or "
+                        "station_id:password lines")
+    parser.add_argument("--commands", metavar="JSON", help="send these commands to the "
+                        "stations (a run writes this file; the CSMS waits for it)")
     # Internal: set by the first process for the others under --processes.
     parser.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
 
@@ -124,7 +134,19 @@ def config_from_args(ns: argparse.Namespace) -> CsmsConfig:
     """The :class:`CsmsConfig` the parsed options describe (raises FleetsimError)."""
     if ns.processes < 1:
         raise FleetsimError(f"csms: --processes must be >= 1, got {ns.processes}")
+    template, passwords = (read_passwords(ns.password_file) if ns.password_file
+                           else (None, {}))
+    if ns.tls_cert and not ns.tls_key:
+        raise FleetsimError("csms: --tls-cert needs --tls-key")
+    if ns.client_ca and not ns.tls_cert:
+        raise FleetsimError("csms: --client-ca (mutual TLS) needs --tls-cert")
     return CsmsConfig(
+        tls_cert=ns.tls_cert,
+        tls_key=ns.tls_key,
+        client_ca=ns.client_ca,
+        password_template=template,
+        passwords=passwords,
+        commands_file=ns.commands if ns.worker_index == 0 else None,
         host=ns.host,
         port=ns.port,
         db=ns.db,
@@ -156,6 +178,12 @@ async def _main(config: CsmsConfig, ns: argparse.Namespace) -> int:
         return _fail(f"cannot listen on {config.host}:{config.port}: {reason}")
     workers = None
     code = 0
+    commands = None
+    if config.commands_file is not None:
+        from fleetsim.csms.commands import CommandRunner
+
+        runner = CommandRunner(server, config.commands_file)
+        commands = asyncio.create_task(runner.run())
     try:
         if ns.processes > 1 and ns.worker_index == 0:
             options = shared_options(ns)
@@ -168,6 +196,8 @@ async def _main(config: CsmsConfig, ns: argparse.Namespace) -> int:
     except FleetsimError as exc:
         code = _fail(str(exc))
     finally:
+        if commands is not None:
+            commands.cancel()
         if workers is not None:
             await workers.stop()
         code = await _close(server) or code
@@ -186,6 +216,10 @@ def shared_options(ns: argparse.Namespace) -> list[str]:
         options += ["--tokens", ns.tokens]
     if ns.reject:
         options += ["--reject", *ns.reject]
+    for flag, value in (("--tls-cert", ns.tls_cert), ("--tls-key", ns.tls_key),
+                        ("--client-ca", ns.client_ca), ("--password-file", ns.password_file)):
+        if value:
+            options += [flag, value]
     return options
 
 

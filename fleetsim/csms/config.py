@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from fleetsim.exceptions import FleetsimError
 
-__all__ = ["MEMORY_DB", "CsmsConfig", "read_tokens"]
+__all__ = ["MEMORY_DB", "CsmsConfig", "read_passwords", "read_tokens"]
 
 MEMORY_DB = ":memory:"
 """The ``db`` value for a ledger that lives in memory and vanishes on exit."""
@@ -50,6 +50,19 @@ class CsmsConfig:
     """This process's offset in 0..stride-1, so processes never issue the same id."""
     subprotocols: tuple[str, ...] = field(default=("ocpp1.6", "ocpp2.0.1", "ocpp2.1"))
     """Subprotocols accepted; a subset of the three supported ones."""
+    tls_cert: str | None = None
+    """Server certificate (PEM, chain after it): serve wss:// (security profiles 2, 3)."""
+    tls_key: str | None = None
+    client_ca: str | None = None
+    """Profile 3: stations must present a certificate signed by this CA whose CN is the
+    station id of the URL."""
+    password_template: str | None = None
+    """Profile 1/2: HTTP Basic required, password = this with {station_id} substituted."""
+    passwords: Mapping[str, str] = field(default_factory=dict)
+    """Profile 1/2: HTTP Basic required, per-station passwords (station id → password)."""
+    commands_file: str | None = None
+    """JSON file of commands to send to stations (fleetsim/csms/commands.py); may appear
+    after the start (the run writes it once its clock starts)."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -72,6 +85,18 @@ class CsmsConfig:
         if unknown or not self.subprotocols:
             raise FleetsimError(f"csms: unsupported subprotocols {sorted(unknown)}")
 
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
+
+    def expected_password(self, station_id: str) -> str | None:
+        """The password a station must send, or None when Basic auth is off."""
+        if self.passwords:
+            return self.passwords.get(station_id, "\0no password for this station")
+        if self.password_template is not None:
+            return self.password_template.replace("{station_id}", station_id)
+        return None
+
     def accepts_token(self, token: str) -> bool:
         """Whether ``token`` is authorized (in the list or carrying the prefix)."""
         if token in self.tokens:
@@ -89,6 +114,28 @@ def read_tokens(path: str | Path) -> frozenset[str]:
     except OSError as exc:
         raise FleetsimError(f"{path}: cannot read tokens: {exc.strerror or exc}") from exc
     return frozenset(_tokens(text.splitlines()))
+
+
+def read_passwords(path: str | Path) -> tuple[str | None, dict[str, str]]:
+    """A password file: one line ``template`` (with {station_id}) or ``id:password`` lines.
+
+    Returns (template, per-station passwords). Raises FleetsimError naming the file
+    (never its contents) when it cannot be read.
+    """
+    try:
+        lines = [x.strip() for x in Path(path).read_text(encoding="utf-8").splitlines()]
+    except OSError as exc:
+        raise FleetsimError(f"{path}: cannot read passwords: {exc.strerror or exc}") from exc
+    lines = [x for x in lines if x and not x.startswith("#")]
+    if len(lines) == 1 and ("{station_id}" in lines[0] or ":" not in lines[0]):
+        return lines[0], {}
+    table: dict[str, str] = {}
+    for i, line in enumerate(lines, 1):
+        sid, sep, pw = line.partition(":")
+        if not sep or not sid:
+            raise FleetsimError(f"{path}:{i}: expected station_id:password")
+        table[sid] = pw
+    return None, table
 
 
 def _tokens(lines: Iterable[str]) -> Iterable[str]:

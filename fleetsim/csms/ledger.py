@@ -55,6 +55,9 @@ CREATE TABLE IF NOT EXISTS messages(
 CREATE TABLE IF NOT EXISTS seq_no_anomalies(
     station_id TEXT NOT NULL, transaction_id TEXT NOT NULL, kind TEXT NOT NULL,
     seq_no INTEGER NOT NULL, expected_seq_no INTEGER NOT NULL, received_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS commands(
+    station_id TEXT NOT NULL, action TEXT NOT NULL, outcome TEXT NOT NULL,
+    count INTEGER NOT NULL, PRIMARY KEY(station_id, action, outcome)) WITHOUT ROWID;
 INSERT OR IGNORE INTO meta VALUES('schema_version', '1');
 """
 
@@ -75,6 +78,10 @@ _UPSERT_MESSAGES = (
     "count=count+excluded.count, errors=errors+excluded.errors"
 )
 _INSERT_ANOMALY = "INSERT INTO seq_no_anomalies VALUES(?, ?, ?, ?, ?, ?)"
+_UPSERT_COMMANDS = (
+    "INSERT INTO commands VALUES(?, ?, ?, ?) ON CONFLICT(station_id, action, outcome) "
+    "DO UPDATE SET count=count+excluded.count"
+)
 
 
 class Ledger:
@@ -90,6 +97,7 @@ class Ledger:
         self._samples: list[tuple[Any, ...]] = []
         self._messages: dict[tuple[str, str], list[int]] = {}
         self._anomalies: list[tuple[Any, ...]] = []
+        self._commands: dict[tuple[str, str, str], int] = {}
 
     @classmethod
     def open(cls, path: str | Path) -> Ledger:
@@ -163,6 +171,11 @@ class Ledger:
             counts[0] += 1
             counts[1] += error
 
+    def count_command(self, station_id: str, action: str, outcome: str) -> None:
+        """Count one CALL the CSMS sent and how it ended (a status, CALLERROR:x, timeout)."""
+        key = (station_id, action, outcome)
+        self._commands[key] = self._commands.get(key, 0) + 1
+
     def add_seq_no_anomaly(self, anomaly: SeqNoAnomaly) -> None:
         """Record a duplicate, skipped or late TransactionEvent seqNo."""
         a = anomaly
@@ -179,6 +192,7 @@ class Ledger:
             + len(self._samples)
             + len(self._messages)
             + len(self._anomalies)
+            + len(self._commands)
         )
 
     def flush(self) -> None:
@@ -202,6 +216,7 @@ class Ledger:
                 _UPSERT_MESSAGES, ((*key, c[0], c[1]) for key, c in self._messages.items())
             )
             db.executemany(_INSERT_ANOMALY, self._anomalies)
+            db.executemany(_UPSERT_COMMANDS, ((*k, n) for k, n in self._commands.items()))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -211,6 +226,7 @@ class Ledger:
         self._samples.clear()
         self._messages.clear()
         self._anomalies.clear()
+        self._commands.clear()
 
     def close(self) -> None:
         """Flush (if writable) and close. Idempotent."""
@@ -275,6 +291,12 @@ class Ledger:
         """Every recorded seqNo anomaly, in arrival order."""
         rows = self._query("SELECT * FROM seq_no_anomalies ORDER BY rowid")
         return [SeqNoAnomaly(*r) for r in rows]
+
+    def command_outcomes(self) -> dict[tuple[str, str], int]:
+        """(action, outcome) → how many CSMS-initiated CALLs ended so."""
+        rows = self._query("SELECT action, outcome, SUM(count) FROM commands "
+                           "GROUP BY action, outcome")
+        return {(a, o): int(n) for a, o, n in rows}
 
     def boot_counts(self) -> dict[str, int]:
         """BootNotifications received per station (committed rows only)."""

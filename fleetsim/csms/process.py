@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 import types
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,12 @@ class EmbeddedCsms:
         log_file: str | Path | None = None,
         processes: int = 1,
         start_timeout_s: float = 20.0,
+        tls_cert: str | Path | None = None,
+        tls_key: str | Path | None = None,
+        client_ca: str | Path | None = None,
+        password: str | None = None,
+        passwords: Mapping[str, str] | None = None,
+        commands_file: str | Path | None = None,
     ) -> None:
         self.host = host
         self._port = port
@@ -70,6 +76,11 @@ class EmbeddedCsms:
         self.log_file = None if log_file is None else Path(log_file)
         self.processes = processes
         self.start_timeout_s = start_timeout_s
+        self.tls_cert, self.tls_key, self.client_ca = tls_cert, tls_key, client_ca
+        # HTTP Basic (profiles 1/2): a template with {station_id}, or a table; handed to the
+        # child in a 0600 file, never on its command line (ps would show it)
+        self._password, self._passwords = password, dict(passwords or {})
+        self.commands_file = commands_file
         self._proc: subprocess.Popen[bytes] | None = None
         self._tmp: Path | None = None
         self._url: str | None = None
@@ -196,6 +207,19 @@ class EmbeddedCsms:
             options += ["--tokens", str(tokens)]
         if self.reject_ids:
             options += ["--reject", *self.reject_ids]
+        for flag, value in (("--tls-cert", self.tls_cert), ("--tls-key", self.tls_key),
+                            ("--client-ca", self.client_ca),
+                            ("--commands", self.commands_file)):
+            if value is not None:
+                options += [flag, str(value)]
+        if self._password is not None or self._passwords:
+            secret = tmp / "passwords.txt"
+            text = (self._password + "\n" if self._password is not None else
+                    "".join(f"{k}:{v}\n" for k, v in self._passwords.items()))
+            fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            options += ["--password-file", str(secret)]
         return options
 
     def _wait_ready(self, ready: Path, log_path: Path, log_start: int) -> dict[str, Any]:

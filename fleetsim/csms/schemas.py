@@ -32,7 +32,7 @@ import ocpp
 from fleetsim.csms.faults import Fault, FaultKind
 from fleetsim.csms.versions import OcppVersion
 
-__all__ = ["request_schema_path", "validate_request"]
+__all__ = ["request_schema_path", "response_problem", "validate_request"]
 
 _SCHEMA_ROOT = Path(ocpp.__file__).parent
 
@@ -91,4 +91,21 @@ def validate_request(
     except fastjsonschema.JsonSchemaValueException as exc:
         kind = _KIND_BY_RULE.get(exc.rule or "", FaultKind.FORMAT)
         return Fault.of(version, kind, exc.message.replace("data", "payload", 1))
+    return None
+
+
+@functools.cache
+def _response_validator(version: OcppVersion, action: str) -> Callable[[Any], Any]:
+    folder = _SCHEMA_ROOT / ("v" + version.label.replace(".", "")) / "schemas"
+    schema = json.loads((folder / f"{action}Response.json").read_text(encoding="utf-8-sig"))
+    validate: Callable[[Any], Any] = fastjsonschema.compile(schema, use_default=False)
+    return validate
+
+
+def response_problem(version: OcppVersion, action: str, payload: Any) -> str | None:
+    """What is wrong with a station's response to our ``action`` (None: it is valid)."""
+    try:
+        _response_validator(version, action)(payload)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        return exc.message.replace("data", "payload", 1)
     return None

@@ -11,8 +11,11 @@ its previous connection, which is closed.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import functools
+import hmac
 import logging
 import types
 from collections.abc import Callable, Sequence
@@ -74,6 +77,10 @@ class CsmsServer:
         self.backend = backend
         self.refused = 0
         """Handshakes refused for lack of a supported subprotocol."""
+        self.refused_auth = 0
+        """Handshakes refused for a missing or wrong HTTP Basic password (401)."""
+        self.refused_cert = 0
+        """Handshakes refused because the client certificate's CN is not the station id."""
         self._server: Server | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._sessions: dict[str, StationSession] = {}
@@ -89,13 +96,17 @@ class CsmsServer:
 
     @property
     def url(self) -> str:
-        """``ws://host:port`` — append ``/<station_id>``."""
-        return f"ws://{self.config.host}:{self.port}"
+        """``ws://host:port`` (``wss://`` with TLS) — append ``/<station_id>``."""
+        return f"{'wss' if self.config.tls else 'ws'}://{self.config.host}:{self.port}"
 
     @property
     def connected(self) -> int:
         """Stations connected right now."""
         return len(self._sessions)
+
+    def sessions(self) -> dict[str, StationSession]:
+        """The connected stations' sessions by station id (a live view: do not mutate)."""
+        return self._sessions
 
     def session(self, station_id: str) -> StationSession | None:
         """The live session of a connected station, e.g. to ``await session.call(...)``."""
@@ -103,6 +114,13 @@ class CsmsServer:
 
     async def start(self) -> None:
         """Listen; raises OSError if the address cannot be bound."""
+        tls = None
+        if self.config.tls_cert is not None:
+            from fleetsim.security.tls import server_context
+
+            tls = server_context(cert=self.config.tls_cert,
+                                 key=self.config.tls_key or self.config.tls_cert,
+                                 client_ca=self.config.client_ca)
         self._server = await ws_serve(
             self._handle,
             self.config.host,
@@ -116,6 +134,7 @@ class CsmsServer:
             reuse_port=self.config.reuse_port or None,
             backlog=4096,  # a connect storm must not overflow the accept queue (default 100)
             logger=_WS_LOGGER,
+            ssl=tls,
         )
         self._flusher = asyncio.create_task(self._flush_periodically())
 
@@ -151,9 +170,37 @@ class CsmsServer:
     # -- handshake -----------------------------------------------------------------
 
     def _check_path(self, connection: ServerConnection, request: Request) -> Response | None:
-        if station_id_from_path(request.path) is None:
+        station_id = station_id_from_path(request.path)
+        if station_id is None:
             return connection.respond(HTTPStatus.NOT_FOUND, "No station id in the URL path.\n")
+        if self.config.client_ca is not None:
+            # Security profile 3: the certificate must name the station it connects as.
+            from fleetsim.security.tls import peer_common_name
+
+            cn = peer_common_name(connection.transport.get_extra_info("peercert"))
+            if cn != station_id:
+                self.refused_cert += 1
+                self._log_refusal(f"refused {station_id}: client certificate CN {cn!r}",
+                                  self.refused_cert)
+                return connection.respond(HTTPStatus.FORBIDDEN,
+                                          "Client certificate does not name this station.\n")
+        expected = self.config.expected_password(station_id)
+        if expected is not None and not _basic_ok(request, station_id, expected):
+            # Security profiles 1/2: HTTP Basic, user = station id (passwords never logged).
+            self.refused_auth += 1
+            self._log_refusal(f"refused {station_id}: missing or wrong HTTP Basic credentials",
+                              self.refused_auth)
+            response = connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized.\n")
+            response.headers["WWW-Authenticate"] = 'Basic realm="fleetsim", charset="UTF-8"'
+            return response
         return None
+
+    @staticmethod
+    def _log_refusal(message: str, count: int) -> None:
+        if count == 1:
+            _LOGGER.warning("%s (further refusals are logged at DEBUG)", message)
+        else:
+            _LOGGER.debug("%s", message)
 
     def _select_subprotocol(
         self, connection: ServerConnection, offered: Sequence[str]
@@ -210,6 +257,19 @@ class CsmsServer:
                 failing = True
             else:
                 failing = False
+
+
+def _basic_ok(request: Request, station_id: str, expected: str) -> bool:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "basic":
+        return False
+    try:
+        user, sep, password = base64.b64decode(token.strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    return (bool(sep) and user == station_id
+            and hmac.compare_digest(password.encode(), expected.encode()))
 
 
 async def serve(config: CsmsConfig, *, clock: Callable[[], datetime] = utc_now) -> CsmsServer:

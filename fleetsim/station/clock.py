@@ -61,5 +61,11 @@ class Clock:
             return self.unix0 + (wall - self.wall0)
         return self.epoch_unix + (wall - self.wall0) * self.factor
 
+    def wall_of_unix(self, unix_s: float) -> float:
+        """Engine time at which the stamped calendar time reads ``unix_s`` (inverse of unix)."""
+        if self.wall_timestamps:
+            return self.wall0 + (unix_s - self.unix0)
+        return self.wall0 + (unix_s - self.epoch_unix) / self.factor
+
     def iso(self, wall: float) -> str:
         return iso_ms(self.unix(wall))

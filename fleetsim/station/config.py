@@ -23,3 +23,15 @@ class StationConfig:
     authorize: bool = True
     call_timeout_wall_s: float = 30.0
     reboot_on_reconnect: bool = True
+    # protocol depth (issue #5): what the CSMS may change at run time starts from these
+    authorize_remote: bool = True          # AuthorizeRemoteTxRequests / AuthCtrlr.AuthorizeRemoteStart
+    tx_message_attempts: int = 3           # TransactionMessageAttempts (1.6 §4.10 / 2.0.1 E13)
+    tx_retry_interval_s: float = 60.0      # TransactionMessageRetryInterval
+    connection_timeout_s: float = 60.0     # ConnectionTimeOut / TxCtrlr.EVConnectionTimeOut
+    offline_queue_max: int = 10_000        # queued transaction messages; oldest meter values go first
+    reboot_wall_s: float = 0.5             # how long a reset or firmware install keeps it away
+    remote_dwell_s: float = 7200.0         # a remote-started car stays this long [simulated s]
+    remote_energy_kwh: float = 20.0        # … and wants this much
+    firmware_step_s: float = 60.0          # each firmware/diagnostics/log status step [simulated s]
+    security_profile: int = 0              # 0 none, 1 Basic, 2 TLS + Basic, 3 mutual TLS
+    strict: bool = False                   # validate every received CSMS message (conformance)

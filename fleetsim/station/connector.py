@@ -8,12 +8,24 @@ during a transaction always add up to meterStop − meterStart exactly.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fleetsim.drivers.power import CHARGE_EFFICIENCY, charge_power_w
 from fleetsim.drivers.session import Evse, Session
 
-__all__ = ["Connector", "Transaction"]
+__all__ = ["Connector", "Reservation", "Transaction"]
 
 _MAX_STEP_S = 60.0  # integrate in ≤ 1 simulated minute steps: taper stays within 2 %
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """A ReserveNow that holds a connector for one idTag until ``expiry_s`` (Unix s)."""
+
+    reservation_id: int
+    id_tag: str
+    expiry_s: float
+    parent_id_tag: str | None = None
 
 
 class Transaction:
@@ -36,9 +48,11 @@ class Transaction:
 class Connector:
     """Mutable per-connector state, owned by one station core."""
 
-    __slots__ = ("charging", "connector_id", "delivered_wh", "evse", "full", "id_tag", "last_sim",
-                 "limit_w", "meter_start_wh", "power_w", "register_wh", "seq_no", "session", "soc",
-                 "status", "target_soc", "tx", "wanted_wh")
+    __slots__ = ("charging", "connector_id", "delivered_wh", "evse", "flow_t0", "full", "id_tag",
+                 "last_sim", "limit_w", "meter_start_wh", "operative", "pending_operative",
+                 "power_w", "register_wh", "remote_start_id", "reservation", "reservation_used",
+                 "seq_no", "session",
+                 "soc", "status", "target_soc", "tx", "wanted_wh")
 
     def __init__(self, connector_id: int, evse: Evse, register_wh: float = 0.0) -> None:
         self.connector_id = connector_id
@@ -58,6 +72,12 @@ class Connector:
         self.charging = False
         self.full = False
         self.last_sim = 0.0
+        self.operative = True                      # ChangeAvailability Operative/Inoperative
+        self.pending_operative: bool | None = None  # Scheduled: applied when the session ends
+        self.reservation: Reservation | None = None
+        self.reservation_used: int | None = None   # the reservation this session consumed
+        self.flow_t0 = 0.0          # when a CSMS command that starts a transaction arrived
+        self.remote_start_id: int | None = None    # 2.x RequestStartTransaction remoteStartId
 
     @property
     def busy(self) -> bool:
@@ -85,8 +105,11 @@ class Connector:
         """Integrate up to ``sim_s``; returns the energy added [Wh]."""
         dt = sim_s - self.last_sim
         self.last_sim = sim_s
-        if not self.charging or self.full or dt <= 0 or self.session is None:
+        if not self.charging or self.full or self.session is None:
             self.power_w = 0.0
+            return 0.0
+        if dt <= 0:  # no time passed: only the power (e.g. under a new limit) is refreshed
+            self.power_w = charge_power_w(self.session.vehicle, self.soc, self.evse, self.limit_w)
             return 0.0
         vehicle, battery_wh = self.session.vehicle, self.session.vehicle.battery_kwh * 1000.0
         added = 0.0

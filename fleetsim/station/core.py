@@ -28,6 +28,7 @@ from fleetsim.scenario.fleet import StationSpec
 from fleetsim.station.clock import Clock
 from fleetsim.station.config import StationConfig
 from fleetsim.station.connector import Connector
+from fleetsim.station.dispatch import Handler, answer_call, check_result
 from fleetsim.station.frames import (
     Call,
     CallError,
@@ -35,7 +36,6 @@ from fleetsim.station.frames import (
     Malformed,
     encode_call,
     encode_error,
-    encode_result,
     parse_frame,
 )
 
@@ -49,13 +49,17 @@ ErrorFn = Callable[[str, float], None]
 class PendingCall:
     """A CALL waiting for its turn. ``build`` runs at send time (may return None: skip)."""
 
-    __slots__ = ("action", "build", "due", "key", "on_error", "on_result", "transactional")
+    __slots__ = ("action", "attempt", "build", "due", "key", "meter", "offline", "on_error",
+                 "on_result", "transactional")
 
     def __init__(self, action: str, key: str, build: Callable[[], Payload | None], due: float,
                  on_result: ResultFn | None, on_error: ErrorFn | None,
-                 transactional: bool) -> None:
+                 transactional: bool, meter: bool = False) -> None:
         self.action, self.key, self.build, self.due = action, key, build, due
         self.on_result, self.on_error, self.transactional = on_result, on_error, transactional
+        self.meter = meter      # a periodic meter reading: the first to go when the queue is full
+        self.offline = False    # queued while offline: counted until replayed
+        self.attempt = 1        # TransactionMessageAttempts (1.6 §4.10, 2.0.1 E13)
 
 
 class StationCore:
@@ -89,12 +93,34 @@ class StationCore:
         self._seq = itertools.count()
         self._gen: dict[str, int] = {}
         self._next_session = 0
+        # settings the CSMS may change (ChangeConfiguration / SetVariables)
+        self.meter_interval_s = config.meter_interval_s
+        self.measurands = config.measurands
+        self.authorize_remote = config.authorize_remote
+        self.tx_attempts = config.tx_message_attempts
+        self.tx_retry_s = config.tx_retry_interval_s
+        self.heartbeat_override_s: float | None = None
+        self.aligned_interval_s = 0.0
+        self.strict = config.strict
+        # CSMS-initiated state, allocated on first use (idle stations stay small)
+        self.limits: Any = None        # station.limits.ChargingLimits
+        self.extra: dict[str, Any] | None = None
+        self.pending_reset: str | None = None
+        self.next_boot_reason: str | None = None
+        self.reconnect_after: float | None = None
+        """Set by a reset: the engine closes the socket and reconnects after this many wall s."""
+        self._hold_until = 0.0         # a transaction message waits to be retried
+        self._offline_pending = 0      # messages queued while offline, not yet replayed
+        self._reconnected_at = -1.0
         self._schedule_next_arrival()
 
     # ------------------------------------------------------------------ engine API
     def on_open(self, now: float) -> None:
         self.connected = True
         self._free_since = self._ready_since = now
+        self._hold_until = 0.0
+        if self._offline_pending:
+            self._reconnected_at = now  # the drain clock runs from here to an empty queue
         self.boot(now)
         self._pump(now)
 
@@ -110,7 +136,20 @@ class StationCore:
                 self._queue.appendleft(self._inflight)  # replayed after reconnect
             self._inflight = None
             self._inflight_deadline = float("inf")
-        self._queue = deque(c for c in self._queue if c.transactional)
+        # transaction messages are kept and replayed in order, the rest is dropped
+        # (1.6 §4.9 "transaction-related messages"; 2.0.1 E04 offline, QueueAllMessages false)
+        kept: deque[PendingCall] = deque()
+        for c in self._queue:
+            if c.transactional:
+                if not c.offline:
+                    c.offline = True
+                    self._offline_pending += 1
+                kept.append(c)
+            elif c.offline:
+                self._offline_pending -= 1
+        self._queue = kept
+        self._reconnected_at = -1.0
+        self.rec.offline_depth(len(kept))
         self._cancel("heartbeat")
         self._cancel("boot")
 
@@ -142,7 +181,10 @@ class StationCore:
             self._inflight_deadline = float("inf")
             self._free_since = now
             self.rec.call_failed(call.key, "timeout")
-            self.call_timed_out(call, now)
+            if not (call.transactional and self._retry(call, now)):
+                self.call_timed_out(call, now)
+                if call.offline:
+                    self._offline_done(now, replayed=False)
         self._pump(now)
 
     def next_wake(self) -> float:
@@ -153,6 +195,11 @@ class StationCore:
     def idle(self) -> bool:
         """Nothing queued or in flight (a graceful stop may close the socket)."""
         return self._inflight is None and not self._queue
+
+    def has_queued(self, action: str) -> bool:
+        """Whether a CALL of ``action`` waits to be sent (or is in flight)."""
+        return any(c.action == action for c in self._queue) or (
+            self._inflight is not None and self._inflight.action == action)
 
     @property
     def queued(self) -> int:
@@ -177,17 +224,58 @@ class StationCore:
     # ------------------------------------------------------------------ calls
     def call(self, action: str, build: Callable[[], Payload | None], due: float, *,
              on_result: ResultFn | None = None, on_error: ErrorFn | None = None,
-             transactional: bool = False, first: bool = False) -> None:
-        """Queue a CALL that became due at ``due``; it is sent when the channel is free."""
+             transactional: bool = False, first: bool = False, meter: bool = False) -> None:
+        """Queue a CALL that became due at ``due``; it is sent when the channel is free.
+
+        ``transactional`` calls survive a lost connection and are replayed in order;
+        ``meter`` marks periodic readings, dropped first when the offline queue is full.
+        """
         pc = PendingCall(action, self.version_prefix + action, build, due, on_result, on_error,
-                         transactional)
+                         transactional, meter)
         if first:
             self._queue.appendleft(pc)
         else:
             self._queue.append(pc)
+        if transactional and not self.connected:
+            self._queued_offline(pc)
+
+    def _queued_offline(self, pc: PendingCall) -> None:
+        pc.offline = True
+        self._offline_pending += 1
+        q = self._queue
+        if len(q) > self.cfg.offline_queue_max:
+            victim = next((c for c in q if c.meter), None)
+            if victim is not None:  # oldest meter reading first; Start/Stop are never dropped
+                q.remove(victim)
+                self._offline_pending -= 1
+                self.rec.offline_dropped += 1
+        self.rec.offline_depth(len(q))
+
+    def _offline_done(self, now: float, *, replayed: bool) -> None:
+        self._offline_pending -= 1
+        if replayed:
+            self.rec.offline_replayed += 1
+        if self._offline_pending <= 0:
+            self._offline_pending = 0
+            if self._reconnected_at >= 0:
+                self.rec.offline_drain.record_s(now - self._reconnected_at)
+                self._reconnected_at = -1.0
+
+    def _retry(self, call: PendingCall, now: float) -> bool:
+        """Send a failed transaction message again, TransactionMessageRetryInterval x attempt
+        later, ahead of everything else (order is kept): 1.6 §4.10, 2.0.1 E13."""
+        if call.attempt >= self.tx_attempts or self.stopping:
+            return False
+        wait = self.clock.interval_wall(self.tx_retry_s * call.attempt)
+        call.attempt += 1
+        call.due = now + wait
+        self._queue.appendleft(call)
+        self._hold_until = now + wait
+        self.at(self._hold_until, _noop)
+        return True
 
     def _pump(self, now: float) -> None:
-        if self._inflight is not None or not self.connected:
+        if self._inflight is not None or not self.connected or now < self._hold_until:
             return
         q = self._queue
         while q:
@@ -197,6 +285,8 @@ class StationCore:
             q.popleft()
             payload = head.build()
             if payload is None:
+                if head.offline:
+                    self._offline_done(now, replayed=False)
                 continue
             if head.due < self._ready_since:
                 # queued while offline or before boot: the CSMS is not to blame for that wait
@@ -218,8 +308,12 @@ class StationCore:
         self._inflight_deadline = float("inf")
         self._free_since = now
         self.rec.call_done(call.key, now - call.due)
+        if self.strict:
+            check_result(self, call.action, frame.payload)
         if call.on_result is not None:
             call.on_result(frame.payload, now)
+        if call.offline:
+            self._offline_done(now, replayed=True)
 
     def _on_call_error(self, frame: CallError, now: float) -> None:
         call = self._inflight
@@ -230,19 +324,15 @@ class StationCore:
         self._inflight_deadline = float("inf")
         self._free_since = now
         self.rec.call_failed(call.key, "CALLERROR:" + frame.code)
+        if call.transactional and self._retry(call, now):
+            return
         if call.on_error is not None:
             call.on_error(frame.code, now)
+        if call.offline:
+            self._offline_done(now, replayed=False)
 
     def _on_call(self, frame: Call, now: float) -> None:
-        key = self.version_prefix + frame.action
-        self.rec.received_call(key)
-        handler = self.handlers().get(frame.action)
-        if handler is None:
-            self.rec.fault("unsupported_call")
-            self.out.append(encode_error(frame.msg_id, "NotImplemented",
-                                         f"{frame.action} is not implemented by fleetsim"))
-            return
-        self.out.append(encode_result(frame.msg_id, handler(frame.payload, now)))
+        answer_call(self, frame, now)
 
     # ------------------------------------------------------------------ timers
     def at(self, t: float, fn: Callable[..., None], *args: Any, name: str | None = None) -> None:
@@ -261,6 +351,8 @@ class StationCore:
     def _cancel(self, name: str) -> None:
         self._gen[name] = self._gen.get(name, 0) + 1
 
+    cancel_timer = _cancel
+
     # ------------------------------------------------------------------ boot & heartbeat
     def boot(self, now: float) -> None:
         self._cancel("boot")
@@ -275,13 +367,22 @@ class StationCore:
             self.booted = True
             self._ready_since = now
             self.boots += 1
-            hb = self.cfg.heartbeat_interval_s or interval_s or 300.0
-            self.heartbeat_wall_s = self.clock.interval_wall(hb)
-            self.at(now + self.heartbeat_wall_s, self._heartbeat, name="heartbeat")
+            self.next_boot_reason = None
+            hb = self.heartbeat_override_s or self.cfg.heartbeat_interval_s or interval_s or 300.0
+            self.set_heartbeat(hb, now)
             self.after_boot(now)
+            if self.extra is not None or self.limits is not None:
+                from fleetsim.station.lifecycle import after_reboot
+
+                after_reboot(self, now)
         else:
             retry = interval_s or self.cfg.boot_retry_default_s
             self.at(now + self.clock.interval_wall(retry), self._reboot, name="boot")
+
+    def set_heartbeat(self, interval_s: float, now: float) -> None:
+        """Beat every ``interval_s`` simulated seconds from ``now`` on."""
+        self.heartbeat_wall_s = self.clock.interval_wall(interval_s)
+        self.at(now + self.heartbeat_wall_s, self._heartbeat, name="heartbeat")
 
     def _reboot(self, t: float) -> None:
         if self.connected and not self.booted:
@@ -309,16 +410,48 @@ class StationCore:
         if self.stopping:
             return
         c = self.connectors[session.connector_id - 1]
-        if c.busy or c.status == "Unavailable":
+        if c.busy or not c.operative or c.status == "Unavailable" or self.pending_reset:
             self.rec.fault("session_balked")
             return
-        c.plug(session, self.clock.sim_s(t))
-        self.at(self.clock.wall(session.departure_s), self._depart, c)
-        self.begin_session(c, t)
+        r = c.reservation
+        if r is not None:
+            if session.id_tag not in (r.id_tag, r.parent_id_tag):
+                self.rec.fault("session_balked")  # reserved for someone else (1.6 §5.13)
+                return
+            self.use_reservation(c, t)
+        self.plug_in(c, session, t)
 
-    def _depart(self, t: float, c: Connector) -> None:
-        if c.session is not None and not self.stopping:
+    def plug_in(self, c: Connector, session: Session, t: float, *,
+                authorize: bool | None = None) -> None:
+        """A car plugs in at ``t`` and stays until ``session.departure_s``."""
+        c.plug(session, self.clock.sim_s(t))
+        self.at(self.clock.wall(session.departure_s), self._depart, c, session)
+        self.begin_session(c, t, authorize=authorize)
+
+    def _depart(self, t: float, c: Connector, session: Session) -> None:
+        if c.session is session and not self.stopping:
             self.end_session(c, t, reason="EVDisconnected")
+
+    def use_reservation(self, c: Connector, t: float) -> None:
+        """The reserving driver arrived: the reservation ends (1.6 §5.13, 2.0.1 H01)."""
+        if c.reservation is not None:
+            c.reservation_used = c.reservation.reservation_id
+        c.reservation = None
+        self._cancel(f"reservation{c.connector_id}")
+
+    def session_ended(self, c: Connector, t: float) -> None:
+        """After a transaction ended: TxProfiles go, scheduled changes apply."""
+        if (self.limits is not None or self.pending_reset
+                or c.pending_operative is not None):
+            from fleetsim.station.lifecycle import after_session
+
+            after_session(self, c, t)
+
+    def idle_status(self, c: Connector) -> str:
+        """Status of a connector without a car: Unavailable, Reserved or Available."""
+        if not c.operative:
+            return "Unavailable"
+        return "Reserved" if c.reservation is not None else "Available"
 
     def meter_loop(self, t: float, c: Connector) -> None:
         """Periodic sample while a transaction is open (MeterValueSampleInterval)."""
@@ -326,7 +459,7 @@ class StationCore:
             return
         self.advance(c, t)
         self.send_meter(c, t)
-        self.at(t + self.clock.interval_wall(self.cfg.meter_interval_s), self.meter_loop, c,
+        self.at(t + self.clock.interval_wall(self.meter_interval_s), self.meter_loop, c,
                 name=f"meter{c.connector_id}")
 
     def advance(self, c: Connector, t: float) -> None:
@@ -366,7 +499,8 @@ class StationCore:
     def after_boot(self, now: float) -> None:
         raise NotImplementedError
 
-    def begin_session(self, c: Connector, t: float) -> None:
+    def begin_session(self, c: Connector, t: float, *, authorize: bool | None = None) -> None:
+        """Open a transaction for the car plugged into ``c`` (authorize: None = config)."""
         raise NotImplementedError
 
     def end_session(self, c: Connector, t: float, *, reason: str) -> None:
@@ -378,12 +512,25 @@ class StationCore:
     def vehicle_full(self, c: Connector, t: float) -> None:
         raise NotImplementedError
 
-    def call_timed_out(self, call: PendingCall, now: float) -> None:
-        """Hook for retry policies (issue 7); the default drops the call."""
+    def show_status(self, c: Connector, status: str, t: float) -> None:
+        """Set and report a connector's status (StatusNotification)."""
+        raise NotImplementedError
 
-    def handlers(self) -> dict[str, Callable[[Payload, float], Payload]]:
+    def send_aligned(self, c: Connector, t: float) -> None:
+        """A clock-aligned meter reading (context Sample.Clock)."""
+        raise NotImplementedError
+
+    def call_timed_out(self, call: PendingCall, now: float) -> None:
+        """Hook for retry policies (issue 7); transaction messages are retried first."""
+
+    def handlers(self) -> dict[str, Handler]:
+        """CSMS-initiated actions this station answers: action → handler(station, payload, t)."""
         return {}
 
 
 def _empty() -> Payload:
     return {}
+
+
+def _noop(t: float) -> None:
+    pass

@@ -19,7 +19,7 @@ import fastjsonschema
 
 from fleetsim.scenario.model import OcppVersion
 
-__all__ = ["SchemaViolation", "schema_dir", "validate", "validator"]
+__all__ = ["SchemaViolation", "has_schema", "schema_dir", "validate", "validator"]
 
 SchemaViolation = fastjsonschema.JsonSchemaException
 
@@ -48,10 +48,16 @@ def validator(version: OcppVersion, action: str,
     path = _file(version, action, response)
     if not path.exists():
         return None
-    schema = json.loads(path.read_text(encoding="utf-8"))
+    schema = json.loads(path.read_text(encoding="utf-8-sig"))  # 2.x files may start with a BOM
     schema.pop("$schema", None)  # draft-04/06 ids: fastjsonschema treats both alike
     compiled: Callable[[Any], Any] = fastjsonschema.compile(schema)
     return compiled
+
+
+@functools.cache
+def has_schema(version: OcppVersion, action: str) -> bool:
+    """Whether ``action`` is an OCPP action of ``version`` (known, maybe unsupported)."""
+    return _file(version, action, False).exists()
 
 
 def validate(version: OcppVersion, action: str, payload: Any, *, response: bool = False) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from fleetsim.station.connector import Connector, Transaction
 from fleetsim.station.core import Payload, StationCore
+from fleetsim.station.dispatch import Handler
 from fleetsim.station.measure import sampled_values
 
 __all__ = ["Station16"]
@@ -20,9 +21,19 @@ class Station16(StationCore):
     formation_violation = "FormationViolation"  # 1.6 spells it so (OCPP-J 1.6 §4.2.3)
 
     def boot_payload(self) -> Payload:
+        firmware = self.cfg.firmware if self.extra is None else self.extra.get(
+            "firmware", self.cfg.firmware)
         return {"chargePointVendor": self.cfg.vendor[:20], "chargePointModel": self.cfg.model[:20],
                 "chargePointSerialNumber": self.station_id[:25],
-                "firmwareVersion": self.cfg.firmware[:50]}
+                "firmwareVersion": firmware[:50]}
+
+    def handlers(self) -> dict[str, Handler]:
+        from fleetsim.station.handlers16 import HANDLERS
+
+        return HANDLERS
+
+    def show_status(self, c: Connector, status: str, t: float) -> None:
+        self.status(c.connector_id, status, t)
 
     def after_boot(self, now: float) -> None:
         self.status(0, "Available", now)
@@ -40,9 +51,11 @@ class Station16(StationCore):
             "timestamp": stamp}, t)
 
     # ---------------------------------------------------------------- sessions
-    def begin_session(self, c: Connector, t: float) -> None:
+    def begin_session(self, c: Connector, t: float, *, authorize: bool | None = None) -> None:
         self.status(c.connector_id, "Preparing", t)
-        if self.cfg.authorize and self.connected:
+        if authorize is None:
+            authorize = self.cfg.authorize
+        if authorize and self.connected:
             tag = c.id_tag
             self.call("Authorize", lambda: {"idTag": tag}, t,
                       on_result=lambda p, now: self._authorized(c, p, now),
@@ -64,13 +77,19 @@ class Station16(StationCore):
             return
         tx = c.open_transaction(self.clock.sim_s(t), None)
         self.tx_count += 1
-        payload = {"connectorId": c.connector_id, "idTag": c.id_tag,
-                   "meterStart": tx.meter_start_wh, "timestamp": self.clock.iso(t)}
+        payload: Payload = {"connectorId": c.connector_id, "idTag": c.id_tag,
+                            "meterStart": tx.meter_start_wh, "timestamp": self.clock.iso(t)}
+        if c.reservation_used is not None:
+            payload["reservationId"], c.reservation_used = c.reservation_used, None
         self.call("StartTransaction", lambda: payload, t,
                   on_result=lambda p, now: self._started(c, tx, p, now), transactional=True)
         self.status(c.connector_id, "Charging", t)
+        if self.limits is not None:
+            from fleetsim.station.limits import apply_limits
+
+            apply_limits(self, t)
         self.advance(c, t)
-        self.at(t + self.clock.interval_wall(self.cfg.meter_interval_s), self.meter_loop, c,
+        self.at(t + self.clock.interval_wall(self.meter_interval_s), self.meter_loop, c,
                 name=f"meter{c.connector_id}")
 
     def _started(self, c: Connector, tx: Transaction, p: Payload, now: float) -> None:
@@ -79,19 +98,36 @@ class Station16(StationCore):
             self.rec.fault("bad_transaction_id")
             return
         tx.id = tx_id
+        if c.flow_t0:  # RemoteStartTransaction received → StartTransaction answered
+            self.rec.flow("1.6/RemoteStartTransaction→StartTransaction", now - c.flow_t0)
+            c.flow_t0 = 0.0
         if not _accepted(p) and c.tx is tx:
             self.end_session(c, now, reason="DeAuthorized")
+        elif self.limits is not None and c.tx is tx:
+            from fleetsim.station.limits import apply_limits
 
-    def send_meter(self, c: Connector, t: float) -> None:
+            apply_limits(self, now)  # a TxProfile naming this transactionId may now apply
+
+    def send_meter(self, c: Connector, t: float, context: str = "Sample.Periodic") -> None:
         tx = c.tx
-        if tx is None or tx.id is None or not self.connected:
+        if tx is None:
             return
-        values = sampled_values(c, self.cfg.measurands, "Sample.Periodic", c.power_w,
-                                as_text=True)
+        values = sampled_values(c, self.measurands, context, c.power_w, as_text=True)
         stamp = self.clock.iso(t)
-        self.call("MeterValues", lambda: {
-            "connectorId": c.connector_id, "transactionId": tx.id,
-            "meterValue": [{"timestamp": stamp, "sampledValue": values}]}, t)
+        cid = c.connector_id
+
+        def build() -> Payload | None:
+            # queued behind its StartTransaction, whose answer brings the transactionId
+            # (1.6 §4.7: meter values of a transaction are transaction-related messages)
+            if tx.id is None:
+                return None
+            return {"connectorId": cid, "transactionId": tx.id,
+                    "meterValue": [{"timestamp": stamp, "sampledValue": values}]}
+
+        self.call("MeterValues", build, t, transactional=True, meter=True)
+
+    def send_aligned(self, c: Connector, t: float) -> None:
+        self.send_meter(c, t, "Sample.Clock")
 
     def vehicle_full(self, c: Connector, t: float) -> None:
         self.status(c.connector_id, "SuspendedEV", t)
@@ -112,9 +148,10 @@ class Station16(StationCore):
             self._cancel(f"meter{c.connector_id}")
             c.close_transaction()
             self.status(c.connector_id, "Finishing", t)
-        if reason != "DeAuthorized":  # a deauthorised car stays plugged until it departs
+            self.session_ended(c, t)
+        if reason not in ("DeAuthorized", "Remote"):  # those cars stay plugged until they leave
             c.unplug()
-            self.status(c.connector_id, "Available", t)
+            self.status(c.connector_id, self.idle_status(c), t)
 
 
 def _accepted(p: Payload) -> bool:

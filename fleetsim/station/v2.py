@@ -16,12 +16,14 @@ from typing import Any
 
 from fleetsim.station.connector import Connector, Transaction
 from fleetsim.station.core import Payload, StationCore
+from fleetsim.station.dispatch import Handler
 from fleetsim.station.measure import sampled_values
 
 __all__ = ["Station2", "Station21", "Station201"]
 
 _END_TRIGGER = {"EVDisconnected": "EVDeparted", "Local": "StopAuthorized",
-                "DeAuthorized": "Deauthorized"}
+                "DeAuthorized": "Deauthorized", "Remote": "RemoteStop",
+                "ImmediateReset": "ResetCommand"}
 
 
 class Station2(StationCore):
@@ -30,11 +32,22 @@ class Station2(StationCore):
     tx_ids: Callable[[], str] = staticmethod(lambda: str(uuid.uuid4()))
 
     def boot_payload(self) -> Payload:
-        return {"reason": "PowerUp" if self.boots == 0 else "Unknown",
+        firmware = self.cfg.firmware if self.extra is None else self.extra.get(
+            "firmware", self.cfg.firmware)
+        reason = self.next_boot_reason or ("PowerUp" if self.boots == 0 else "Unknown")
+        return {"reason": reason,
                 "chargingStation": {"model": self.cfg.model[:20],
                                     "vendorName": self.cfg.vendor[:50],
                                     "serialNumber": self.station_id[:25],
-                                    "firmwareVersion": self.cfg.firmware[:50]}}
+                                    "firmwareVersion": firmware[:50]}}
+
+    def handlers(self) -> dict[str, Handler]:
+        from fleetsim.station.handlers2 import HANDLERS
+
+        return HANDLERS
+
+    def show_status(self, c: Connector, status: str, t: float) -> None:
+        self.set_status(c, status, t)
 
     def after_boot(self, now: float) -> None:
         for c in self.connectors:
@@ -56,7 +69,8 @@ class Station2(StationCore):
     # ---------------------------------------------------------------- transaction events
     def tx_event(self, c: Connector, tx: Transaction, t: float, event: str, trigger: str, *,
                  charging_state: str | None = None, context: str | None = None,
-                 stopped_reason: str | None = None, id_token: bool = False) -> None:
+                 stopped_reason: str | None = None, id_token: bool = False,
+                 meter: bool = False) -> None:
         p: dict[str, Any] = {
             "eventType": event, "timestamp": self.clock.iso(t), "triggerReason": trigger,
             "seqNo": tx.next_seq(),
@@ -68,32 +82,51 @@ class Station2(StationCore):
             p["transactionInfo"]["stoppedReason"] = stopped_reason
         if event == "Started":
             p["evse"] = {"id": c.connector_id, "connectorId": 1}
+            if c.remote_start_id is not None:
+                p["transactionInfo"]["remoteStartId"], c.remote_start_id = c.remote_start_id, None
+            if c.reservation_used is not None:
+                p["reservationId"], c.reservation_used = c.reservation_used, None
         if id_token:
             p["idToken"] = {"idToken": c.id_tag, "type": "ISO14443"}
         if context:
             power = c.power_w
             p["meterValue"] = [{"timestamp": p["timestamp"], "sampledValue": sampled_values(
-                c, self.cfg.measurands, context, power, as_text=False)}]
+                c, self.measurands, context, power, as_text=False)}]
         if not self.connected:
             p["offline"] = True
-        self.call("TransactionEvent", lambda: p, t, transactional=True,
-                  on_result=lambda r, now: self._tx_answer(c, tx, r, now))
+        started = event == "Started"
+        self.call("TransactionEvent", lambda: p, t, transactional=True, meter=meter,
+                  on_result=lambda r, now: self._tx_answer(c, tx, r, now, started))
 
-    def _tx_answer(self, c: Connector, tx: Transaction, r: Payload, now: float) -> None:
+    def _tx_answer(self, c: Connector, tx: Transaction, r: Payload, now: float,
+                   started: bool = False) -> None:
+        if started and c.flow_t0 and c.tx is tx:
+            # RequestStartTransaction received → its TransactionEvent Started acknowledged
+            self.rec.flow(f"{self.version_prefix}RequestStartTransaction→TransactionEvent",
+                          now - c.flow_t0)
+            c.flow_t0 = 0.0
         info = r.get("idTokenInfo")
         if (isinstance(info, dict) and info.get("status") not in (None, "Accepted")
                 and c.tx is tx):
             self.end_session(c, now, reason="DeAuthorized")
 
     # ---------------------------------------------------------------- sessions
-    def begin_session(self, c: Connector, t: float) -> None:
+    def begin_session(self, c: Connector, t: float, *, authorize: bool | None = None) -> None:
         self.set_status(c, "Occupied", t)
         tx = c.open_transaction(self.clock.sim_s(t), self.tx_ids())
         c.charging = False  # connected, not yet authorised
         self.tx_count += 1
-        self.tx_event(c, tx, t, "Started", "CablePluggedIn", charging_state="EVConnected",
-                      context="Transaction.Begin")
-        if self.cfg.authorize and self.connected:
+        remote = c.remote_start_id is not None
+        # F01/F02: a remote start opens the transaction with trigger RemoteStart and the token
+        self.tx_event(c, tx, t, "Started", "RemoteStart" if remote else "CablePluggedIn",
+                      charging_state="EVConnected", context="Transaction.Begin", id_token=remote)
+        if self.limits is not None:
+            from fleetsim.station.limits import apply_limits
+
+            apply_limits(self, t)
+        if authorize is None:
+            authorize = self.cfg.authorize
+        if authorize and self.connected:
             self.call("Authorize", lambda: {"idToken": {"idToken": c.id_tag, "type": "ISO14443"}},
                       t, on_result=lambda p, now: self._authorized(c, tx, p, now),
                       on_error=lambda code, now: self._charge(c, tx, now))
@@ -118,12 +151,26 @@ class Station2(StationCore):
         self.advance(c, t)
         self.tx_event(c, tx, t, "Updated", "Authorized", charging_state="Charging",
                       id_token=True)
-        self.at(t + self.clock.interval_wall(self.cfg.meter_interval_s), self.meter_loop, c,
+        self.at(t + self.clock.interval_wall(self.meter_interval_s), self.meter_loop, c,
                 name=f"meter{c.connector_id}")
 
     def send_meter(self, c: Connector, t: float) -> None:
         if c.tx is not None:
-            self.tx_event(c, c.tx, t, "Updated", "MeterValuePeriodic", context="Sample.Periodic")
+            self.tx_event(c, c.tx, t, "Updated", "MeterValuePeriodic", context="Sample.Periodic",
+                          meter=True)
+
+    def send_aligned(self, c: Connector, t: float) -> None:
+        """J01: during a transaction in TransactionEvent, else in MeterValues."""
+        if c.tx is not None:
+            self.tx_event(c, c.tx, t, "Updated", "MeterValueClock", context="Sample.Clock",
+                          meter=True)
+            return
+        if not self.connected:
+            return
+        stamp, values = self.clock.iso(t), sampled_values(c, self.measurands, "Sample.Clock",
+                                                          c.power_w, as_text=False)
+        self.call("MeterValues", lambda: {"evseId": c.connector_id, "meterValue": [
+            {"timestamp": stamp, "sampledValue": values}]}, t)
 
     def vehicle_full(self, c: Connector, t: float) -> None:
         if c.tx is not None:
@@ -136,13 +183,15 @@ class Station2(StationCore):
             self.advance(c, t)
             self.record_session(c, t, reason)
             self.tx_event(c, tx, t, "Ended", _END_TRIGGER.get(reason, "AbnormalCondition"),
-                          charging_state="EVConnected" if reason == "DeAuthorized" else "Idle",
+                          charging_state="EVConnected" if reason in ("DeAuthorized", "Remote")
+                          else "Idle",
                           stopped_reason=reason, context="Transaction.End")
             self._cancel(f"meter{c.connector_id}")
             c.close_transaction()
-        if reason != "DeAuthorized":  # a deauthorised car stays plugged until it departs
+            self.session_ended(c, t)
+        if reason not in ("DeAuthorized", "Remote"):  # those cars stay plugged until they leave
             c.unplug()
-            self.set_status(c, "Available", t)
+            self.set_status(c, self.idle_status(c), t)
 
 
 class Station201(Station2):

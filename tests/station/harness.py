@@ -97,6 +97,33 @@ class Exchange:
             self.pump()
         self.now = max(self.now, t)
 
+    def csms(self, action: str, payload: dict[str, Any]) -> Any:
+        """The CSMS sends a CALL: returns the station's reply frame (schema-checked), then
+        pumps whatever the station sends after it."""
+        self.calls = getattr(self, "calls", 0) + 1
+        mid = f"csms-{self.calls}"
+        validate(self.st.spec.version, action, payload)  # the test's own CALL must be valid
+        self.st.on_frame(orjson.dumps([2, mid, action, payload]), self.now)
+        frames, self.st.out = list(self.st.out), []
+        assert frames, f"no reply to {action}"
+        reply = orjson.loads(frames[0])
+        assert reply[0] in (3, 4) and reply[1] == mid, f"the reply must come first: {reply}"
+        if reply[0] == 3:
+            validate(self.st.spec.version, action, reply[2], response=True)
+        self.st.out = frames[1:]
+        self.pump()
+        return reply[2] if reply[0] == 3 else reply
+
+    def reconnect_if_asked(self) -> bool:
+        """Play the engine's part after a reset: close, reconnect, boot."""
+        if self.st.reconnect_after is None:
+            return False
+        self.st.reconnect_after = None
+        self.st.on_close(self.now)
+        self.now += 0.5
+        self.open()
+        return True
+
     def actions(self) -> list[str]:
         return [a for _, a, _ in self.sent]
 

@@ -1,0 +1,131 @@
+"""The payload of each command the embedded CSMS can send, per OCPP version.
+
+Written from the spec independently of :mod:`fleetsim.station` (the two sides
+must not share protocol code). Keys are camelCase, as on the wire; the session
+turns them into the ``ocpp`` library's request dataclasses. Times are
+*simulated* ISO timestamps: the stations evaluate charging profiles on the
+clock they stamp their messages with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["CommandContext", "build"]
+
+# 1.6 configuration keys → 2.x device-model variables for GetConfiguration/ChangeConfiguration
+_VARIABLES = {
+    "HeartbeatInterval": ("OCPPCommCtrlr", "HeartbeatInterval"),
+    "MeterValueSampleInterval": ("SampledDataCtrlr", "TxUpdatedInterval"),
+    "MeterValuesSampledData": ("SampledDataCtrlr", "TxUpdatedMeasurands"),
+    "ClockAlignedDataInterval": ("AlignedDataCtrlr", "Interval"),
+    "AuthorizeRemoteTxRequests": ("AuthCtrlr", "AuthorizeRemoteStart"),
+    "ConnectionTimeOut": ("TxCtrlr", "EVConnectionTimeOut"),
+}
+_PROFILE_ID = 9001  # the embedded CSMS's own profile id: a later command replaces it
+
+
+class CommandContext:
+    """What a payload may depend on besides the command's parameters."""
+
+    def __init__(self, *, now_iso: str, id_tag: str, remote_start_id: int,
+                 transaction_id: str | None) -> None:
+        self.now_iso, self.id_tag = now_iso, id_tag
+        self.remote_start_id, self.transaction_id = remote_start_id, transaction_id
+
+
+def build(action: str, params: Mapping[str, Any], *, v16: bool,
+          ctx: CommandContext) -> tuple[str, dict[str, Any]] | None:
+    """(OCPP action, payload) for a command, or None if it does not apply to this station."""
+    p = params
+    if action == "RemoteStart":
+        tag = str(p.get("id_tag") or ctx.id_tag)
+        if v16:
+            return "RemoteStartTransaction", {"idTag": tag[:20]}
+        return "RequestStartTransaction", {"idToken": {"idToken": tag[:36], "type": "Central"},
+                                           "remoteStartId": ctx.remote_start_id}
+    if action == "RemoteStop":
+        if ctx.transaction_id is None:
+            return None
+        if v16:
+            return "RemoteStopTransaction", {"transactionId": int(ctx.transaction_id)}
+        return "RequestStopTransaction", {"transactionId": ctx.transaction_id}
+    if action == "SetChargingProfile":
+        return _set_profile(p, v16, ctx)
+    if action == "ClearChargingProfile":
+        purpose = _purpose(p, v16)
+        if v16:
+            return "ClearChargingProfile", {"chargingProfilePurpose": purpose}
+        return "ClearChargingProfile", {"chargingProfileCriteria": {
+            "chargingProfilePurpose": purpose}}
+    if action == "Reset":
+        kind = str(p.get("type", "Soft"))
+        if v16:
+            return "Reset", {"type": kind if kind in ("Soft", "Hard") else "Soft"}
+        return "Reset", {"type": kind if kind in ("Immediate", "OnIdle") else "Immediate"}
+    if action == "ChangeAvailability":
+        operative = bool(p.get("operative", True))
+        if v16:
+            return "ChangeAvailability", {"connectorId": 0,
+                                          "type": "Operative" if operative else "Inoperative"}
+        return "ChangeAvailability", {"operationalStatus": "Operative" if operative
+                                      else "Inoperative"}
+    if action == "GetConfiguration":
+        keys = list(p.get("keys") or ["HeartbeatInterval", "MeterValueSampleInterval"])
+        if v16:
+            return "GetConfiguration", {"key": keys}
+        return "GetVariables", {"getVariableData": [
+            {"component": {"name": _VARIABLES[k][0]}, "variable": {"name": _VARIABLES[k][1]}}
+            for k in keys if k in _VARIABLES]}
+    if action == "ChangeConfiguration":
+        key, value = str(p["key"]), str(p["value"])
+        if v16:
+            return "ChangeConfiguration", {"key": key, "value": value}
+        if key not in _VARIABLES:
+            return None
+        comp, var = _VARIABLES[key]
+        return "SetVariables", {"setVariableData": [
+            {"component": {"name": comp}, "variable": {"name": var}, "attributeValue": value}]}
+    if action == "TriggerMessage":
+        return "TriggerMessage", {"requestedMessage": str(p.get("message", "Heartbeat"))}
+    if action == "GetCompositeSchedule":
+        duration = int(p.get("duration_s", 3600))
+        if v16:
+            return "GetCompositeSchedule", {"connectorId": 1, "duration": duration}
+        return "GetCompositeSchedule", {"evseId": 1, "duration": duration}
+    if action == "DataTransfer":
+        return "DataTransfer", {"vendorId": str(p.get("vendor_id", "fleetsim"))}
+    if action == "GetBaseReport":
+        return None if v16 else ("GetBaseReport", {"requestId": ctx.remote_start_id,
+                                                   "reportBase": "FullInventory"})
+    if action == "UnlockConnector":
+        if v16:
+            return "UnlockConnector", {"connectorId": 1}
+        return "UnlockConnector", {"evseId": 1, "connectorId": 1}
+    raise ValueError(f"unknown command {action}")
+
+
+def _purpose(p: Mapping[str, Any], v16: bool) -> str:
+    if p.get("purpose", "max") == "default":
+        return "TxDefaultProfile"
+    return "ChargePointMaxProfile" if v16 else "ChargingStationMaxProfile"
+
+
+def _set_profile(p: Mapping[str, Any], v16: bool,
+                 ctx: CommandContext) -> tuple[str, dict[str, Any]]:
+    schedule: dict[str, Any] = {"startSchedule": ctx.now_iso, "chargingRateUnit": p["unit"],
+                                "chargingSchedulePeriod": [{"startPeriod": 0,
+                                                            "limit": float(p["limit"])}]}
+    if p.get("duration_s"):
+        schedule["duration"] = int(p["duration_s"])
+    purpose = _purpose(p, v16)
+    level = 8 if purpose != "TxDefaultProfile" else 0
+    if v16:
+        return "SetChargingProfile", {"connectorId": 0, "csChargingProfiles": {
+            "chargingProfileId": _PROFILE_ID, "stackLevel": level,
+            "chargingProfilePurpose": purpose, "chargingProfileKind": "Absolute",
+            "chargingSchedule": schedule}}
+    return "SetChargingProfile", {"evseId": 0, "chargingProfile": {
+        "id": _PROFILE_ID, "stackLevel": level, "chargingProfilePurpose": purpose,
+        "chargingProfileKind": "Absolute", "chargingSchedule": [{"id": 1, **schedule}]}}
