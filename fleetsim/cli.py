@@ -41,6 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--fail-on", action="append", default=[], metavar="EXPR",
                    help='SLO that fails the run, e.g. "2.0.1/TransactionEvent.p99 > 500ms"')
     r.add_argument("--quiet", action="store_true", help="no live progress line")
+    r.add_argument("--strict", action="store_true", help="validate every CSMS message against "
+                   "the OCPP schemas; violations per action in summary.json (conformance)")
+    r.add_argument("--workers", type=int, metavar="N", help="engine worker processes under "
+                   "Locust (default: one per core); 0: one in-process engine, no Locust")
 
     v = sub.add_parser("validate", help="check a scenario file")
     v.add_argument("scenario", nargs="+")
@@ -57,6 +61,10 @@ def _parser() -> argparse.ArgumentParser:
 
     from fleetsim.report import compare_command
     compare_command.add_arguments(sub.add_parser("compare", help="compare a run to a baseline"))
+
+    from fleetsim.security import command as certs_command
+    certs_command.add_arguments(sub.add_parser("certs", help="mint a test CA, server and "
+                                               "station certificates (security profiles 2, 3)"))
 
     from fleetsim.reconcile import command as reconcile_command
     reconcile_command.add_arguments(sub.add_parser(
@@ -99,6 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from fleetsim.report import compare_command
 
             return int(compare_command.run(args))
+        if args.command == "certs":
+            from fleetsim.security import command as certs_command
+
+            return certs_command.run(args)
         if args.command == "reconcile":
             from fleetsim.reconcile import command as reconcile_command
 

@@ -18,6 +18,8 @@ HEAVY = ("websockets", "uvloop", "locust", "gevent", "matplotlib")
     ("fleetsim.transport", ("locust", "gevent", "matplotlib")),
     ("fleetsim.report", ("websockets", "uvloop", "locust", "gevent", "matplotlib")),
     ("fleetsim.csms.ledger", ("locust", "gevent", "matplotlib")),
+    ("fleetsim.locust_adapter.child", ("locust", "gevent", "matplotlib")),
+    ("fleetsim.run.distributed", ("locust", "gevent", "matplotlib")),
 ])
 def test_layer_does_not_load(module: str, forbidden: tuple[str, ...]) -> None:
     code = (f"import sys, {module}; "

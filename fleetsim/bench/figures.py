@@ -5,7 +5,10 @@ counted) on 127.0.0.1, three times each, and prints medians:
 
 - round trips per CPU-second of the full stack (station core + engine + metrics),
   and of a bare websockets+orjson client doing the same Heartbeat calls;
-- KiB of RSS per connected idle station, and stations connected per second.
+- KiB of RSS per connected idle station, and stations connected per second;
+- the same busy stations through Locust (``locust -f fleetsim/locustfile.py
+  --processes 1``: master, one worker, its engine child): round trips per
+  CPU-second of all three processes, and the ratio to the engine alone.
 """
 
 from __future__ import annotations
@@ -13,8 +16,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing as mp
+import os
+import signal
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -121,6 +130,99 @@ async def _bare(url: str, n: int, seconds: float) -> dict[str, float]:
     return {"rt_per_cpu_s": (c1 - c0) / max(1e-9, cpu1 - cpu0), "rt_per_s": (c1 - c0) / (w1 - w0)}
 
 
+def _tree_cpu(root: psutil.Process) -> float:
+    total = 0.0
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def _through_locust(url: str, n: int, seconds: float) -> dict[str, float]:
+    """The busy fleet as Locust users: CPU of master + worker + engine child per round trip."""
+    import yaml
+
+    from fleetsim.run.distributed import LOCUSTFILE, _free_port
+
+    with tempfile.TemporaryDirectory(prefix="fleetsim-bench-") as tmp:
+        scenario = Path(tmp) / "bench.yaml"
+        scenario.write_text(yaml.safe_dump({
+            "name": "bench", "duration": f"{seconds + 60:g}s",
+            "stations": {"count": n, "id_prefix": "L", "versions": {"1.6": 1, "2.0.1": 1,
+                                                                      "2.1": 1}},
+            "csms": {"target": url}, "clock": {"time_factor": 1},
+            # back-to-back Heartbeats, as the engine-alone figure; sessions out of the way
+            "ocpp": {"heartbeat_interval": "0.000000001s"},
+            "drivers": {"model": "uniform", "overrides": {"uniform": {
+                "sessions_per_day": 0.001}}}}))
+        out = Path(tmp) / "run"
+        port = str(_free_port())
+        cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+               "--processes", "1", "--master-bind-host", "127.0.0.1", "--master-bind-port",
+               port, "--master-port", port, "--users", str(n), "--spawn-rate", str(n),
+               "--run-time", f"{seconds + 60:g}s", "--only-summary", "--loglevel", "ERROR",
+               "--fleetsim-scenario", str(scenario), "--fleetsim-out", str(out),
+               "--fleetsim-no-merge"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        root = psutil.Process(proc.pid)
+        try:
+            return _measure_locust(root, out, n, seconds)
+        finally:
+            # Ctrl-C to Locust's whole group (master and worker); the engine child stops
+            # on the worker's quit (its busy queue drains within the 10 s stop grace)
+            tree = root.children(recursive=True)
+            os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            _, left = psutil.wait_procs(tree, timeout=30)
+            for p in left:
+                p.kill()
+
+
+def _measure_locust(root: psutil.Process, out: Path, n: int, seconds: float) -> dict[str, float]:
+    offsets: dict[Path, int] = {}
+    intervals: list[dict[str, Any]] = []
+
+    def poll() -> None:
+        for f in out.glob("workers/*/intervals.jsonl"):
+            with open(f, "rb") as fh:
+                fh.seek(offsets.get(f, 0))
+                chunk = fh.read()
+            end = chunk.rfind(b"\n") + 1
+            offsets[f] = offsets.get(f, 0) + end
+            intervals.extend(orjson.loads(x) for x in chunk[:end].splitlines() if x.strip())
+
+    deadline = time.monotonic() + 120
+    while not any(x["gauges"].get("booted", 0) >= n for x in intervals):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the Locust fleet never booted (see the bench scenario)")
+        time.sleep(0.05)
+        poll()
+    time.sleep(1.0)  # warm-up
+    poll()
+    # the window runs from one interval's arrival to a later one's: messages counted in
+    # exactly the intervals in between, CPU sampled at the two arrivals
+    first = len(intervals)
+    while len(intervals) == first:
+        time.sleep(0.01)
+        poll()
+    cpu0, w0, i0 = _tree_cpu(root), time.monotonic(), intervals[-1]["index"]
+    while intervals[-1]["index"] < i0 + seconds:
+        time.sleep(0.01)
+        poll()
+    cpu1, w1, i1 = _tree_cpu(root), time.monotonic(), intervals[-1]["index"]
+    done = sum(x["counts"].get("received", 0) for x in intervals if i0 < x["index"] <= i1)
+    return {"rt_per_cpu_s": done / max(1e-9, cpu1 - cpu0), "rt_per_s": done / (w1 - w0),
+            "cpu_share": (cpu1 - cpu0) / (w1 - w0)}
+
+
 def _in_child(fn_name: str, *args: Any) -> dict[str, float]:
     """Each measurement in a fresh process: RSS and CPU figures are not polluted."""
     ctx = mp.get_context("spawn")
@@ -147,6 +249,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--idle", type=int, default=10_000, help="idle stations for memory")
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--no-locust", action="store_true", help="skip the through-Locust figures")
     a = ap.parse_args(argv)
     ctx = mp.get_context("spawn")
     port_q = ctx.Queue()
@@ -154,12 +257,14 @@ def main(argv: list[str] | None = None) -> None:
     server.start()
     url = f"ws://127.0.0.1:{port_q.get(timeout=30)}"
     try:
-        full, bare, idle = [], [], []
+        full, bare, idle, through = [], [], [], []
         for i in range(a.runs):
             print(f"run {i + 1}/{a.runs} …", flush=True)
             full.append(_in_child("full", url, a.stations, a.seconds, True))
             bare.append(_in_child("bare", url, a.stations, a.seconds))
             idle.append(_in_child("full", url, a.idle, 1.0, False))
+            if not a.no_locust:
+                through.append(_through_locust(url, a.stations, a.seconds))
     finally:
         server.kill()
 
@@ -169,7 +274,7 @@ def main(argv: list[str] | None = None) -> None:
     f_rt, b_rt = med(full, "rt_per_cpu_s"), med(bare, "rt_per_cpu_s")
     print(f"\nfleetsim bench — medians of {a.runs} runs, ack server in its own process, "
           f"{psutil.cpu_count()} cores")
-    print(f"{'figure':52} {'value':>12}")
+    print(f"{'figure':64} {'value':>10}")
     rows = [
         (f"full stack round trips / CPU-second ({a.stations} busy stations)", f"{f_rt:,.0f}"),
         (f"bare websockets+orjson round trips / CPU-second ({a.stations} conns)", f"{b_rt:,.0f}"),
@@ -179,8 +284,18 @@ def main(argv: list[str] | None = None) -> None:
          f"{med(idle, 'kib_per_station'):.1f}"),
         ("stations connected per second", f"{med(idle, 'connect_per_s'):,.0f}"),
     ]
+    if through:
+        l_rt = med(through, "rt_per_cpu_s")
+        ratios = [t["rt_per_cpu_s"] / f["rt_per_cpu_s"] for t, f in zip(through, full,
+                                                                          strict=True)]
+        rows += [
+            ("through Locust round trips / CPU-second (master+worker+engine)", f"{l_rt:,.0f}"),
+            ("ratio through Locust / engine alone (budget >= 0.7)",
+             f"{statistics.median(ratios):.2f}"),
+            ("through Locust round trips / s (wall)", f"{med(through, 'rt_per_s'):,.0f}"),
+        ]
     for name, value in rows:
-        print(f"{name:52} {value:>12}")
+        print(f"{name:64} {value:>10}")
 
 
 if __name__ == "__main__":

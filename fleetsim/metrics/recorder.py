@@ -86,6 +86,13 @@ class Recorder:
         self._ihists: dict[str, LatencyHistogram] = {}
         self._icounts: Counter[str] = Counter()
         self._index = 0
+        # protocol depth (issue #5): CSMS→station flows, strict-mode conformance, offline queues
+        self.flows: dict[str, LatencyHistogram] = {}
+        self.conformance: Counter[str] = Counter()
+        self.offline_max_depth = 0
+        self.offline_drain = LatencyHistogram()
+        self.offline_replayed = 0
+        self.offline_dropped = 0
 
     def _stats(self, key: str) -> ActionStats:
         st = self.actions.get(key)
@@ -128,6 +135,30 @@ class Recorder:
         self.incoming[key] += 1
         self._icounts["received"] += 1
 
+    # -- protocol depth (rare events) --------------------------------------------------
+    def flow(self, key: str, latency_s: float) -> None:
+        """A CSMS command took ``latency_s`` to its effect, e.g.
+        ``2.0.1/RequestStartTransaction→TransactionEvent`` (received → acknowledged)."""
+        h = self.flows.get(key)
+        if h is None:
+            h = self.flows[key] = LatencyHistogram()
+        h.record_s(latency_s)
+
+    def violation(self, key: str) -> None:
+        """Strict mode: a CSMS message failed its schema (``2.0.1/Heartbeat.response``)."""
+        self.conformance[key] += 1
+
+    def offline_depth(self, depth: int) -> None:
+        if depth > self.offline_max_depth:
+            self.offline_max_depth = depth
+
+    def offline_summary(self) -> dict[str, Any]:
+        d = self.offline_drain
+        return {"max_queue_depth": self.offline_max_depth, "drains": d.count,
+                "drain_s_p50": round(d.percentile_ms(50) / 1000, 3),
+                "drain_s_max": round(d.max_ms() / 1000, 3),
+                "replayed": self.offline_replayed, "dropped": self.offline_dropped}
+
     # -- slow path ------------------------------------------------------------------
     def record_loop_lag(self, lag_s: float) -> None:
         self.loop_lag.record_s(lag_s)
@@ -149,6 +180,16 @@ class Recorder:
         self.loop_lag.add(other.loop_lag)
         self.send_slip.add(other.send_slip)
         self.late_sends += other.late_sends
+        for k, h in other.flows.items():
+            mine = self.flows.get(k)
+            if mine is None:
+                mine = self.flows[k] = LatencyHistogram()
+            mine.add(h)
+        self.conformance.update(other.conformance)
+        self.offline_max_depth = max(self.offline_max_depth, other.offline_max_depth)
+        self.offline_drain.add(other.offline_drain)
+        self.offline_replayed += other.offline_replayed
+        self.offline_dropped += other.offline_dropped
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -157,6 +198,10 @@ class Recorder:
             "faults": dict(self.faults), "incoming": dict(self.incoming),
             "loop_lag": self.loop_lag.encode(), "send_slip": self.send_slip.encode(),
             "late_sends": self.late_sends,
+            "flows": {k: h.encode() for k, h in self.flows.items()},
+            "conformance": dict(self.conformance),
+            "offline": {"max_depth": self.offline_max_depth, "drain": self.offline_drain.encode(),
+                        "replayed": self.offline_replayed, "dropped": self.offline_dropped},
         }
 
     @classmethod
@@ -170,4 +215,11 @@ class Recorder:
         r.loop_lag = LatencyHistogram.decode(d["loop_lag"])
         r.send_slip = LatencyHistogram.decode(d["send_slip"])
         r.late_sends = int(d["late_sends"])
+        r.flows = {k: LatencyHistogram.decode(v) for k, v in d.get("flows", {}).items()}
+        r.conformance.update(d.get("conformance", {}))
+        off = d.get("offline")
+        if off:
+            r.offline_max_depth = int(off["max_depth"])
+            r.offline_drain = LatencyHistogram.decode(off["drain"])
+            r.offline_replayed, r.offline_dropped = int(off["replayed"]), int(off["dropped"])
         return r

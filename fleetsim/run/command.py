@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any, TextIO
 
@@ -17,12 +18,22 @@ def run_command(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     from fleetsim.report.slo import parse_slos
 
     scenario = with_overrides(load_scenario(args.scenario), stations=args.stations,
-                              duration_s=args.duration, seed=args.seed, csms_url=args.csms)
+                              duration_s=args.duration, seed=args.seed, csms_url=args.csms,
+                              strict=getattr(args, "strict", False))
     slo_exprs = [*scenario.slo, *args.fail_on]
     slos = parse_slos(slo_exprs)  # a malformed SLO is a usage error before any load
-    from fleetsim.run.standalone import run_scenario
+    workers = getattr(args, "workers", None)
+    if workers is None:
+        workers = os.cpu_count() or 1
+    if workers == 0:  # today's in-process engine: one process, easiest to debug
+        from fleetsim.run.standalone import run_scenario
 
-    outcome = run_scenario(scenario, out_dir=args.out, progress=not args.quiet)
+        outcome = run_scenario(scenario, out_dir=args.out, progress=not args.quiet)
+    else:
+        from fleetsim.run.distributed import run_with_locust
+
+        outcome = run_with_locust(scenario, workers=workers, out_dir=args.out,
+                                  progress=not args.quiet)
     summary = outcome.summary
     print_table(summary, out)
     from fleetsim.report.command import print_verdicts
@@ -72,3 +83,9 @@ def print_table(summary: dict[str, Any], out: TextIO) -> None:
     gen = summary["generator"]
     print(f"generator: loop lag p99 {gen['loop_lag_p99_ms']:.1f} ms, CPU {gen['cpu_percent']:.0f} %"
           f", late sends {gen['late_sends']}, valid {str(gen['valid']).lower()}", file=out)
+    for w in summary.get("generator_workers", ()):
+        locust_cpu = w.get("locust_cpu_percent")
+        print(f"  {w['worker']}: {w['stations']} stations, loop lag p99 "
+              f"{w['loop_lag_p99_ms']:.1f} ms, engine CPU {w['cpu_percent']:.0f} %"
+              + (f", Locust CPU {locust_cpu:.0f} %" if locust_cpu is not None else "")
+              + f", late sends {w['late_sends']}, valid {str(w['valid']).lower()}", file=out)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TextIO
+
+import orjson
 
 from fleetsim.metrics.recorder import IntervalStats
 
-__all__ = ["ProgressLine"]
+__all__ = ["IntervalTail", "ProgressLine"]
 
 
 class ProgressLine:
@@ -32,3 +35,52 @@ class ProgressLine:
             f"errors {self.errors} | {int(g.get('plugged', 0))} plugged, "
             f"{g.get('power_kw', 0.0):.0f} kW\n")
         self.stream.flush()
+
+
+class IntervalTail:
+    """Follows every ``<run>/workers/*/intervals.jsonl`` and yields merged intervals in order.
+
+    An interval index is complete once every engine that has reported has reached
+    it, or two seconds later at the latest (a stalled engine must not freeze the
+    line); what arrives after that still lands in the results, just not on screen.
+    """
+
+    def __init__(self, run: Path) -> None:
+        self.run = run
+        self._offsets: dict[Path, int] = {}
+        self._last: dict[Path, int] = {}
+        self._pending: dict[int, IntervalStats] = {}
+        self._emitted = -1
+
+    def poll(self) -> list[IntervalStats]:
+        base = self.run / "workers"
+        files = sorted(base.glob("*/intervals.jsonl")) if base.is_dir() else []
+        for f in files:
+            off = self._offsets.get(f, 0)
+            try:
+                with open(f, "rb") as fh:
+                    fh.seek(off)
+                    chunk = fh.read()
+            except OSError:
+                continue
+            end = chunk.rfind(b"\n") + 1  # only whole lines; the rest comes next poll
+            self._offsets[f] = off + end
+            for line in chunk[:end].splitlines():
+                if not line.strip():
+                    continue
+                st = IntervalStats.from_wire(orjson.loads(line))
+                self._last[f] = max(self._last.get(f, -1), st.index)
+                if st.index <= self._emitted:
+                    continue
+                mine = self._pending.get(st.index)
+                if mine is None:
+                    self._pending[st.index] = st
+                else:
+                    mine.add(st)
+        if not self._last:
+            return []
+        upto = max(min(self._last.values()), max(self._last.values()) - 2)
+        out = [self._pending.pop(i) for i in sorted(self._pending) if i <= upto]
+        if out:
+            self._emitted = out[-1].index
+        return out

@@ -20,6 +20,7 @@ import yaml
 
 from fleetsim.metrics.histogram import HIGHEST_US, LOWEST_US, SIGNIFICANT_FIGURES
 from fleetsim.metrics.recorder import IntervalStats, Recorder
+from fleetsim.security.secrets import mask_secrets
 from fleetsim.station.clock import iso_ms
 
 __all__ = ["SESSION_COLUMNS", "ResultsFolder", "generator_health", "new_run_dir"]
@@ -83,7 +84,8 @@ class ResultsFolder:
         self.path = path
         self.epoch_unix = epoch_unix
         (path / "scenario.yaml").write_text(
-            yaml.safe_dump(dict(scenario_raw), sort_keys=False, allow_unicode=True),
+            # passwords masked: results are shared, the scenario file is not
+            yaml.safe_dump(mask_secrets(scenario_raw), sort_keys=False, allow_unicode=True),
             encoding="utf-8")
         self._intervals: IO[bytes] = open(path / "intervals.jsonl", "wb")  # noqa: SIM115
         self._sessions_file: IO[str] = open(path / "sessions.csv", "w", newline="",  # noqa: SIM115

@@ -18,20 +18,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fleetsim import __version__
 from fleetsim.drivers.registry import plan_fleet
 from fleetsim.drivers.session import StationPlan
 from fleetsim.exceptions import FleetsimError
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.run.progress import ProgressLine
 from fleetsim.run.results import ResultsFolder, generator_health, new_run_dir
+from fleetsim.run.summary import build_summary
 from fleetsim.scenario.fleet import build_fleet
 from fleetsim.scenario.model import OcppVersion, Scenario
+from fleetsim.scenario.security import security_profile
+from fleetsim.security.client import engine_security
 from fleetsim.station import STATION_CLASSES, Clock, StationConfig
 from fleetsim.station.clock import iso_ms
 from fleetsim.transport.engine import Engine, EngineOptions, EngineReport
 
-__all__ = ["RunOutcome", "run_scenario", "station_config"]
+__all__ = ["DEFAULT_EPOCH", "RunOutcome", "csms_urls", "run_scenario", "station_config"]
 
 DEFAULT_EPOCH = "2026-01-05T00:00:00+00:00"  # a Monday: plans are reproducible by default
 
@@ -47,14 +49,16 @@ def station_config(s: Scenario) -> StationConfig:
                          meter_interval_s=s.ocpp.meter_interval_s,
                          heartbeat_interval_s=s.ocpp.heartbeat_interval_s,
                          measurands=s.ocpp.measurands, authorize=s.ocpp.authorize,
-                         call_timeout_wall_s=s.csms.call_timeout_s)
+                         call_timeout_wall_s=s.csms.call_timeout_s, strict=s.ocpp.strict,
+                         security_profile=security_profile(s.csms.password, s.csms.tls))
 
 
 @contextlib.contextmanager
-def _csms_urls(s: Scenario, out: Path, plans: list[StationPlan]) -> Iterator[dict[OcppVersion, str]]:
+def csms_urls(s: Scenario, out: Path, plans: list[StationPlan]) -> Iterator[dict[OcppVersion, str]]:
     if not s.csms.embedded:
         yield dict(s.csms.urls)
         return
+    from fleetsim.csms.embedding import embedded_options
     from fleetsim.csms.process import EmbeddedCsms
 
     # the embedded CSMS authorises exactly the fleet's planned tokens (plus a prefix rule
@@ -63,7 +67,7 @@ def _csms_urls(s: Scenario, out: Path, plans: list[StationPlan]) -> Iterator[dic
     with EmbeddedCsms(db=str(out / "csms.sqlite"),
                       heartbeat_interval_s=max(1, round(s.csms.heartbeat_interval_s)),
                       token_prefix=s.csms.token_prefix or None, tokens=tokens,
-                      log_file=str(out / "csms.log")) as csms:
+                      log_file=str(out / "csms.log"), **embedded_options(s, out)) as csms:
         yield {v: csms.url for v in OcppVersion}
 
 
@@ -86,7 +90,7 @@ def run_scenario(s: Scenario, *, out_base: str | Path = "results", out_dir: str 
     report: EngineReport | None = None
     failure: str | None = None
     try:
-        with _csms_urls(s, out, plans) as urls:
+        with csms_urls(s, out, plans) as urls:
             report = _run_engine(s, specs, plans, urls, rec, results, epoch, progress)
     except FleetsimError as exc:
         failure = str(exc)
@@ -116,6 +120,10 @@ def _run_engine(s: Scenario, specs: Any, plans: Any, urls: dict[OcppVersion, str
         clock = Clock.start(epoch=epoch, factor=s.clock.time_factor,
                             wall_timestamps=s.clock.timestamps == "wall",
                             monotonic=time.monotonic(), unix=time.time())
+        if s.csms.embedded:  # the CSMS's commands run on this clock
+            from fleetsim.csms.embedding import start_commands
+
+            start_commands(s, results.path, epoch_unix=clock.epoch_unix, origin_unix=clock.unix0)
         stations = [STATION_CLASSES[sp.version](sp, pl, clock=clock, recorder=rec, config=cfg)
                     for sp, pl in zip(specs, plans, strict=True)]
         target = dataclasses.replace(s.csms, urls=urls)
@@ -124,8 +132,8 @@ def _run_engine(s: Scenario, specs: Any, plans: Any, urls: dict[OcppVersion, str
                         on_sessions=results.add_sessions, options=EngineOptions(
                             connect_rate_per_s=s.stations.connect_rate_per_s,
                             connect_timeout_s=s.csms.connect_timeout_s,
-                            password=s.csms.password,
-                            source_addresses=s.stations.source_addresses))
+                            source_addresses=s.stations.source_addresses,
+                            **engine_security(s.csms)))
         return await engine.run(s.duration_s, stop)
 
     try:
@@ -141,33 +149,9 @@ def _summary(s: Scenario, specs: Any, rec: Recorder, report: EngineReport | None
     versions: dict[str, int] = {}
     for sp in specs:
         versions[sp.version.value] = versions.get(sp.version.value, 0) + 1
-    actions = {}
-    errors_total: dict[str, int] = {}
-    for key, a in sorted(rec.actions.items()):
-        errs = dict(a.errors)
-        for k, n in errs.items():
-            errors_total[k] = errors_total.get(k, 0) + n
-        actions[key] = {"count": a.hist.count, "sent": a.sent, "errors": sum(errs.values()),
-                        "errors_by_kind": errs,
-                        **{k: v for k, v in a.hist.summary().items() if k != "count"}}
-    for k, n in rec.faults.items():
-        errors_total[k] = errors_total.get(k, 0) + n
-    gen = generator_health(rec, report.cpu_percent if report else 0.0)
-    return {
-        "fleetsim_version": __version__, "scenario": s.name, "scenario_file": s.file,
-        "seed": s.seed, "started_at": started_at,
-        "duration_s": round(report.wall_s, 3) if report else 0.0,
-        "time_factor": s.clock.time_factor, "versions": versions,
-        "completed": failure is None, "failure": failure,
-        "stations": {"planned": len(specs),
-                     "connected_max": report.connected_max if report else 0,
-                     "booted": report.booted if report else 0},
-        "messages": {"sent": sum(a.sent for a in rec.actions.values()),
-                     "received": sum(a.answered for a in rec.actions.values())
-                     + sum(rec.incoming.values())},
-        "incoming_calls": dict(rec.incoming),
-        "actions": actions,
-        "errors": {"total": sum(errors_total.values()), "by_kind": errors_total},
-        "generator": gen,
-        "sessions": {},
-    }
+    return build_summary(s, rec=rec, versions=versions, planned=len(specs),
+                         connected_max=report.connected_max if report else 0,
+                         booted=report.booted if report else 0,
+                         wall_s=report.wall_s if report else 0.0, started_at=started_at,
+                         failure=failure,
+                         generator=generator_health(rec, report.cpu_percent if report else 0.0))

@@ -16,6 +16,8 @@ from typing import Any
 import yaml
 
 from fleetsim.exceptions import ScenarioError
+from fleetsim.scenario.commands import parse_commands
+from fleetsim.scenario.load import LoadShape, parse_load
 from fleetsim.scenario.model import (
     DEFAULT_MEASURANDS,
     ClockConfig,
@@ -27,6 +29,7 @@ from fleetsim.scenario.model import (
     StationsConfig,
 )
 from fleetsim.scenario.reader import Node
+from fleetsim.scenario.security import parse_tls
 
 __all__ = ["load_scenario", "parse_scenario", "parse_version", "with_overrides"]
 
@@ -72,13 +75,24 @@ def parse_scenario(data: object, *, file: str = "<scenario>") -> Scenario:
     ocpp = _ocpp(root.child("ocpp"))
     drivers = _drivers(root.child("drivers"))
     slo = root.string_list("slo")
+    load = _load(root.child("load"), stations, duration_s, clock)
+    commands = parse_commands(root.raw("csms_commands"), file=file, epoch=clock.start)
     root.finish()
     return Scenario(name=name, file=file, seed=seed, duration_s=duration_s, stations=stations,
-                    csms=csms, clock=clock, ocpp=ocpp, drivers=drivers, slo=slo, raw=raw)
+                    csms=csms, clock=clock, ocpp=ocpp, drivers=drivers, slo=slo, raw=raw,
+                    load=load, csms_commands=commands)
+
+
+def _load(n: Node, st: StationsConfig, duration_s: float, clock: ClockConfig) -> LoadShape | None:
+    hour = clock.start.hour + clock.start.minute / 60 if clock.start else 0.0
+    return parse_load(n, count=st.count, duration_s=duration_s,
+                      connect_rate=st.connect_rate_per_s, time_factor=clock.time_factor,
+                      start_hour=hour)
 
 
 def with_overrides(s: Scenario, *, stations: int | None = None, duration_s: float | None = None,
-                   seed: int | None = None, csms_url: str | None = None) -> Scenario:
+                   seed: int | None = None, csms_url: str | None = None,
+                   strict: bool = False) -> Scenario:
     """The scenario with command-line overrides applied (and recorded in ``raw``)."""
     raw = dict(s.raw)
     if stations is not None:
@@ -92,14 +106,20 @@ def with_overrides(s: Scenario, *, stations: int | None = None, duration_s: floa
     if seed is not None:
         s = replace(s, seed=seed)
         raw["seed"] = seed
+    if strict:  # fleetsim run --strict: a conformance report of the CSMS
+        s = replace(s, ocpp=replace(s.ocpp, strict=True))
+        raw["ocpp"] = {**dict(raw.get("ocpp") or {}), "strict": True}
     if csms_url is not None:
         node = Node({"target": csms_url}, file="--csms", path="csms")
         csms = _csms(node, s.stations)
         s = replace(s, csms=replace(csms, url_template=s.csms.url_template,
                                     connect_timeout_s=s.csms.connect_timeout_s,
                                     call_timeout_s=s.csms.call_timeout_s,
-                                    password=s.csms.password))
+                                    password=s.csms.password, tls=s.csms.tls))
         raw["csms"] = {**dict(raw.get("csms") or {}), "target": csms_url}
+    if s.load is not None:  # shares and the end of the shape follow --stations / --duration
+        s = replace(s, load=_load(Node(raw.get("load"), file=s.file, path="load"), s.stations,
+                                  s.duration_s, s.clock))
     return replace(s, raw=raw)
 
 
@@ -188,6 +208,7 @@ def _csms(n: Node, stations: StationsConfig) -> CsmsTarget:
         password=n.raw("password"),
         heartbeat_interval_s=n.duration_s("heartbeat_interval", "300s", positive=True),
         token_prefix=n.string("token_prefix", ""),
+        tls=parse_tls(n.child("tls")),
     )
     if t.password is not None and not isinstance(t.password, str):
         raise n.error("expected text", "password")
@@ -211,9 +232,10 @@ def _ocpp(n: Node) -> OcppConfig:
     if "Energy.Active.Import.Register" not in measurands:
         raise n.error("must include Energy.Active.Import.Register", "measurands")
     authorize = n.boolean("authorize", True)
+    strict = n.boolean("strict", False)
     n.finish()
     return OcppConfig(meter_interval_s=meter, heartbeat_interval_s=hb, measurands=measurands,
-                      authorize=authorize)
+                      authorize=authorize, strict=strict)
 
 
 def _drivers(n: Node) -> DriversConfig:

@@ -14,6 +14,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from fleetsim.scenario.commands import CommandSpec
+from fleetsim.scenario.load import LoadShape
+from fleetsim.scenario.security import TlsConfig
+
 __all__ = [
     "DEFAULT_MEASURANDS",
     "ClockConfig",
@@ -72,6 +76,7 @@ class CsmsTarget:
     password: str | None = None
     heartbeat_interval_s: float = 300.0
     token_prefix: str = ""
+    tls: TlsConfig | None = None   # security profiles 2 and 3 (fleetsim/scenario/security.py)
 
     def url_for(self, version: OcppVersion, station_id: str) -> str:
         base = self.urls[version].rstrip("/")
@@ -93,6 +98,7 @@ class OcppConfig:
     heartbeat_interval_s: float | None = None  # None: use the interval the CSMS returns
     measurands: tuple[str, ...] = DEFAULT_MEASURANDS
     authorize: bool = True
+    strict: bool = False  # validate every CSMS message; count violations (conformance)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,3 +123,5 @@ class Scenario:
     drivers: DriversConfig
     slo: tuple[str, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict)
+    load: LoadShape | None = None  # the ``load:`` ramp shape; None: whole fleet at once
+    csms_commands: tuple[CommandSpec, ...] = ()  # what the embedded CSMS sends (commands.py)

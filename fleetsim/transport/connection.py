@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ssl
 from collections.abc import Callable
 from time import monotonic
 from typing import cast
@@ -23,9 +24,35 @@ from websockets.uri import parse_uri
 
 from fleetsim.station.core import StationCore
 
-__all__ = ["MAX_FRAME_BYTES", "StationConnection"]
+__all__ = ["MAX_FRAME_BYTES", "StationConnection", "describe_failure", "tls_detail"]
 
 MAX_FRAME_BYTES = 1 << 20  # a larger frame from the CSMS is a fault, not a memory bomb
+
+_HTTP_HINTS = {401: "the CSMS refused the credentials (wrong password? security profile 1/2)",
+               403: "the CSMS refused this station (client certificate CN or station id?)",
+               404: "no such path on the CSMS (check url_template)"}
+
+
+def describe_failure(kind: str, detail: str | None = None) -> str:
+    """A connect failure kind (``http_401``, ``tls_error``, …) in words, with its detail."""
+    if kind.startswith("http_") and kind[5:].isdigit():
+        code = int(kind[5:])
+        text = f"HTTP {code}" + (f" {detail}" if detail else "")
+        hint = _HTTP_HINTS.get(code)
+        return f"{text}: {hint}" if hint else text
+    text = kind.replace("_", " ")
+    if kind == "tls_error":
+        text = "TLS error"
+    return f"{text}: {detail}" if detail else text
+
+
+def tls_detail(exc: BaseException) -> str:
+    """What an SSL failure was about, e.g. ``certificate verify failed: self-signed …``."""
+    if isinstance(exc, ssl.SSLCertVerificationError) and exc.verify_message:
+        return f"certificate verify failed: {exc.verify_message}"
+    if isinstance(exc, ssl.SSLError) and exc.reason:
+        return str(exc.reason).lower().replace("_", " ")
+    return str(exc) or type(exc).__name__
 
 
 class StationConnection(asyncio.Protocol):
@@ -43,6 +70,7 @@ class StationConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.opened = False
         self.failure: str | None = None
+        self.detail: str | None = None   # e.g. the TLS alert or the HTTP reason phrase
         self._on_open, self._on_lost, self._after_io = on_open, on_lost, after_io
         self._parts: list[bytes] = []
 
@@ -83,6 +111,13 @@ class StationConnection(asyncio.Protocol):
         self._after_io()
 
     def eof_received(self) -> bool | None:
+        if not self.opened and self.failure is None and self.ws.uri.secure:
+            # TLS 1.3: a CSMS refusing our client certificate (profile 3) closes the
+            # connection after the handshake, before any HTTP answer; the alert is not
+            # surfaced as an exception, so say what it almost always is
+            self.failure = "tls_error"
+            self.detail = ("the CSMS closed the connection before answering the WebSocket "
+                           "upgrade (client certificate refused?)")
         self.ws.receive_eof()
         self._write()
         return None
@@ -90,7 +125,10 @@ class StationConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
         if self.failure is None:
-            if isinstance(self.ws.parser_exc, Exception) and self.ws.close_rcvd is None:
+            if not self.opened and isinstance(exc, ssl.SSLError):
+                # TLS 1.3: a server that refuses our client certificate says so only now
+                self.failure, self.detail = "tls_error", tls_detail(exc)
+            elif isinstance(self.ws.parser_exc, Exception) and self.ws.close_rcvd is None:
                 self.failure = "frame_too_large" if "too big" in str(self.ws.parser_exc) \
                     else "protocol_violation"
             else:
@@ -102,6 +140,9 @@ class StationConnection(asyncio.Protocol):
         """Send every frame the station core produced."""
         out = self.station.out
         if out:
+            if self.ws.state is not State.OPEN:  # closing: the in-flight CALL is replayed later
+                out.clear()
+                return
             send = self.ws.send_text
             for frame in out:
                 send(frame)
@@ -123,7 +164,8 @@ class StationConnection(asyncio.Protocol):
     # internals ------------------------------------------------------------------
     def _handshake(self, response: Response) -> None:
         if self.ws.handshake_exc is not None:
-            self.failure = f"handshake_rejected:{response.status_code}"
+            self.failure = f"http_{response.status_code}"
+            self.detail = response.reason_phrase or None
             if self.transport is not None:
                 self.transport.close()
             return

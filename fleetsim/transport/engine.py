@@ -23,6 +23,7 @@ import psutil
 from fleetsim.exceptions import CsmsUnreachable, FleetsimError
 from fleetsim.metrics.recorder import IntervalStats, Recorder
 from fleetsim.station.core import StationCore
+from fleetsim.transport.connection import describe_failure
 from fleetsim.transport.runner import StationRunner
 
 __all__ = ["Engine", "EngineOptions", "EngineReport", "fd_headroom"]
@@ -54,6 +55,8 @@ class EngineOptions:
     backoff_cap_s: float = 60.0
     password: str | None = None
     ssl_context: ssl.SSLContext | None = None
+    # security profile 3: each station's own client certificate (station id → context)
+    ssl_context_for: Callable[[str], ssl.SSLContext] | None = None
     source_addresses: tuple[str, ...] = ()
     unreachable_after: int = 20  # attempts with no success at all → CsmsUnreachable
 
@@ -101,6 +104,8 @@ class Engine:
         self._open_at_stop = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._unreachable: asyncio.Future[str] = self.loop.create_future()
+        self._dynamic = False  # stations were added while running (add_stations)
+        self._initial = tuple(self.runners)  # the fleet given at construction
 
     # ---------------------------------------------------------------- public
     async def run(self, duration_s: float, stop: asyncio.Event | None = None) -> EngineReport:
@@ -140,7 +145,7 @@ class Engine:
     async def _spawn_all(self) -> None:
         rate = self.opt.connect_rate_per_s
         start = self.loop.time()
-        for i, runner in enumerate(self.runners):
+        for i, runner in enumerate(self._initial):  # add_stations connects its own
             due = start + i / rate
             delay = due - self.loop.time()
             if delay > 0.001:
@@ -157,24 +162,105 @@ class Engine:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def connect_failed(self, runner: StationRunner, kind: str) -> None:
+    def connect_failed(self, runner: StationRunner, kind: str, detail: str | None = None) -> None:
+        if runner.closing:  # a station being stopped: its aborted attempt is no fault
+            return
         self.rec.fault(kind if kind.startswith(("connect", "handshake", "connection", "tls",
-                                                "too_many", "no_free", "subprotocol"))
+                                                "too_many", "no_free", "subprotocol",
+                                                "http_"))
                        else f"connect_{kind}")
         self.connect_failures[kind] = self.connect_failures.get(kind, 0) + 1
         if self.first_error is None:
-            self.first_error = f"{runner.uri}: {kind.replace('_', ' ')}"
+            self.first_error = f"{runner.uri}: {describe_failure(kind, detail)}"
+        # a fleet that grows while running (Locust spawning) judges on attempts alone
+        limit = self.opt.unreachable_after if self._dynamic else min(self.opt.unreachable_after,
+                                                                      len(self.runners))
         if (not self.ever_connected and not self._unreachable.done()
-                and sum(self.connect_failures.values()) >= min(self.opt.unreachable_after,
-                                                                len(self.runners))):
+                and sum(self.connect_failures.values()) >= limit):
             self._unreachable.set_result(
                 f"cannot reach the CSMS: {self.first_error} "
                 f"({sum(self.connect_failures.values())} attempts, none connected)")
 
     def closed_one(self) -> None:
+        if not self.stopping:  # a single station stopped by stop_stations, not the shutdown
+            return
         self._open_at_stop -= 1
         if self._open_at_stop <= 0:
             self._closed.set()
+
+    # ---------------------------------------------------------------- fleet changes
+    def add_stations(self, stations: Sequence[StationCore],
+                     uris: Sequence[str]) -> list[StationRunner]:
+        """Add stations to the running engine and start connecting them now.
+
+        The caller paces the rate (Locust's spawn rate). Source addresses go
+        round-robin by station *index*, so station i uses the same address
+        whichever engine process runs it.
+        """
+        if self.stopping:
+            return []
+        self._dynamic = True
+        sources = self.opt.source_addresses
+        added = []
+        for st, uri in zip(stations, uris, strict=True):
+            r = StationRunner(self, st, uri,
+                              sources[st.spec.index % len(sources)] if sources else None)
+            self.runners.append(r)
+            added.append(r)
+            r.reschedule()
+            self.spawn_connect(r)
+        return added
+
+    async def stop_stations(self, runners: Sequence[StationRunner]) -> None:
+        """Stop these stations as the run's end would, then forget them.
+
+        Open transactions are stopped and their answers awaited (at most
+        ``stop_grace_s``), the WebSocket is closed with code 1000, what never got
+        an answer counts as interrupted, and finished sessions go to the sink.
+        """
+        now = monotonic()
+        mine = [r for r in runners if not r.closing]
+        for r in mine:
+            r.station.stop(now)
+            if r.conn is not None and r.conn.opened:
+                r.conn.flush()
+            r.reschedule()
+            r.closing = True  # no reconnect from here on
+        grace_end = now + self.opt.stop_grace_s
+        hard_end = grace_end + max(3.0, self.connect_timeout_s)
+        pending = list(mine)
+        while pending and not self.stopping:
+            t = monotonic()
+            still = []
+            for r in pending:
+                c = r.conn
+                if c is None:
+                    continue  # closed, or never connected and no attempt in flight
+                if c.opened and c.transport is not None:
+                    if r.station.idle or t >= grace_end:
+                        c.close()
+                    if t >= hard_end:
+                        c.abort("close_timeout")
+                elif c.transport is not None:
+                    c.abort("stopped")  # still in the HTTP upgrade: no station yet
+                still.append(r)  # TCP connect in flight: its result decides
+            pending = still
+            if pending:
+                await asyncio.sleep(0.05)
+        if self.stopping:
+            return  # the engine's shutdown closes, accounts and drains them all
+        gone = set(mine)
+        for r in mine:
+            r.cancel()
+            r.station.abandon()
+        self.runners = [r for r in self.runners if r not in gone]
+        batch: list[dict[str, Any]] = []
+        for r in mine:
+            if r.station.finished_sessions:
+                batch.extend(r.station.finished_sessions)
+                r.station.finished_sessions = []
+        if batch and self.on_sessions is not None:
+            self.on_sessions(batch)
 
     # ---------------------------------------------------------------- monitoring
     def _start_monitors(self, t0: float, proc: psutil.Process) -> None:
@@ -230,12 +316,22 @@ class Engine:
             self.on_progress({**g, **{k: float(v) for k, v in stats.counts.items()}, "t_s": t_s})
         self.drain_sessions()
 
-    def drain_sessions(self) -> None:
+    def drain_sessions(self, *, final: bool = False) -> None:
+        """Hand finished sessions to the sink; until the run ends, a session whose
+        transaction id is still unknown (1.6: StartTransaction not yet answered) waits,
+        so sessions.csv never records an id that arrives a moment later as missing."""
         batch: list[dict[str, Any]] = []
         for r in self.runners:
-            if r.station.finished_sessions:
-                batch.extend(r.station.finished_sessions)
+            done = r.station.finished_sessions
+            if not done:
+                continue
+            if final:
+                batch.extend(done)
                 r.station.finished_sessions = []
+                continue
+            waiting = [x for x in done if getattr(x.get("tx"), "id", 0) is None]
+            batch.extend(x for x in done if getattr(x.get("tx"), "id", 0) is not None)
+            r.station.finished_sessions = waiting
         if batch and self.on_sessions is not None:
             self.on_sessions(batch)
 
@@ -274,4 +370,4 @@ class Engine:
                         r.conn.abort("close_timeout")
         for r in self.runners:
             r.station.abandon()
-        self.drain_sessions()
+        self.drain_sessions(final=True)

@@ -9,7 +9,7 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from fleetsim.station.core import StationCore
-from fleetsim.transport.connection import StationConnection
+from fleetsim.transport.connection import StationConnection, tls_detail
 
 if TYPE_CHECKING:
     from fleetsim.transport.engine import Engine
@@ -22,8 +22,8 @@ _INF = float("inf")
 class StationRunner:
     """Owns a station core's connection and timer handle for the engine."""
 
-    __slots__ = ("_attempts", "_handle", "_wake_at", "closing", "conn", "connected_once",
-                 "engine", "rng", "source", "station", "uri")
+    __slots__ = ("_attempts", "_handle", "_reboot_s", "_wake_at", "closing", "conn",
+                 "connected_once", "engine", "rng", "source", "station", "uri")
 
     def __init__(self, engine: Engine, station: StationCore, uri: str, source: str | None) -> None:
         self.engine, self.station, self.uri, self.source = engine, station, uri, source
@@ -34,6 +34,7 @@ class StationRunner:
         self._attempts = 0
         self._handle: asyncio.TimerHandle | None = None
         self._wake_at = _INF
+        self._reboot_s: float | None = None  # a reset: reconnect after this long, no backoff
 
     # timers -----------------------------------------------------------------------
     def reschedule(self) -> None:
@@ -54,10 +55,30 @@ class StationRunner:
             self.conn.flush()
         else:
             st.out.clear()
+        if st.reconnect_after is not None:
+            self._reboot()
         self.reschedule()
 
     def after_io(self) -> None:
+        if self.station.reconnect_after is not None:
+            self._reboot()
         self.reschedule()
+
+    def _reboot(self) -> None:
+        """The station reset (or installed firmware): close, then reconnect and boot again."""
+        st = self.station
+        self._reboot_s, st.reconnect_after = st.reconnect_after, None
+        conn = self.conn
+        if conn is None or not conn.opened:
+            delay, self._reboot_s = self._reboot_s or 0.0, None
+            self.engine.loop.call_later(delay, self.engine.spawn_connect, self)
+            return
+        conn.close()
+        self.engine.loop.call_later(2.0, self._close_deadline, conn)
+
+    def _close_deadline(self, conn: StationConnection) -> None:
+        if conn is self.conn and conn.transport is not None:
+            conn.abort("reboot")
 
     def cancel(self) -> None:
         if self._handle is not None:
@@ -71,14 +92,26 @@ class StationRunner:
         if self.closing or eng.stopping:
             return
         loop = eng.loop
+        sid = self.station.station_id
+        password = eng.password
+        if password is not None:  # security profile 1/2: one password per station
+            password = password.replace("{station_id}", sid)
         conn = StationConnection(self.station, self.uri, self.station.spec.version.subprotocol,
                                  loop=loop, on_open=self._opened, on_lost=self._lost,
-                                 after_io=self.after_io, password=eng.password)
+                                 after_io=self.after_io, password=password)
         self.conn = conn
         u = conn.ws.uri
         kwargs: dict[str, Any] = {}
         if u.secure:
-            kwargs["ssl"] = eng.ssl_context or ssl.create_default_context()
+            ctx_for = getattr(eng.opt, "ssl_context_for", None)
+            try:
+                ctx = ctx_for(sid) if ctx_for is not None else eng.ssl_context
+            except (OSError, ssl.SSLError) as exc:  # e.g. this station's certificate is missing
+                self.conn = None
+                eng.connect_failed(self, "tls_error", f"client certificate: {exc}")
+                self._retry()
+                return
+            kwargs["ssl"] = ctx or ssl.create_default_context()
             kwargs["server_hostname"] = u.host
         if self.source:
             kwargs["local_addr"] = (self.source, 0)
@@ -88,7 +121,8 @@ class StationRunner:
                                    eng.connect_timeout_s)
         except (OSError, TimeoutError, ssl.SSLError) as exc:
             self.conn = None
-            eng.connect_failed(self, _kind(exc))
+            kind = _kind(exc)
+            eng.connect_failed(self, kind, tls_detail(exc) if kind == "tls_error" else None)
             self._retry()
             return
         # the WebSocket handshake must finish within the connect timeout too
@@ -112,17 +146,22 @@ class StationRunner:
     def _lost(self, why: str) -> None:
         eng = self.engine
         conn, self.conn = self.conn, None
+        rebooting = self._reboot_s is not None
         if conn is not None and conn.opened:
             eng.connected -= 1
-            self.station.on_close(monotonic(), "interrupted" if self.closing else
+            self.station.on_close(monotonic(), "interrupted" if self.closing or rebooting else
                                   "connection_lost")
-            if not self.closing:
+            if not self.closing and not rebooting:
                 eng.rec.fault("connection_lost")
         else:
-            eng.connect_failed(self, why)
+            eng.connect_failed(self, why, conn.detail if conn is not None else None)
         self.station.out.clear()
         if self.closing or eng.stopping:
             eng.closed_one()
+            return
+        if rebooting:
+            delay, self._reboot_s = self._reboot_s or 0.0, None
+            eng.loop.call_later(delay, eng.spawn_connect, self)
             return
         self._retry()
 

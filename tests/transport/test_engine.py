@@ -156,3 +156,27 @@ async def test_server_that_stops_answering_times_calls_out() -> None:
     timeouts = sum(a.errors["timeout"] for a in rec.actions.values())
     assert timeouts >= 4
     accounted(rec)
+
+
+
+async def test_sessions_wait_for_their_transaction_id_before_being_written() -> None:
+    """A 1.6 session that ends before StartTransaction is answered keeps its id in sessions.csv."""
+    from fleetsim.scenario.model import OcppVersion
+    from fleetsim.station.connector import Transaction
+    from tests.station.harness import make
+
+    st = make(OcppVersion.V16)
+    handed: list[object] = []
+    engine = Engine([st], ["ws://127.0.0.1:1/x"], recorder=st.rec, options=EngineOptions(),
+                    on_sessions=lambda rows: handed.extend(getattr(r["tx"], "id", None)
+                                                           for r in rows))
+    tx = Transaction(None, 0, 0.0)
+    st.finished_sessions.append({"station_id": "T000001", "tx": tx})
+    engine.drain_sessions()
+    assert handed == []  # the id is not known yet: the row waits
+    tx.id = 42
+    engine.drain_sessions()
+    assert handed == [42]
+    st.finished_sessions.append({"station_id": "T000001", "tx": Transaction(None, 0, 0.0)})
+    engine.drain_sessions(final=True)  # at the end everything goes out, known or not
+    assert handed == [42, None]

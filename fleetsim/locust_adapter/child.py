@@ -1,0 +1,301 @@
+"""``python -m fleetsim.locust_adapter.child``: the engine process behind one Locust worker.
+
+A clean interpreter — gevent's monkey-patching never reaches it — running the
+uvloop station engine. It reads commands from stdin and writes samples to
+stdout (the protocol is in :mod:`fleetsim.locust_adapter.wire`), and, when the
+run has a folder, streams its exact figures to ``<run>/workers/<tag>/``:
+``intervals.jsonl`` (re-indexed to the run's common origin), ``sessions.jsonl``,
+and at the end ``recorder.json`` (:meth:`Recorder.to_wire`) and ``worker.json``.
+
+It never outlives its worker: stdin EOF (the worker died, however) or a changed
+parent pid stops it gracefully; it runs in its own session so a Ctrl-C in the
+terminal reaches Locust, which then tells it to quit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from fleetsim.drivers.registry import plan_fleet
+from fleetsim.drivers.session import StationPlan
+from fleetsim.exceptions import FleetsimError
+from fleetsim.locust_adapter.sampler import SampleRecorder
+from fleetsim.locust_adapter.wire import SAMPLE_PERIOD_S, RunContext, decode, encode
+from fleetsim.metrics.recorder import IntervalStats
+from fleetsim.scenario import build_fleet, parse_scenario, parse_version
+from fleetsim.scenario.model import Scenario
+from fleetsim.security.client import engine_security
+from fleetsim.station import STATION_CLASSES, Clock
+from fleetsim.transport.engine import Engine, EngineOptions, fd_headroom
+from fleetsim.transport.runner import StationRunner
+
+__all__ = ["EngineChild", "main", "station_plans"]
+
+DEFAULT_EPOCH = "2026-01-05T00:00:00+00:00"  # as fleetsim run: a Monday
+_LINE_LIMIT = 1 << 26  # a start command for 64K stations is ~500 KB; the context a few KB
+
+
+def station_plans(s: Scenario, indices: Iterable[int], horizon_s: float) -> list[StationPlan]:
+    """Plans of stations ``indices``: the same for station i whichever worker runs it."""
+    specs = build_fleet(s, list(indices))
+    return plan_fleet(s, specs, horizon_s=horizon_s)
+
+
+class WorkerFolder:
+    """``<run>/workers/<tag>/``: what this child measured, exactly, for the merge."""
+
+    def __init__(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._intervals: IO[bytes] = open(path / "intervals.jsonl", "ab")  # noqa: SIM115
+        self._sessions: IO[bytes] = open(path / "sessions.jsonl", "ab")  # noqa: SIM115
+
+    def interval(self, stats: IntervalStats) -> None:
+        self._intervals.write(orjson.dumps(stats.to_wire()) + b"\n")
+        self._intervals.flush()  # the live progress line tails this file
+
+    def sessions(self, rows: list[dict[str, Any]]) -> None:
+        out = bytearray()
+        for r in rows:
+            tx = r.get("tx")
+            row = {k: v for k, v in r.items() if k != "tx"}
+            row["transaction_id"] = getattr(tx, "id", None) if tx is not None else None
+            out += orjson.dumps(row, default=str) + b"\n"
+        self._sessions.write(out)
+
+    def final(self, name: str, data: dict[str, Any]) -> None:
+        tmp = self.path / f".{name}.tmp"
+        tmp.write_bytes(orjson.dumps(data))
+        tmp.replace(self.path / name)  # atomic: the merge never reads half a file
+
+    def close(self) -> None:
+        self._intervals.close()
+        self._sessions.close()
+
+
+class EngineChild:
+    """One engine on this process's loop; stations come and go by command."""
+
+    def __init__(self, ctx: RunContext, send: Callable[[bytes], None], tag: str) -> None:
+        self.ctx, self.send, self.tag = ctx, send, tag
+        s = self.s = parse_scenario(dict(ctx.scenario), file=ctx.scenario_file)
+        from fleetsim.run.standalone import station_config
+
+        self.cfg = station_config(s)
+        self.rec = SampleRecorder()
+        epoch = s.clock.start or datetime.fromisoformat(DEFAULT_EPOCH)
+        now_unix, now_mono = time.time(), time.monotonic()
+        self.origin_mono = now_mono - (now_unix - ctx.origin_unix)
+        self.clock = Clock.start(epoch=epoch, factor=s.clock.time_factor,
+                                 wall_timestamps=s.clock.timestamps == "wall",
+                                 monotonic=self.origin_mono, unix=ctx.origin_unix)
+        self.target = dataclasses.replace(
+            s.csms, urls={parse_version(k): v for k, v in ctx.urls.items()})
+        self.folder = (WorkerFolder(Path(ctx.out_dir) / "workers" / tag)
+                       if ctx.out_dir else None)
+        self.running: dict[int, StationRunner] = {}
+        self.started: set[int] = set()
+        self.booted: set[int] = set()
+        self.stop = asyncio.Event()
+        self.warned_fd = False
+        self.engine: Engine | None = None
+        self._offset_s = 0.0
+        self._last_index = -1
+        self._stopping: set[asyncio.Task[None]] = set()
+        self.locust_cpu_percent: float | None = None  # the worker's own CPU, told on quit
+
+    # ------------------------------------------------------------------ commands
+    def start(self, indices: list[int]) -> None:
+        eng = self.engine
+        assert eng is not None
+        new = [i for i in dict.fromkeys(indices) if i not in self.running]
+        room = fd_headroom() - len(eng.runners)
+        if len(new) > room:
+            refused, new = new[max(0, room):], new[:max(0, room)]
+            self.rec.fault("too_many_open_files", len(refused))
+            if not self.warned_fd:
+                self.warned_fd = True
+                self.send(encode({"t": "warning", "message": (
+                    f"engine {self.tag}: one process may hold at most {fd_headroom()} sockets "
+                    f"(RLIMIT_NOFILE); {len(refused)} stations not started, e.g. station "
+                    f"{refused[0]}: add workers (--processes N) or hosts")}))
+        if not new:
+            return
+        sim_now = self.clock.sim_s(time.monotonic())
+        cores, uris = [], []
+        for spec, plan in zip(build_fleet(self.s, new),
+                              station_plans(self.s, new, self.ctx.horizon_s), strict=True):
+            # a station that joins late never hosted the sessions that arrived before it
+            plan = dataclasses.replace(plan, sessions=tuple(
+                x for x in plan.sessions if x.arrival_s >= sim_now))
+            cores.append(STATION_CLASSES[spec.version](spec, plan, clock=self.clock,
+                                                       recorder=self.rec, config=self.cfg))
+            uris.append(self.target.url_for(spec.version, spec.station_id))
+        for i, runner in zip(new, eng.add_stations(cores, uris), strict=True):
+            self.running[i] = runner
+            self.started.add(i)
+
+    def stop_some(self, indices: list[int]) -> None:
+        eng = self.engine
+        assert eng is not None
+        gone = [self.running.pop(i) for i in indices if i in self.running]
+        if not gone:
+            return
+
+        async def stop() -> None:
+            await eng.stop_stations(gone)
+            self._note_booted(gone)
+
+        task = asyncio.get_running_loop().create_task(stop())
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    def _note_booted(self, runners: Iterable[StationRunner]) -> None:
+        self.booted.update(r.station.spec.index for r in runners if r.station.boots > 0)
+
+    # ------------------------------------------------------------------ sinks
+    def on_interval(self, stats: IntervalStats) -> None:
+        # one index per second since the run's origin, the same on every worker and host
+        idx = max(self._last_index + 1, round(stats.t_s + self._offset_s))
+        self._last_index = idx
+        stats.index, stats.t_s = idx, float(idx)
+        if self.folder is not None:
+            self.folder.interval(stats)
+
+    def on_sessions(self, rows: list[dict[str, Any]]) -> None:
+        if self.folder is not None:
+            self.folder.sessions(rows)
+
+    # ------------------------------------------------------------------ run
+    async def run(self, commands: asyncio.StreamReader) -> int:
+        """Run until quit, EOF, SIGTERM or a fatal engine error; write the final files."""
+        s = self.s
+        loop = asyncio.get_running_loop()
+        self.engine = eng = Engine([], [], recorder=self.rec, on_interval=self.on_interval,
+                                   on_sessions=self.on_sessions, options=EngineOptions(
+                                       connect_rate_per_s=s.stations.connect_rate_per_s,
+                                       connect_timeout_s=s.csms.connect_timeout_s,
+                                       source_addresses=s.stations.source_addresses,
+                                       **engine_security(s.csms)))
+        self._offset_s = time.monotonic() - self.origin_mono
+        run = loop.create_task(eng.run(1e9, self.stop))
+        tasks = [loop.create_task(self._read(commands)),
+                 loop.create_task(self._sample_loop()), loop.create_task(self._watch_parent())]
+        self.send(encode({"t": "ready", "pid": os.getpid(), "fd_headroom": fd_headroom()}))
+        failure: str | None = None
+        cpu, wall = 0.0, 0.0
+        try:
+            report = await run
+            cpu, wall = report.cpu_percent, report.wall_s
+        except FleetsimError as exc:
+            failure = str(exc)
+            self.send(encode({"t": "fatal", "message": failure}))
+        for t in tasks:
+            t.cancel()
+        self._note_booted(eng.runners)
+        self._note_booted(self.running.values())
+        self._flush_samples()
+        if self.folder is not None:
+            self.folder.close()
+            self.folder.final("recorder.json", self.rec.to_wire())
+            self.folder.final("worker.json", {
+                "tag": self.tag, "pid": os.getpid(), "host": socket.gethostname(),
+                "stations_started": len(self.started), "booted": len(self.booted),
+                "booted_indices": sorted(self.booted), "started_indices": sorted(self.started),
+                "connected_max": eng.connected_max, "wall_s": round(wall, 3),
+                "cpu_percent": cpu, "locust_cpu_percent": self.locust_cpu_percent,
+                "connect_failures": eng.connect_failures, "first_error": eng.first_error,
+                "failure": failure})
+        self.send(encode({"t": "bye"}))
+        return 0
+
+    async def _read(self, commands: asyncio.StreamReader) -> None:
+        while True:
+            line = await commands.readline()
+            if not line:
+                break  # the worker is gone
+            msg = decode(line)
+            op = msg.get("op")
+            if op == "start":
+                self.start([int(i) for i in msg["stations"]])
+            elif op == "stop":
+                self.stop_some([int(i) for i in msg["stations"]])
+            elif op == "quit":
+                if msg.get("locust_cpu_percent") is not None:
+                    self.locust_cpu_percent = float(msg["locust_cpu_percent"])
+                break
+        self.stop.set()
+
+    async def _sample_loop(self) -> None:
+        while True:
+            await asyncio.sleep(SAMPLE_PERIOD_S)
+            self._flush_samples()
+
+    def _flush_samples(self) -> None:
+        batch = self.rec.take()
+        if batch is not None:
+            self.send(encode(batch))
+
+    async def _watch_parent(self) -> None:
+        parent = os.getppid()
+        while os.getppid() == parent:
+            await asyncio.sleep(1.0)
+        self.stop.set()
+
+
+async def _amain() -> int:
+    loop = asyncio.get_running_loop()
+    # the protocol owns the real stdout; stray prints go to stderr instead of corrupting it
+    proto_fd = os.dup(1)
+    os.dup2(2, 1)
+    out_transport, _ = await loop.connect_write_pipe(asyncio.Protocol,
+                                                     os.fdopen(proto_fd, "wb", buffering=0))
+    reader = asyncio.StreamReader(limit=_LINE_LIMIT)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
+                                 os.fdopen(0, "rb", buffering=0))
+    first = await reader.readline()
+    if not first:
+        return 0
+    init = decode(first)
+    ctx = RunContext.from_wire(init["ctx"])
+    tag = str(init.get("tag", f"p{os.getpid()}"))
+    print(f"fleetsim engine child {os.getpid()} for worker {tag}", file=sys.stderr, flush=True)
+
+    def send(data: bytes) -> None:
+        if not out_transport.is_closing():  # the worker may be gone: finish the files anyway
+            out_transport.write(data)
+
+    child = EngineChild(ctx, send, tag)
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGTERM, child.stop.set)
+    code = await child.run(reader)
+    deadline = time.monotonic() + 5.0
+    while out_transport.get_write_buffer_size() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)  # let the last samples and "bye" reach the worker
+    out_transport.close()
+    return code
+
+
+def main() -> int:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux/macOS
+        return asyncio.run(_amain())
+    return uvloop.run(_amain())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,302 @@
+"""fleetsim's state in one Locust process: master, worker, or a local (single) run.
+
+:func:`install` hooks it into Locust's events from the locustfile. The master
+(or local runner) loads the scenario, decides the :class:`RunContext` when a
+test starts (origin time, CSMS URLs — starting the embedded CSMS if the
+scenario targets it —, plan horizon, run folder), hands out station indices
+and, at the end, merges the workers' folders into one results folder. A worker
+(or local runner) owns one :class:`EngineBridge` and starts/stops stations for
+its users.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+from weakref import WeakKeyDictionary
+
+import gevent
+import orjson
+from locust.env import Environment
+from locust.runners import LocalRunner, MasterRunner, Runner, WorkerRunner
+
+from fleetsim.exceptions import FleetsimError
+from fleetsim.locust_adapter.bridge import EngineBridge
+from fleetsim.locust_adapter.indices import CLAIM, FATAL, GRANT, RELEASE, IndexClaims, IndexPool
+from fleetsim.locust_adapter.options import add_options
+from fleetsim.locust_adapter.wire import RunContext, worker_tag
+from fleetsim.scenario import OcppVersion, Scenario, load_scenario, parse_scenario, with_overrides
+
+__all__ = ["FleetNode", "install", "node_for"]
+
+log = logging.getLogger(__name__)
+_NODES: WeakKeyDictionary[Environment, FleetNode] = WeakKeyDictionary()
+WORKER_FILES_WAIT_S = 30.0  # the master waits this long for workers' final files
+CHILD_STOP_WAIT_S = 20.0  # engine stop grace (10 s) + closing sockets + final files
+
+
+def install(events: Any) -> None:
+    """Register fleetsim's options and its per-process node on Locust's ``events``."""
+    events.init_command_line_parser.add_listener(add_options)
+    events.init.add_listener(_on_init)
+
+
+def node_for(environment: Environment) -> FleetNode:
+    node = _NODES.get(environment)
+    if node is None:
+        raise FleetsimError("fleetsim's Locust plugin is not installed: the locustfile must "
+                            "call fleetsim.locust_adapter.install(events)")
+    return node
+
+
+def _on_init(environment: Environment, runner: Runner, web_ui: Any = None, **_: Any) -> None:
+    try:
+        _NODES[environment] = FleetNode(environment, runner, web_ui)
+    except FleetsimError as exc:
+        log.error("fleetsim: %s", exc)
+        raise SystemExit(2) from None
+
+
+class FleetNode:
+    """One Locust process's part of the fleet."""
+
+    def __init__(self, environment: Environment, runner: Runner, web_ui: Any) -> None:
+        self.env, self.runner = environment, runner
+        self.options = environment.parsed_options
+        self.is_worker = isinstance(runner, WorkerRunner)
+        self.is_master = isinstance(runner, MasterRunner)
+        self.is_local = isinstance(runner, LocalRunner)
+        self.bridge: EngineBridge | None = None
+        self.ctx: RunContext | None = None
+        self.scenario: Scenario | None = None
+        self.pool = IndexPool()
+        self.generation = 0
+        self.worker_tags: set[str] = set()
+        self.csms: Any = None
+        self.fatal: str | None = None
+        self.started_at = ""
+        self.claims: IndexClaims | None = None
+        ev: Any = environment.events  # locust's EventHook is untyped
+        if self.is_worker:
+            self.claims = IndexClaims(runner.send_message, tag="")
+            runner.register_message(GRANT, self._on_grant)
+        else:
+            self.scenario = self._load_scenario()
+            self._apply_defaults(web_ui)
+            ev.test_start.add_listener(self._on_test_start)
+            ev.quit.add_listener(self._on_quit)
+        if self.is_master:
+            runner.register_message(CLAIM, self._on_claim)
+            runner.register_message(RELEASE, self._on_release)
+            runner.register_message(FATAL, lambda environment, msg, **_: self._fatal(
+                str(msg.data.get("message"))))
+        if not self.is_master:
+            ev.quitting.add_listener(self._on_quitting)
+            ev.test_start.add_listener(self._on_engine_test_start)
+
+    # ------------------------------------------------------------------ master / local
+    def _load_scenario(self) -> Scenario:
+        opts = self.options
+        path = getattr(opts, "fleetsim_scenario", None)
+        if not path:
+            raise FleetsimError("--fleetsim-scenario FILE is required on the master "
+                                "(or a local run)")
+        s = load_scenario(path)
+        return with_overrides(s, seed=getattr(opts, "fleetsim_seed", None),
+                              csms_url=getattr(opts, "fleetsim_csms", None))
+
+    def _apply_defaults(self, web_ui: Any) -> None:
+        s, opts = self.scenario, self.options
+        assert s is not None and opts is not None
+        if opts.num_users is None:
+            opts.num_users = s.stations.count
+        if opts.spawn_rate is None:
+            opts.spawn_rate = s.stations.connect_rate_per_s
+        if s.load is not None:
+            from fleetsim.locust_adapter.shapes import ScenarioShape
+
+            shape = ScenarioShape(s.load)
+            shape.runner = self.runner
+            self.env.shape_class = shape
+            self.env.available_shape_classes = {
+                **(self.env.available_shape_classes or {}), "ScenarioShape": shape}
+            if web_ui is not None:
+                web_ui.update_template_args()
+        elif opts.headless and not opts.run_time:
+            opts.run_time = max(1, round(s.duration_s))
+
+    def _on_test_start(self, environment: Environment, **_: Any) -> None:
+        s = self.scenario
+        assert s is not None
+        self.generation += 1
+        self.pool = IndexPool()
+        self.fatal = None
+        if self.ctx is not None:  # a new test in the same process: same clock, new indices
+            self.ctx = dataclasses.replace(self.ctx, generation=self.generation)
+            return
+        opts = self.options
+        out = getattr(opts, "fleetsim_out", None)
+        if out is None:
+            from fleetsim.run.results import new_run_dir
+
+            out_path = new_run_dir("results", s.name)
+        else:
+            out_path = Path(out)
+            out_path.mkdir(parents=True, exist_ok=True)
+        run_s = max(s.duration_s, float(getattr(opts, "run_time", 0) or 0))
+        urls = {v.value: u for v, u in s.csms.urls.items()}
+        if s.csms.embedded:
+            url = self._start_embedded_csms(s, out_path)  # one CSMS serves every version
+            urls = {v.value: url for v in OcppVersion}
+        from fleetsim.station.clock import iso_ms
+
+        self.started_at = iso_ms(time.time())
+        self.ctx = RunContext(scenario=orjson.loads(orjson.dumps(dict(s.raw), default=str)),
+                              scenario_file=s.file, urls=urls, origin_unix=time.time(),
+                              horizon_s=run_s * s.clock.time_factor + 3600.0,
+                              out_dir=str(out_path.resolve()), generation=self.generation)
+        from fleetsim.csms.embedding import start_commands
+
+        start_commands(s, out_path, origin_unix=self.ctx.origin_unix)  # csms_commands' clock
+        log.info("fleetsim: %s, run folder %s", s.name, out_path)
+
+    def _start_embedded_csms(self, s: Scenario, out: Path) -> str:
+        from fleetsim.csms.process import EmbeddedCsms
+        from fleetsim.drivers.registry import plan_fleet
+        from fleetsim.scenario import build_fleet
+
+        n = max(s.stations.count, int(getattr(self.options, "num_users", 0) or 0))
+        specs = build_fleet(s, range(n))
+        plans = plan_fleet(s, specs, horizon_s=s.duration_s * s.clock.time_factor + 3600.0)
+        tokens = sorted({x.id_tag for p in plans for x in p.sessions})
+        from fleetsim.csms.embedding import embedded_options
+
+        self.csms = EmbeddedCsms(db=str(out / "csms.sqlite"),
+                                 heartbeat_interval_s=max(1, round(s.csms.heartbeat_interval_s)),
+                                 token_prefix=s.csms.token_prefix or None, tokens=tokens,
+                                 log_file=str(out / "csms.log"),
+                                 **embedded_options(s, out)).start()
+        return str(self.csms.url)
+
+    def _grant(self, req: int, need_ctx: bool) -> dict[str, Any]:
+        if self.ctx is None:  # a claim before test_start: cannot happen, but never hang
+            self._on_test_start(self.env)
+        assert self.ctx is not None
+        data: dict[str, Any] = {"req": req, "index": self.pool.claim(), "gen": self.generation}
+        if need_ctx:
+            data["ctx"] = self.ctx.to_wire()
+        return data
+
+    def _on_claim(self, environment: Environment, msg: Any, **_: Any) -> None:
+        self.worker_tags.add(str(msg.data.get("tag")))
+        data = self._grant(int(msg.data["req"]), bool(msg.data.get("ctx")))
+        self.runner.send_message(GRANT, data, client_id=msg.node_id)
+
+    def _on_release(self, environment: Environment, msg: Any, **_: Any) -> None:
+        if int(msg.data.get("gen", -1)) == self.generation:
+            for i in msg.data["indices"]:
+                self.pool.release(int(i))
+
+    def _fatal(self, message: str) -> None:
+        if self.fatal is not None:
+            return
+        self.fatal = message
+        log.error("fleetsim: stopping the test: %s", message)
+        self.env.process_exit_code = 4
+        opts = self.options
+        gevent.spawn(self.runner.quit if opts is not None and opts.headless else self.runner.stop)
+
+    def _on_quit(self, exit_code: int = 0, **_: Any) -> None:
+        """After Locust told every worker to quit: collect, stop the CSMS, merge."""
+        ctx = self.ctx
+        try:
+            if ctx is not None and ctx.out_dir and self.is_master:
+                self._wait_for_workers(Path(ctx.out_dir))
+        finally:
+            if self.csms is not None:
+                self.csms.close()
+        if ctx is None or not ctx.out_dir or getattr(self.options, "fleetsim_no_merge", False):
+            return
+        from fleetsim.run.merge import merge_run
+
+        assert self.scenario is not None
+        try:
+            outcome = merge_run(Path(ctx.out_dir), self.scenario, started_at=self.started_at,
+                                failure=self.fatal)
+        except FleetsimError as exc:
+            log.error("fleetsim: could not merge the run folder: %s", exc)
+            return
+        print(f"fleetsim results: {outcome.path} (fleetsim report {outcome.path} for plots)")
+
+    def _wait_for_workers(self, out: Path) -> None:
+        deadline = time.monotonic() + WORKER_FILES_WAIT_S
+        missing = set(self.worker_tags)
+        while missing and time.monotonic() < deadline:
+            missing = {t for t in missing if not (out / "workers" / t / "worker.json").exists()}
+            if missing:
+                gevent.sleep(0.1)
+        if missing:
+            log.warning("fleetsim: no final figures from %s (other hosts write into their own "
+                        "%s; copy workers/* together and run python -m fleetsim.run.merge)",
+                        ", ".join(sorted(missing)), out)
+
+    # ------------------------------------------------------------------ worker / local
+    def claim(self) -> int:
+        """A global station index for a starting user (blocks until granted)."""
+        if self.claims is not None:
+            if not self.claims.tag:
+                self.claims.tag = self._tag()
+            return self.claims.claim()
+        return int(self._grant(0, False)["index"])
+
+    def start_station(self, index: int) -> None:
+        ctx = self._context()
+        if self.bridge is None:
+            s = self.scenario or parse_scenario(dict(ctx.scenario), file=ctx.scenario_file)
+            self.bridge = EngineBridge(self.env, tag=self._tag(), on_fatal=self._report_fatal,
+                                       call_timeout_ms=s.csms.call_timeout_s * 1000)
+        self.bridge.ensure(ctx)
+        self.bridge.start(index)
+
+    def stop_station(self, index: int) -> None:
+        if self.bridge is not None:
+            self.bridge.stop(index)
+        if self.claims is not None:
+            self.claims.release([index])
+        else:
+            self.pool.release(index)
+
+    def _on_grant(self, environment: Environment, msg: Any, **_: Any) -> None:
+        assert self.claims is not None
+        self.claims.granted(msg.data)
+
+    def _context(self) -> RunContext:
+        if self.claims is not None:
+            if self.claims.ctx is None:
+                raise FleetsimError("no run context from the master yet")
+            return RunContext.from_wire(self.claims.ctx)
+        assert self.ctx is not None
+        return self.ctx
+
+    def _tag(self) -> str:
+        return worker_tag(max(0, int(getattr(self.runner, "worker_index", 0))), os.getpid())
+
+    def _report_fatal(self, message: str) -> None:
+        if self.is_worker:
+            with contextlib.suppress(Exception):
+                self.runner.send_message(FATAL, {"message": message})
+        else:
+            self._fatal(message)
+
+    def _on_engine_test_start(self, environment: Environment, **_: Any) -> None:
+        if self.bridge is not None:
+            self.bridge.fatal = None  # a new test may start a new engine child
+
+    def _on_quitting(self, environment: Environment, **_: Any) -> None:
+        if self.bridge is not None:  # graceful stop of every station, then the final files
+            self.bridge.shutdown(timeout_s=CHILD_STOP_WAIT_S)

@@ -1,0 +1,139 @@
+"""Merge the engine processes' folders of one run into the standard results folder.
+
+Every engine child of a Locust run writes ``<run>/workers/<tag>/``: intervals
+(indexed by whole seconds since the run's common origin), finished sessions,
+and at the end its exact :class:`Recorder` (``recorder.json``) and facts
+(``worker.json``). The merge adds histograms and counters exactly — not Locust's
+rounded statistics — so counts and percentiles are those of one big engine.
+
+Workers on other hosts write into their own machine's run folder: copy their
+``workers/*`` folders beside the others and run ``python -m fleetsim.run.merge
+RUN_DIR --scenario RUN_DIR/scenario.yaml``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from fleetsim.exceptions import FleetsimError, ResultsError
+from fleetsim.metrics.recorder import Recorder
+from fleetsim.run.results import ResultsFolder
+from fleetsim.run.summary import WorkerFigures, build_summary, workers_generator
+from fleetsim.scenario import load_scenario, station_spec
+from fleetsim.scenario.model import Scenario
+
+__all__ = ["MergeOutcome", "merge_run", "worker_dirs"]
+
+DEFAULT_EPOCH = "2026-01-05T00:00:00+00:00"
+
+
+@dataclass(frozen=True, slots=True)
+class MergeOutcome:
+    path: Path
+    summary: dict[str, Any]
+    workers: int
+
+
+def worker_dirs(run: Path) -> list[Path]:
+    """``<run>/workers/*`` that an engine child wrote, sorted by tag."""
+    base = run / "workers"
+    return sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+
+
+def _lines(path: Path) -> Iterator[dict[str, Any]]:
+    if not path.exists():
+        return
+    with open(path, "rb") as f:
+        for line in f:
+            if line.strip():
+                try:
+                    yield orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    continue  # a line cut short by a killed process
+
+
+def merge_run(run: Path, s: Scenario, *, started_at: str = "",
+              results: ResultsFolder | None = None,
+              failure: str | None = None) -> MergeOutcome:
+    """Write ``summary.json``, ``histograms.json``, ``timeseries.csv``, ``sessions.csv`` …
+
+    ``results`` is the folder the caller opened at the start (it wrote
+    ``scenario.yaml``); without one it is opened here. ``failure`` is the run's
+    own failure, if any; a worker's failure (e.g. CSMS unreachable) or missing
+    final figures make the run incomplete too.
+    """
+    epoch = s.clock.start or datetime.fromisoformat(DEFAULT_EPOCH)
+    if results is None:
+        results = ResultsFolder(run, scenario_raw=s.raw, epoch_unix=epoch.timestamp())
+    dirs = worker_dirs(run)
+    merged = Recorder()
+    figures: list[WorkerFigures] = []
+    connected: dict[int, float] = {}
+    started: set[int] = set()
+    booted: set[int] = set()
+    wall = 0.0
+    for d in dirs:
+        for wire in _lines(d / "intervals.jsonl"):
+            results.add_interval_wire(wire)
+            i = int(wire["index"])
+            connected[i] = connected.get(i, 0.0) + float(wire["gauges"].get("connected", 0.0))
+        results.add_sessions(_lines(d / "sessions.jsonl"))
+        rec_file, info_file = d / "recorder.json", d / "worker.json"
+        if not (rec_file.exists() and info_file.exists()):
+            failure = failure or (f"engine {d.name} left no final figures (killed?); "
+                                  "its intervals and sessions are merged, its totals are not")
+            continue
+        try:
+            rec = Recorder.from_wire(orjson.loads(rec_file.read_bytes()))
+            info = orjson.loads(info_file.read_bytes())
+        except (orjson.JSONDecodeError, KeyError) as exc:
+            raise ResultsError(f"{d}: unreadable final figures: {exc}") from None
+        merged.add(rec)
+        figures.append(WorkerFigures(d.name, rec, info))
+        started.update(info.get("started_indices", ()))
+        booted.update(info.get("booted_indices", ()))
+        wall = max(wall, float(info.get("wall_s") or 0.0))
+        if info.get("failure") and failure is None:
+            failure = str(info["failure"])
+    if not dirs and failure is None:
+        failure = "no engine process started (no station was spawned)"
+    versions: dict[str, int] = {}
+    for i in sorted(started):
+        v = station_spec(s, i).version.value
+        versions[v] = versions.get(v, 0) + 1
+    summary = build_summary(s, rec=merged, versions=versions,
+                            planned=max(s.stations.count, len(started)),
+                            connected_max=round(max(connected.values(), default=0.0)),
+                            booted=len(booted), wall_s=wall, started_at=started_at,
+                            failure=failure, generator=workers_generator(merged, figures))
+    summary["stations"]["started"] = len(started)
+    results.write_final(summary, merged)
+    return MergeOutcome(path=run, summary=summary, workers=len(dirs))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m fleetsim.run.merge", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run", type=Path, help="run folder holding workers/<tag>/")
+    ap.add_argument("--scenario", type=Path, help="scenario (default RUN/scenario.yaml)")
+    a = ap.parse_args(argv)
+    try:
+        s = load_scenario(a.scenario or a.run / "scenario.yaml")
+        out = merge_run(a.run, s)
+    except FleetsimError as exc:
+        print(f"fleetsim: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"merged {out.workers} engine processes into {out.path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

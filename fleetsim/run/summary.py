@@ -1,0 +1,98 @@
+"""``summary.json``: per action × version figures, run facts and generator health.
+
+One engine (``fleetsim run --workers 0``) or many (the Locust path) make the
+same summary; with many, ``generator`` is the merged view (``generator.workers``
+engines) and ``generator_workers`` lists each engine's own health; the run is
+invalid when *any* worker's engine was saturated (a merged loop-lag histogram
+could hide one bad worker).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fleetsim import __version__
+from fleetsim.metrics.recorder import Recorder
+from fleetsim.run.results import CPU_LIMIT_PERCENT, generator_health
+from fleetsim.scenario.model import Scenario
+
+__all__ = ["WorkerFigures", "build_summary", "workers_generator"]
+
+
+class WorkerFigures:
+    """One engine process's exact totals and facts (from ``workers/<tag>/``)."""
+
+    def __init__(self, tag: str, rec: Recorder, info: Mapping[str, Any]) -> None:
+        self.tag, self.rec, self.info = tag, rec, info
+
+    @property
+    def cpu_percent(self) -> float:
+        return float(self.info.get("cpu_percent") or 0.0)
+
+
+def workers_generator(merged: Recorder, workers: Sequence[WorkerFigures]) -> dict[str, Any]:
+    """Merged generator health with a per-worker breakdown; valid only if every worker was."""
+    per = []
+    warnings: list[str] = []
+    for w in workers:
+        g = generator_health(w.rec, w.cpu_percent)
+        locust_cpu = w.info.get("locust_cpu_percent")
+        if locust_cpu is not None and float(locust_cpu) >= CPU_LIMIT_PERCENT:
+            g["warnings"].append(f"Locust worker process CPU {float(locust_cpu):.0f} % >= "
+                                 f"{CPU_LIMIT_PERCENT:.0f} %: add workers or machines")
+            g["valid"] = False
+        per.append({"worker": w.tag, "host": w.info.get("host"), "pid": w.info.get("pid"),
+                    "stations": w.info.get("stations_started", 0),
+                    "locust_cpu_percent": locust_cpu, **g})
+        warnings += [f"worker {w.tag}: {m}" for m in g["warnings"]]
+    gen = generator_health(merged, max((w.cpu_percent for w in workers), default=0.0))
+    gen["warnings"] = warnings
+    gen["valid"] = not warnings
+    gen["workers"] = len(per)
+    gen["per_worker"] = per  # moved to summary["generator_workers"] by build_summary
+    return gen
+
+
+def build_summary(s: Scenario, *, rec: Recorder, versions: Mapping[str, int], planned: int,
+                  connected_max: int, booted: int, wall_s: float, started_at: str,
+                  failure: str | None, generator: dict[str, Any]) -> dict[str, Any]:
+    """The summary dict (``sessions`` is completed by :meth:`ResultsFolder.write_final`)."""
+    actions = {}
+    errors_total: dict[str, int] = {}
+    for key, a in sorted(rec.actions.items()):
+        errs = dict(a.errors)
+        for k, n in errs.items():
+            errors_total[k] = errors_total.get(k, 0) + n
+        actions[key] = {"count": a.hist.count, "sent": a.sent, "errors": sum(errs.values()),
+                        "errors_by_kind": errs,
+                        **{k: v for k, v in a.hist.summary().items() if k != "count"}}
+    for key, h in sorted(rec.flows.items()):  # CSMS command → its effect, e.g. RemoteStart
+        actions[key] = {"count": h.count, "sent": h.count, "errors": 0, "errors_by_kind": {},
+                        "kind": "flow",
+                        **{k: v for k, v in h.summary().items() if k != "count"}}
+    for k, n in rec.faults.items():
+        errors_total[k] = errors_total.get(k, 0) + n
+    generator = dict(generator)
+    # fleetsim report reads generator.* as numbers: the per-worker breakdown sits beside it
+    per_worker = generator.pop("per_worker", None)
+    extra = {} if per_worker is None else {"generator_workers": per_worker}
+    return {
+        "fleetsim_version": __version__, "scenario": s.name, "scenario_file": s.file,
+        "seed": s.seed, "started_at": started_at,
+        "duration_s": round(wall_s, 3),
+        "time_factor": s.clock.time_factor, "versions": dict(versions),
+        "completed": failure is None, "failure": failure,
+        "stations": {"planned": planned, "connected_max": connected_max, "booted": booted},
+        "messages": {"sent": sum(a.sent for a in rec.actions.values()),
+                     "received": sum(a.answered for a in rec.actions.values())
+                     + sum(rec.incoming.values())},
+        "incoming_calls": dict(rec.incoming),
+        "actions": actions,
+        "errors": {"total": sum(errors_total.values()), "by_kind": errors_total},
+        "generator": generator,
+        **extra,
+        "offline": rec.offline_summary(),
+        "conformance": dict(sorted(rec.conformance.items())),
+        "sessions": {},
+    }

@@ -1,0 +1,67 @@
+"""Real processes for the Locust tests: Locust on loopback, engine children, no orphans."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCUSTFILE = ROOT / "fleetsim" / "locustfile.py"
+CHILD_PID = re.compile(rb"fleetsim engine child (\d+) for worker")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def locust(*args: str, processes: int | None = None) -> list[str]:
+    """A headless Locust command on a private master port (never the default 5557)."""
+    port = str(free_port())
+    cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+           "--only-summary", "--loglevel", "INFO", "--master-bind-host", "127.0.0.1",
+           "--master-bind-port", port, "--master-port", port, *args]
+    if processes is not None:
+        cmd += ["--processes", str(processes)]
+    return cmd
+
+
+def run(cmd: Sequence[str], *, timeout: float, log: Path) -> subprocess.CompletedProcess[bytes]:
+    with open(log, "wb") as f:
+        return subprocess.run(list(cmd), stdout=f, stderr=subprocess.STDOUT, timeout=timeout,
+                              cwd=ROOT, stdin=subprocess.DEVNULL, check=False)
+
+
+def child_pids(run_dir: Path) -> set[int]:
+    """Engine children that ever started for this run (each logs its pid first thing)."""
+    pids = set()
+    for log in run_dir.glob("workers/*/child.log"):
+        pids.update(int(m) for m in CHILD_PID.findall(log.read_bytes()))
+    return pids
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def alive(pids: Iterable[int]) -> list[int]:
+    out = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                out.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return out
