@@ -62,7 +62,7 @@ async def _full_stack(url: str, n: int, seconds: float, *, busy: bool) -> dict[s
     clock = Clock.start(epoch=None, factor=1.0, wall_timestamps=False,
                         monotonic=time.monotonic(), unix=time.time())
     # busy: back-to-back Heartbeats (throughput); idle: one every hour (memory)
-    cfg = StationConfig(heartbeat_interval_s=1e-9 if busy else 3600.0)
+    cfg = StationConfig(heartbeat_interval_s=3600.0, closed_loop_heartbeat=busy)
     versions = list(OcppVersion)
     stations = []
     for i in range(n):
@@ -155,7 +155,7 @@ def _through_locust(url: str, n: int, seconds: float) -> dict[str, float]:
                                                                       "2.1": 1}},
             "csms": {"target": url}, "clock": {"time_factor": 1},
             # back-to-back Heartbeats, as the engine-alone figure; sessions out of the way
-            "ocpp": {"heartbeat_interval": "0.000000001s"},
+            "ocpp": {"heartbeat_interval": "0s"},
             "drivers": {"model": "uniform", "overrides": {"uniform": {
                 "sessions_per_day": 0.001}}}}))
         out = Path(tmp) / "run"

@@ -45,9 +45,11 @@ class RunOutcome:
 
 
 def station_config(s: Scenario) -> StationConfig:
+    closed_loop = s.ocpp.heartbeat_interval_s == 0
     return StationConfig(vendor=s.stations.vendor, model=s.stations.model,
+                         closed_loop_heartbeat=closed_loop,
                          meter_interval_s=s.ocpp.meter_interval_s,
-                         heartbeat_interval_s=s.ocpp.heartbeat_interval_s,
+                         heartbeat_interval_s=s.ocpp.heartbeat_interval_s or None,
                          measurands=s.ocpp.measurands, authorize=s.ocpp.authorize,
                          call_timeout_wall_s=s.csms.call_timeout_s, strict=s.ocpp.strict,
                          security_profile=security_profile(s.csms.password, s.csms.tls))

@@ -226,8 +226,8 @@ def _clock(n: Node) -> ClockConfig:
 
 def _ocpp(n: Node) -> OcppConfig:
     meter = n.duration_s("meter_interval", "60s", positive=True)
-    hb = n.duration_s("heartbeat_interval", None, positive=True) if n.has(
-        "heartbeat_interval") else None
+    # 0s: back-to-back Heartbeats, each sent when the previous is answered (benchmarks)
+    hb = n.duration_s("heartbeat_interval", None) if n.has("heartbeat_interval") else None
     measurands = n.string_list("measurands") or DEFAULT_MEASURANDS
     if "Energy.Active.Import.Register" not in measurands:
         raise n.error("must include Energy.Active.Import.Register", "measurands")

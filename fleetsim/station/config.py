@@ -18,6 +18,7 @@ class StationConfig:
     firmware: str = "0.1.0"
     meter_interval_s: float = 60.0
     heartbeat_interval_s: float | None = None  # None: the interval the CSMS returns
+    closed_loop_heartbeat: bool = False  # benchmarks: each Heartbeat as soon as the last is answered
     boot_retry_default_s: float = 30.0         # when Pending/Rejected come with interval 0
     measurands: tuple[str, ...] = DEFAULT_MEASURANDS
     authorize: bool = True

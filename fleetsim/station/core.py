@@ -382,7 +382,8 @@ class StationCore:
     def set_heartbeat(self, interval_s: float, now: float) -> None:
         """Beat every ``interval_s`` simulated seconds from ``now`` on."""
         self.heartbeat_wall_s = self.clock.interval_wall(interval_s)
-        self.at(now + self.heartbeat_wall_s, self._heartbeat, name="heartbeat")
+        first = now if self.cfg.closed_loop_heartbeat else now + self.heartbeat_wall_s
+        self.at(first, self._heartbeat, name="heartbeat")
 
     def _reboot(self, t: float) -> None:
         if self.connected and not self.booted:
@@ -391,11 +392,19 @@ class StationCore:
     def _heartbeat(self, t: float) -> None:
         if not self.connected or self.stopping:
             return
-        self.call("Heartbeat", _empty, t)
+        if self.cfg.closed_loop_heartbeat:  # benchmark mode: the next beat when answered
+            self.call("Heartbeat", _empty, t, on_result=self._beat_again)
+            return
+        if not self.has_queued("Heartbeat"):
+            # a station does not pile up heartbeats behind one the CSMS has not answered
+            self.call("Heartbeat", _empty, t)
         nxt = t + self.heartbeat_wall_s
         if nxt <= self.now:  # after a stall, beat on from now: never a burst of missed beats
             nxt = self.now + self.heartbeat_wall_s
         self.at(nxt, self._heartbeat, name="heartbeat")
+
+    def _beat_again(self, _payload: Payload, now: float) -> None:
+        self._heartbeat(now)
 
     # ------------------------------------------------------------------ sessions
     def _schedule_next_arrival(self) -> None:

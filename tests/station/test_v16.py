@@ -122,3 +122,36 @@ def test_unknown_csms_call_gets_not_implemented() -> None:
     st.out.clear()
     st.on_frame(b'[2,"c1","FooBar",{}]', 0.1)
     assert st.out == [b'[4,"c1","NotImplemented","FooBar is not implemented by fleetsim",{}]']
+
+
+
+def test_heartbeats_do_not_pile_up_behind_an_unanswered_one() -> None:
+    from fleetsim.station import StationConfig
+
+    st = make(V16, config=StationConfig(heartbeat_interval_s=10, call_timeout_wall_s=1e6))
+    ex = Exchange(st)
+    ex.open()  # booted; from here on nothing is answered
+    for k in range(1, 101):  # 1,000 s: 100 beats fall due while the first is unanswered
+        st.on_timer(ex.now + k * 10)
+    assert st.rec.actions["1.6/Heartbeat"].sent == 1
+    assert st.queued == 1
+
+
+
+def test_closed_loop_heartbeat_sends_the_next_when_answered() -> None:
+    from fleetsim.station import StationConfig
+
+    st = make(V16, config=StationConfig(heartbeat_interval_s=300, closed_loop_heartbeat=True))
+    st.on_open(0.0)
+    frames_seen: list[bytes] = []
+    for k in range(60):  # answer whatever is in flight: boot, statuses, then heartbeats
+        assert len(st.out) == 1, "exactly one CALL in flight at a time"
+        frame = st.out.pop()
+        frames_seen.append(frame)
+        msg_id = frame.split(b'"')[1]
+        body = (b'{"status":"Accepted","currentTime":"2026-01-05T00:00:00Z","interval":300}'
+                if b'"BootNotification"' in frame else b'{"currentTime":"2026-01-05T00:00:00Z"}')
+        st.on_frame(b'[3,"' + msg_id + b'",' + body + b"]", 0.001 * (k + 1))
+    beats = [f for f in frames_seen if b'"Heartbeat"' in f]
+    assert len(beats) >= 55  # after boot and statuses, each answer brings the next beat at once
+    assert st.queued == 1
