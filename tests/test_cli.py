@@ -54,6 +54,8 @@ def test_run_with_impossible_and_lax_slo(tmp_path: Path) -> None:
                  "--fail-on", "error_rate > 50%")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "<failure" not in (tmp_path / "b" / "junit.xml").read_text()
+    assert "reconcile: all" in r.stdout  # against the embedded CSMS, nothing was lost
+    assert json.loads((tmp_path / "b" / "reconcile.json").read_text())["ok"] is True
     for png in ("latency", "latency_cdf", "throughput", "stations", "fleet_power"):
         assert (tmp_path / "b" / "plots" / f"{png}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

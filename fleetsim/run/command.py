@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
 from fleetsim.report import exitcodes
@@ -56,13 +57,34 @@ def run_command(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         print(f"WARNING: results invalid: {w}", file=out)
     if verdicts:
         print_verdicts(verdicts, out)
+    reconciled = _reconcile(scenario.csms.embedded, outcome.path, out)
     print(f"results: {outcome.path}  (report: {outcome.path / 'report.html'})", file=out)
     if summary["stations"]["booted"] == 0:
         print("fleetsim: error: no station was booted by the CSMS", file=sys.stderr)
         return exitcodes.RUN_INCOMPLETE
-    if any(not v.passed for v in verdicts):
+    if any(not v.passed for v in verdicts) or not reconciled:
         return exitcodes.SLO_FAILED
     return exitcodes.OK
+
+
+def _reconcile(embedded: bool, path: Path, out: TextIO) -> bool:
+    """Against the embedded CSMS, prove nothing was lost (reconcile.json); True if so."""
+    if not embedded or not (path / "csms.sqlite").exists():
+        return True  # a third-party CSMS: sessions.csv is the ledger to reconcile against
+    from fleetsim.reconcile import reconcile
+
+    r = reconcile(path)
+    r.write(path)
+    if r.ok:
+        print(f"reconcile: all {r.transactions_stations} transactions match the CSMS ledger",
+              file=out)
+        return True
+    print(f"FAIL  reconcile: {len(r.differences)} differences between the stations and the "
+          f"CSMS ledger (see {path / 'reconcile.json'}, or: fleetsim reconcile {path})",
+          file=out)
+    for d in r.differences[:10]:
+        print(f"  {d.kind:20} {d.station_id} {d.transaction_id}: {d.detail}", file=out)
+    return False
 
 
 def print_table(summary: dict[str, Any], out: TextIO) -> None:
