@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fleetsim.drivers.power import CHARGE_EFFICIENCY, charge_power_w
+from fleetsim.drivers.charge import ChargeState
 from fleetsim.drivers.session import Evse, Session
 
 __all__ = ["Connector", "Reservation", "Transaction"]
 
-_MAX_STEP_S = 60.0  # integrate in ≤ 1 simulated minute steps: taper stays within 2 %
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +47,11 @@ class Transaction:
 class Connector:
     """Mutable per-connector state, owned by one station core."""
 
-    __slots__ = ("charging", "connector_id", "delivered_wh", "evse", "flow_t0", "full", "id_tag",
-                 "last_sim", "limit_w", "meter_start_wh", "operative", "pending_operative",
+    __slots__ = ("charge", "charging", "connector_id", "delivered_wh", "evse", "flow_t0", "full",
+                 "id_tag", "last_sim", "limit_w", "mark_sim", "mark_wh", "meter_start_wh", "operative", "pending_operative",
                  "power_w", "register_wh", "remote_start_id", "reservation", "reservation_used",
                  "seq_no", "session",
-                 "soc", "status", "target_soc", "tx", "wanted_wh")
+                 "soc", "status", "tx", "wanted_wh")
 
     def __init__(self, connector_id: int, evse: Evse, register_wh: float = 0.0) -> None:
         self.connector_id = connector_id
@@ -66,7 +65,9 @@ class Connector:
         self.delivered_wh = 0.0
         self.wanted_wh = 0.0
         self.soc = 0.0
-        self.target_soc = 1.0
+        self.charge: ChargeState | None = None    # the plugged car's exact charging state
+        self.mark_sim = 0.0                        # time and energy at the previous reading
+        self.mark_wh = 0.0
         self.power_w = 0.0
         self.limit_w: float | None = None
         self.charging = False
@@ -86,63 +87,63 @@ class Connector:
     def plug(self, session: Session, sim_s: float) -> None:
         self.session = session
         self.id_tag = session.id_tag
+        self.charge = ChargeState.for_session(session, self.evse)
         self.soc = session.soc_start
-        self.target_soc = 0.8 if self.evse.dc else 1.0
         self.delivered_wh = 0.0
         self.wanted_wh = session.energy_kwh * 1000.0
         self.full = False
-        self.last_sim = sim_s
+        self.last_sim = self.mark_sim = sim_s
+        self.mark_wh = 0.0
 
     def open_transaction(self, sim_s: float, tx_id: str | int | None) -> Transaction:
         """Start drawing power and open a transaction at the current register."""
         self.charging = True
-        self.last_sim = sim_s
+        self.last_sim = self.mark_sim = sim_s
+        self.mark_wh = self.delivered_wh
         self.meter_start_wh = int(self.register_wh)
         self.tx = Transaction(tx_id, self.meter_start_wh, sim_s)
         return self.tx
 
     def advance(self, sim_s: float) -> float:
-        """Integrate up to ``sim_s``; returns the energy added [Wh]."""
+        """Integrate exactly up to ``sim_s`` (closed form, no stepping); the energy added [Wh].
+
+        ``power_w`` becomes the instantaneous power afterwards; the register moves by
+        whole Wh whose sum is the rounded exact energy, so meterStop − meterStart is
+        exactly the sum of the increments reported in between.
+        """
         dt = sim_s - self.last_sim
         self.last_sim = sim_s
-        if not self.charging or self.full or self.session is None:
+        ch = self.charge
+        if not self.charging or self.full or ch is None:
             self.power_w = 0.0
             return 0.0
-        if dt <= 0:  # no time passed: only the power (e.g. under a new limit) is refreshed
-            self.power_w = charge_power_w(self.session.vehicle, self.soc, self.evse, self.limit_w)
-            return 0.0
-        vehicle, battery_wh = self.session.vehicle, self.session.vehicle.battery_kwh * 1000.0
-        added = 0.0
-        while dt > 1e-9:
-            step = min(dt, _MAX_STEP_S)
-            p = charge_power_w(vehicle, self.soc, self.evse, self.limit_w)
-            e = p * step / 3600.0
-            room = min(self.wanted_wh - self.delivered_wh,
-                       (self.target_soc - self.soc) * battery_wh / CHARGE_EFFICIENCY)
-            if p <= 0.0 or room <= 0.0:
-                self.full = True
-                break
-            if e >= room:
-                e = room
-                self.full = True
-            self.delivered_wh += e
-            self.register_wh += e
-            self.soc = min(1.0, self.soc + e * CHARGE_EFFICIENCY / battery_wh)
-            added += e
-            dt -= step
-            if self.full:
-                break
-        self.power_w = 0.0 if self.full else charge_power_w(vehicle, self.soc, self.evse,
-                                                            self.limit_w)
-        return added
+        before = self.delivered_wh
+        if dt > 0:
+            step = ch.advance(dt, self.limit_w)
+            self.register_wh += step.energy_wh
+            self.delivered_wh = ch.delivered_wh
+            self.soc = ch.soc
+            self.full = ch.done
+        self.power_w = ch.power_w(self.limit_w)
+        return self.delivered_wh - before
+
+    def reading_power_w(self) -> float:
+        """Mean power since the previous reading [W], for Sample.Periodic and
+        Transaction.End values: Σ P·Δt over the readings equals the register's increments."""
+        dt_h = (self.last_sim - self.mark_sim) / 3600.0
+        energy = self.delivered_wh - self.mark_wh
+        self.mark_sim, self.mark_wh = self.last_sim, self.delivered_wh
+        return energy / dt_h if dt_h > 0 else self.power_w
 
     def seconds_to_full(self) -> float | None:
-        """Simulated seconds until the car stops drawing at today's power, if charging."""
-        if not self.charging or self.full or self.power_w <= 0.0 or self.session is None:
+        """Simulated seconds until the car stops drawing at today's power (an estimate
+        the core re-checks: on a taper the power only falls, so it is never late)."""
+        ch = self.charge
+        if not self.charging or self.full or self.power_w <= 0.0 or ch is None:
             return None
-        battery_wh = self.session.vehicle.battery_kwh * 1000.0
-        room = min(self.wanted_wh - self.delivered_wh,
-                   (self.target_soc - self.soc) * battery_wh / CHARGE_EFFICIENCY)
+        battery_wh = ch.vehicle.battery_kwh * 1000.0
+        room = min(ch.wanted_wh - self.delivered_wh,
+                   (ch.stop_soc - self.soc) * battery_wh / ch.efficiency)
         return max(0.0, room) * 3600.0 / self.power_w
 
     def close_transaction(self) -> None:
@@ -153,4 +154,5 @@ class Connector:
     def unplug(self) -> None:
         self.close_transaction()
         self.session = None
+        self.charge = None
         self.full = False

@@ -12,7 +12,16 @@ from typing import Any
 
 from fleetsim.station.connector import Connector
 
-__all__ = ["sampled_values"]
+__all__ = ["reading_power_w", "sampled_values"]
+
+# readings that close an interval report the mean power over it (∫P dt = Δregister)
+_INTERVAL_CONTEXTS = frozenset({"Sample.Periodic", "Sample.Clock", "Transaction.End"})
+
+
+def reading_power_w(c: Connector, context: str) -> float:
+    """Power to report with a reading in ``context``: the mean since the previous reading
+    for periodic, clock-aligned and end readings, the instantaneous power otherwise."""
+    return c.reading_power_w() if context in _INTERVAL_CONTEXTS else c.power_w
 
 _PHASES = ("L1", "L2", "L3")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from fleetsim.station.connector import Connector, Transaction
 from fleetsim.station.core import Payload, StationCore
 from fleetsim.station.dispatch import Handler
-from fleetsim.station.measure import sampled_values
+from fleetsim.station.measure import reading_power_w, sampled_values
 
 __all__ = ["Station16"]
 
@@ -112,7 +112,8 @@ class Station16(StationCore):
         tx = c.tx
         if tx is None:
             return
-        values = sampled_values(c, self.measurands, context, c.power_w, as_text=True)
+        values = sampled_values(c, self.measurands, context, reading_power_w(c, context),
+                                as_text=True)
         stamp = self.clock.iso(t)
         cid = c.connector_id
 

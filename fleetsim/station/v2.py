@@ -17,7 +17,7 @@ from typing import Any
 from fleetsim.station.connector import Connector, Transaction
 from fleetsim.station.core import Payload, StationCore
 from fleetsim.station.dispatch import Handler
-from fleetsim.station.measure import sampled_values
+from fleetsim.station.measure import reading_power_w, sampled_values
 
 __all__ = ["Station2", "Station21", "Station201"]
 
@@ -89,7 +89,7 @@ class Station2(StationCore):
         if id_token:
             p["idToken"] = {"idToken": c.id_tag, "type": "ISO14443"}
         if context:
-            power = c.power_w
+            power = reading_power_w(c, context)
             p["meterValue"] = [{"timestamp": p["timestamp"], "sampledValue": sampled_values(
                 c, self.measurands, context, power, as_text=False)}]
         if not self.connected:
@@ -167,8 +167,8 @@ class Station2(StationCore):
             return
         if not self.connected:
             return
-        stamp, values = self.clock.iso(t), sampled_values(c, self.measurands, "Sample.Clock",
-                                                          c.power_w, as_text=False)
+        stamp, values = self.clock.iso(t), sampled_values(
+            c, self.measurands, "Sample.Clock", reading_power_w(c, "Sample.Clock"), as_text=False)
         self.call("MeterValues", lambda: {"evseId": c.connector_id, "meterValue": [
             {"timestamp": stamp, "sampledValue": values}]}, t)
 

@@ -66,10 +66,15 @@ async def test_set_charging_profile_lowers_reported_power_within_one_interval() 
             result = await csms_call(server, sid, *cap_profile(st.version_prefix == "1.6/",
                                                                2000, stamp))
             assert result.status == "Accepted"
-            await wait_for(lambda sid=sid, stamp=stamp: bool(power_after(server, sid, stamp)),
-                           INTERVAL_WALL_S + 1.0, f"{sid}'s next meter reading")
-            assert time.monotonic() - t0 <= INTERVAL_WALL_S + 0.5
-            assert power_after(server, sid, stamp)[0] <= 2000.0 + 1e-6, sid
+            assert st.connectors[0].power_w <= 2000.0 + 1e-6, sid  # the car follows at once
+            # readings report the mean power since the previous one (so ∫P dt = Δregister):
+            # the reading that straddles the change is between, the next is under the cap
+            await wait_for(lambda sid=sid, stamp=stamp: len(power_after(server, sid, stamp)) >= 2,
+                           2 * INTERVAL_WALL_S + 1.0, f"{sid}'s next two meter readings")
+            assert time.monotonic() - t0 <= 2 * INTERVAL_WALL_S + 0.5
+            first, second = power_after(server, sid, stamp)[:2]
+            assert 2000.0 - 1e-6 <= first <= 11_100.0, sid
+            assert second <= 2000.0 + 1e-6, sid
         rows = {r.station_id: r for r in server.ledger.transactions()}
         assert set(rows) == set(fleet.ids)
     finally:
