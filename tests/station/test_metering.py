@@ -7,6 +7,8 @@ SoC never falls; a charging-profile limit caps the power; the car stops at its s
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from fleetsim.drivers.session import Evse, Vehicle
@@ -52,7 +54,7 @@ def test_dc_session_meter_values_are_consistent(limit_w: float | None) -> None:
     assert socs == sorted(socs) and socs[-1] <= 80  # DC stops at 80 %
     peak = max(r[2] for r in rs)
     assert peak <= (limit_w or 150_000) * 1.0001  # min(EVSE, profile, car curve)
-    for (t0, e0, _, _), (t1, e1, p1, _) in zip(rs, rs[1:], strict=False):
+    for (t0, e0, _, _), (t1, e1, p1, _) in itertools.pairwise(rs):
         if t1 - t0 < 1 or e1 - e0 < 50:
             continue  # idle after full, or a reading right after another
         assert p1 * (t1 - t0) / 3600 == pytest.approx(e1 - e0, rel=0.02, abs=1.0)
