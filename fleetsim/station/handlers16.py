@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from fleetsim.station import lifecycle as lc
-from fleetsim.station.config_keys import SEND_LIST_MAX, change_configuration, get_configuration
+from fleetsim.station.config_keys import change_configuration, get_configuration
 from fleetsim.station.connector import Connector, Reservation
 from fleetsim.station.dispatch import Handler, const
 from fleetsim.station.limits import apply_limits, composite_for, limits_of
@@ -155,29 +155,16 @@ def cancel_reservation(st: Station16, p: P, now: float) -> P:
 
 def send_local_list(st: Station16, p: P, now: float) -> P:
     """§5.15: Full replaces, Differential updates (a version not above ours: mismatch)."""
-    ex = lc.extra(st)
-    version, entries = ex.get("local_list", (0, {}))
     items = p.get("localAuthorizationList") or []
-    if len(items) > SEND_LIST_MAX:
-        return {"status": "Failed"}
-    if p["updateType"] == "Differential":
-        if p["listVersion"] <= version:
-            return {"status": "VersionMismatch"}
-        entries = dict(entries)
-    else:
-        entries = {}
-    for item in items:
-        info = item.get("idTagInfo")
-        if info is None:
-            entries.pop(item["idTag"], None)
-        else:
-            entries[item["idTag"]] = info.get("status", "Accepted")
-    ex["local_list"] = (p["listVersion"], entries)
-    return {"status": "Accepted"}
+    status = lc.update_local_list(
+        st, full=p["updateType"] == "Full", version=p["listVersion"],
+        entries=((i["idTag"], (i.get("idTagInfo") or {}).get("status", "Accepted")
+                  if "idTagInfo" in i else None) for i in items))
+    return {"status": status}
 
 
 def get_local_list_version(st: Station16, p: P, now: float) -> P:
-    return {"listVersion": (st.extra or {}).get("local_list", (0, {}))[0]}
+    return {"listVersion": lc.local_list_version(st)}
 
 
 def set_profile(st: Station16, p: P, now: float) -> P:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from fleetsim.station import lifecycle as lc
-from fleetsim.station.config_keys import SEND_LIST_MAX
 from fleetsim.station.connector import Connector, Reservation
 from fleetsim.station.dispatch import Handler
 from fleetsim.station.handlers2_charging import CHARGING_HANDLERS
@@ -138,30 +137,16 @@ def cancel_reservation(st: Station2, p: P, now: float) -> P:
 
 def send_local_list(st: Station2, p: P, now: float) -> P:
     """D01: Full replaces, Differential updates (a version not above ours: mismatch)."""
-    ex = lc.extra(st)
-    version, entries = ex.get("local_list", (0, {}))
     items = p.get("localAuthorizationList") or []
-    if len(items) > SEND_LIST_MAX:
-        return {"status": "Failed"}
-    if p["updateType"] == "Differential":
-        if p["versionNumber"] <= version:
-            return {"status": "VersionMismatch"}
-        entries = dict(entries)
-    else:
-        entries = {}
-    for item in items:
-        info = item.get("idTokenInfo")
-        token = item["idToken"]["idToken"]
-        if info is None:
-            entries.pop(token, None)
-        else:
-            entries[token] = info.get("status", "Accepted")
-    ex["local_list"] = (p["versionNumber"], entries)
-    return {"status": "Accepted"}
+    status = lc.update_local_list(
+        st, full=p["updateType"] == "Full", version=p["versionNumber"],
+        entries=((i["idToken"]["idToken"], (i.get("idTokenInfo") or {}).get("status", "Accepted")
+                  if "idTokenInfo" in i else None) for i in items))
+    return {"status": status}
 
 
 def get_local_list_version(st: Station2, p: P, now: float) -> P:
-    return {"versionNumber": (st.extra or {}).get("local_list", (0, {}))[0]}
+    return {"versionNumber": lc.local_list_version(st)}
 
 
 HANDLERS: dict[str, Handler] = {

@@ -11,6 +11,7 @@ requests walk their status notifications on timers (no files are moved):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from fleetsim.station.connector import Connector, Reservation
@@ -205,3 +206,37 @@ def _aligned(t: float, st: StationCore) -> None:
             st.advance(c, t)
             st.send_aligned(c, t)
     start_aligned(st, t + 1e-6)
+
+
+def update_local_list(st: StationCore, *, full: bool, version: int,
+                      entries: Iterable[tuple[str, str | None]]) -> str:
+    """Apply a SendLocalList (1.6 §5.15, 2.0.1 D01); the status to answer.
+
+    ``entries`` are (token, status or None to remove). Full replaces the list;
+    Differential updates it and needs a version above the current one.
+    """
+    from fleetsim.station.config_keys import SEND_LIST_MAX
+
+    items = list(entries)
+    if len(items) > SEND_LIST_MAX:
+        return "Failed"
+    ex = extra(st)
+    current, table = ex.get("local_list", (0, {}))
+    if full:
+        table = {}
+    elif version <= current:
+        return "VersionMismatch"
+    else:
+        table = dict(table)
+    for token, status in items:
+        if status is None:
+            table.pop(token, None)
+        else:
+            table[token] = status
+    ex["local_list"] = (version, table)
+    return "Accepted"
+
+
+def local_list_version(st: StationCore) -> int:
+    return int((st.extra or {}).get("local_list", (0, {}))[0])
+
