@@ -11,6 +11,16 @@ even after a crash (they then jump to the next block).
 
 Only open transactions stay in memory; an ended one is dropped once handed to
 the ledger and reloaded from it if a late message refers to it.
+
+Stations deliver transaction messages at least once: a message whose answer was
+lost (connection dropped, CSMS restarted) comes again after the reconnect. The
+backend applies it once: a 1.6 StartTransaction identical to an open transaction's
+(connector, idTag, meterStart, timestamp) on a new connection gets that transaction's
+id again (not across a CSMS restart: 1.6 gives no way to tell it from a new one), and a
+2.x TransactionEvent repeating the latest seqNo with the same eventType and
+timestamp on a new connection is a redelivery, not a duplicate. (A frame repeated
+with the same message id on one connection is answered from the session's cache:
+:mod:`fleetsim.csms.session`.)
 """
 
 from __future__ import annotations
@@ -58,6 +68,10 @@ class Backend:
         self._open: dict[tuple[str, str], TransactionState] = {}
         self._next_tx_id = 0
         self._tx_id_limit = -1
+        # open 1.6 transactions by what their StartTransaction said, to recognise it again
+        self._starts: dict[tuple[str, int | None, str | None, str | None, float | None],
+                           tuple[str, int | None]] = {}
+        self._connections = 0
         self.issued_tokens: set[str] = set()
         """Tokens this CSMS handed out itself (remote starts): it accepts them."""
 
@@ -75,6 +89,11 @@ class Backend:
         transaction_id = self._next_tx_id
         self._next_tx_id += stride
         return transaction_id
+
+    def new_connection(self) -> int:
+        """A number for a new station connection (redeliveries come on a new one)."""
+        self._connections += 1
+        return self._connections
 
     def now_iso(self) -> str:
         """The current time as OCPP wants it: UTC, millisecond precision, ``Z``."""
@@ -123,13 +142,21 @@ class Backend:
         id_tag: str,
         meter_start_wh: float,
         timestamp: str,
+        connection: int | None = None,
     ) -> tuple[int, str]:
         """Open a 1.6 transaction: returns (new transactionId, idTag status).
 
-        The id is issued whatever the idTag status, as 1.6 §6.46 requires.
+        The id is issued whatever the idTag status, as 1.6 §6.46 requires. The same
+        StartTransaction again on a new ``connection`` (its answer was lost in the
+        reconnect) gets the same id.
         """
-        transaction_id = self._issue_transaction_id()
         status = self.authorize(id_tag)
+        key = _start_key(station_id, connector_id, id_tag, timestamp, meter_start_wh)
+        known = self._starts.get(key)
+        if known is not None and connection is not None and known[1] != connection:
+            return int(known[0]), status
+        transaction_id = self._issue_transaction_id()
+        self._starts[key] = (str(transaction_id), connection)
         tx = TransactionState(
             ocpp_version=OcppVersion.V16.label,
             station_id=station_id,
@@ -161,6 +188,8 @@ class Backend:
         Returns the idTag status if an idTag was given, else None.
         """
         tx = self._transaction(station_id, str(transaction_id), OcppVersion.V16)
+        self._starts.pop(_start_key(station_id, tx.connector_id, tx.id_tag, tx.started_at,
+                                    tx.meter_start_wh), None)
         tx.meter_stop_wh = meter_stop_wh
         tx.stopped_at = timestamp
         tx.stop_reason = reason or "Local"  # 1.6 §7.41: absent reason means Local
@@ -197,14 +226,19 @@ class Backend:
     # -- OCPP 2.0.1 / 2.1 ----------------------------------------------------------
 
     def transaction_event(
-        self, station_id: str, version: OcppVersion, event: TransactionEventData
+        self, station_id: str, version: OcppVersion, event: TransactionEventData,
+        new_on_connection: bool = False,
     ) -> str | None:
         """Apply a TransactionEvent; returns the idToken status if one was given."""
         tx = self._transaction(station_id, event.transaction_id, version)
         status = None
         if event.id_token is not None:
             status = self.authorize(event.id_token, event.id_token_type)
-        anomaly = tx.apply_event(event, id_token_status=status)
+        anomaly = tx.apply_event(event, id_token_status=status,
+                                 new_on_connection=new_on_connection)
+        if anomaly is not None and anomaly[0] == "redelivered":
+            self._store(tx)  # applied once already (at-least-once delivery): nothing new
+            return status
         if anomaly is not None:
             kind, expected = anomaly
             self.ledger.add_seq_no_anomaly(
@@ -255,3 +289,10 @@ class Backend:
     def open_transactions(self) -> int:
         """Transactions started and not yet ended (held in memory)."""
         return len(self._open)
+
+
+def _start_key(station_id: str, connector_id: int | None, id_tag: str | None,
+               timestamp: str | None, meter_start_wh: float | None
+               ) -> tuple[str, int | None, str | None, str | None, float | None]:
+    return (station_id, connector_id, id_tag, timestamp,
+            None if meter_start_wh is None else float(meter_start_wh))

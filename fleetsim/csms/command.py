@@ -109,6 +109,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "station_id:password lines")
     parser.add_argument("--commands", metavar="JSON", help="send these commands to the "
                         "stations (a run writes this file; the CSMS waits for it)")
+    parser.add_argument("--durable", action="store_true", help="commit the ledger before "
+                        "each answer: a killed CSMS loses nothing it acknowledged (slower)")
     # Internal: set by the first process for the others under --processes.
     parser.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
 
@@ -159,6 +161,7 @@ def config_from_args(ns: argparse.Namespace) -> CsmsConfig:
         reuse_port=ns.processes > 1,
         transaction_id_stride=ns.processes,
         transaction_id_offset=ns.worker_index,
+        durable=ns.durable,
     )
 
 
@@ -212,6 +215,8 @@ def shared_options(ns: argparse.Namespace) -> list[str]:
         *("--pending-first", str(ns.pending_first), "--pending-interval", str(ns.pending_interval)),
         *("--processes", str(ns.processes), "--log-level", ns.log_level),
     ]
+    if ns.durable:
+        options.append("--durable")
     if ns.tokens:
         options += ["--tokens", ns.tokens]
     if ns.reject:

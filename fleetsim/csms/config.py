@@ -60,6 +60,9 @@ class CsmsConfig:
     """Profile 1/2: HTTP Basic required, password = this with {station_id} substituted."""
     passwords: Mapping[str, str] = field(default_factory=dict)
     """Profile 1/2: HTTP Basic required, per-station passwords (station id → password)."""
+    durable: bool = False
+    """Commit the ledger before each answer (a SIGKILLed CSMS then loses nothing it
+    acknowledged); otherwise writes are buffered for ``flush_interval_s``."""
     commands_file: str | None = None
     """JSON file of commands to send to stations (fleetsim/csms/commands.py); may appear
     after the start (the run writes it once its clock starts)."""

@@ -36,6 +36,8 @@ def embedded_options(s: Scenario, out: Path) -> dict[str, Any]:
             opts["client_ca"] = tls.ca
     if s.csms.password is not None:
         opts["password"] = s.csms.password
+    if any(r.mode == "kill" for r in s.faults.csms_restarts):
+        opts["durable"] = True  # a crash then loses nothing the CSMS acknowledged
     if s.csms_commands:
         path = out / COMMANDS_FILE
         path.unlink(missing_ok=True)  # written once the clock starts (start_commands)

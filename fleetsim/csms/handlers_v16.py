@@ -85,6 +85,7 @@ class V16Session(StationSession):
             id_tag=id_tag,
             meter_start_wh=meter_start,
             timestamp=timestamp,
+            connection=self.connection_no,
         )
         return call_result.StartTransaction(
             transaction_id=transaction_id, id_tag_info={"status": status}

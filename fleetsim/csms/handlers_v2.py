@@ -153,7 +153,9 @@ class _V2Session(StationSession):
             connector_id=None if evse is None else evse.get("connector_id"),
             samples=read_samples(meter_value),
         )
-        status = self.backend.transaction_event(self.station_id, self.version, event)
+        status = self.backend.transaction_event(
+            self.station_id, self.version, event,
+            new_on_connection=self.first_on_connection(event.transaction_id, seq_no))
         # E01-E07: idTokenInfo answers a TransactionEvent that carries an idToken.
         id_token_info = None if status is None else {"status": status}
         return self._call_result.TransactionEvent(id_token_info=id_token_info)

@@ -3,7 +3,10 @@
 ``EmbeddedCsms`` runs ``python -m fleetsim.csms`` with the given policy and
 waits until the child has written its ready file (never a fixed sleep). Its
 own process means its own core and its own event loop: a CSMS sharing the
-load generator's loop would distort both.
+load generator's loop would distort both. It runs in its own session, so a
+Ctrl-C in the terminal stops the run gracefully while the CSMS still answers the
+stations' last messages; its owner stops it afterwards (on Linux it also gets
+SIGTERM should the thread that started it die).
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ class EmbeddedCsms:
         password: str | None = None,
         passwords: Mapping[str, str] | None = None,
         commands_file: str | Path | None = None,
+        durable: bool = False,
     ) -> None:
         self.host = host
         self._port = port
@@ -81,6 +85,7 @@ class EmbeddedCsms:
         # child in a 0600 file, never on its command line (ps would show it)
         self._password, self._passwords = password, dict(passwords or {})
         self.commands_file = commands_file
+        self.durable = durable
         self._proc: subprocess.Popen[bytes] | None = None
         self._tmp: Path | None = None
         self._url: str | None = None
@@ -134,6 +139,8 @@ class EmbeddedCsms:
                 stdout=subprocess.DEVNULL,
                 stderr=log,
                 env=_child_env(),
+                start_new_session=True,  # the terminal's Ctrl-C is for the run, not for us
+                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
             )
         try:
             info = self._wait_ready(ready, log_path, log_start)
@@ -207,6 +214,8 @@ class EmbeddedCsms:
             options += ["--tokens", str(tokens)]
         if self.reject_ids:
             options += ["--reject", *self.reject_ids]
+        if self.durable:
+            options.append("--durable")
         for flag, value in (("--tls-cert", self.tls_cert), ("--tls-key", self.tls_key),
                             ("--client-ca", self.client_ca),
                             ("--commands", self.commands_file)):
@@ -244,6 +253,12 @@ class EmbeddedCsms:
                 proc.wait(_POLL_S)
         info: dict[str, Any] = orjson.loads(ready.read_bytes())
         return info
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    from fleetsim.csms.workers import _die_with_parent as die
+
+    die()
 
 
 def _child_env() -> dict[str, str]:

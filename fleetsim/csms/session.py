@@ -52,6 +52,7 @@ MALFORMED = "<malformed>"
 """The action name under which frames that are not a readable CALL are counted."""
 
 _CALL, _CALLRESULT, _CALLERROR, _CALLRESULTERROR, _SEND = 2, 3, 4, 5, 6
+_SEQ_MEMORY = 64  # transactions per connection whose highest seqNo is remembered
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -71,6 +72,9 @@ class StationSession(ChargePoint):  # type: ignore[misc]  # ocpp is untyped
         self.station_id = station_id
         self.connection = connection
         self.backend = backend
+        self.connection_no = backend.new_connection()
+        self._last_answer: tuple[str, str, str] | None = None  # (message id, action, answer)
+        self._seq_here: dict[str, int] = {}  # transaction → highest seqNo on this connection
 
     async def serve(self) -> None:
         """Answer the station's messages until the connection closes.
@@ -115,6 +119,12 @@ class StationSession(ChargePoint):  # type: ignore[misc]  # ocpp is untyped
             await self._answer_call(unique_id, action, payload)
 
     async def _answer_call(self, unique_id: str, action: str, payload: Any) -> None:
+        last = self._last_answer
+        if last is not None and last[0] == unique_id and last[1] == action:
+            # the same CALL again (same message id): answer as before, apply nothing twice
+            self.backend.count_message(self.station_id, action + "(repeated)", error=False)
+            await self._connection.send(last[2])
+            return
         handlers = self.route_map.get(action)
         if handlers is None:
             known = action in self.version.library_actions()
@@ -139,7 +149,22 @@ class StationSession(ChargePoint):  # type: ignore[misc]  # ocpp is untyped
             return
         result = _camel_case(_plain(response))
         self.backend.count_message(self.station_id, action, error=False)
-        await self._connection.send(orjson.dumps([_CALLRESULT, unique_id, result]).decode())
+        if self.backend.config.durable:  # acknowledge only what is committed
+            self.backend.ledger.flush()
+        frame = orjson.dumps([_CALLRESULT, unique_id, result]).decode()
+        self._last_answer = (unique_id, action, frame)
+        await self._connection.send(frame)
+
+    def first_on_connection(self, transaction_id: str, seq_no: int) -> bool:
+        """Whether this connection has not yet carried ``seq_no`` (or a later seqNo) of
+        the transaction: a repeat of the latest event is then a redelivery after a
+        reconnect, not a duplicate (backend.py)."""
+        seen = self._seq_here
+        top = seen.pop(transaction_id, -1)
+        seen[transaction_id] = max(top, seq_no)
+        if len(seen) > _SEQ_MEMORY:
+            del seen[next(iter(seen))]  # the transaction least recently heard of
+        return seq_no > top
 
     def _receive_response(self, msg: list[Any]) -> None:
         if not self._call_lock.locked():

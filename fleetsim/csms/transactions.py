@@ -4,7 +4,11 @@ OCPP 2.0.1/2.1 number the TransactionEvents of a transaction with seqNo
 (E01-E07: "helps with determining if all messages of a transaction have been
 received"). The first event seen sets the baseline; a repeated seqNo is a
 ``duplicate``, a jump a ``gap`` whose skipped numbers are remembered in
-``missing_seq_nos``, and a skipped number arriving after all is ``late``.
+``missing_seq_nos``, and a skipped number arriving after all is ``late``. The
+latest event once more on a *new connection* — same seqNo, eventType and timestamp
+(or after a CSMS restart, when only its seqNo is known) — is ``redelivered``: a
+station resending after a reconnect what it never saw answered (at-least-once
+delivery), applied only once. On the same connection it stays a ``duplicate``.
 """
 
 from __future__ import annotations
@@ -56,10 +60,13 @@ class TransactionState:
     last_seq_no: int | None = None
     missing_seq_nos: set[int] = field(default_factory=set)
     offline_events: int = 0
+    # (eventType, timestamp) of last_seq_no: in memory only, not part of the row
+    last_event: tuple[str, str] | None = field(default=None, compare=False)
 
     @classmethod
     def from_row(cls, row: TransactionRow) -> TransactionState:
-        fields = {name: getattr(row, name) for name in cls.__dataclass_fields__}
+        fields = {name: getattr(row, name) for name in cls.__dataclass_fields__
+                  if hasattr(row, name)}
         fields["missing_seq_nos"] = set(row.missing_seq_nos)
         return cls(**fields)
 
@@ -84,13 +91,22 @@ class TransactionState:
         )
 
     def apply_event(
-        self, event: TransactionEventData, *, id_token_status: str | None
+        self, event: TransactionEventData, *, id_token_status: str | None,
+        new_on_connection: bool = False,
     ) -> tuple[str, int] | None:
         """Apply a 2.x TransactionEvent; return (anomaly kind, expected seqNo) if any.
 
         meter_start_wh is the register in the Started event, else the first
         seen; meter_stop_wh the register in the Ended event, else the last seen.
+        A redelivery changes nothing. ``new_on_connection``: the connection it came on
+        has not carried this seqNo (or a later one) of this transaction before.
         """
+        stamp = (event.event_type, event.timestamp)
+        if (event.seq_no == self.last_seq_no and new_on_connection
+                and self.last_event in (None, stamp)):
+            return ("redelivered", event.seq_no)
+        if self.last_seq_no is None or event.seq_no >= self.last_seq_no:
+            self.last_event = stamp
         self.events += 1
         self.offline_events += event.offline
         anomaly = self._follow_seq_no(event.seq_no)

@@ -40,6 +40,7 @@ from fleetsim.scenario.model import Scenario
 from fleetsim.security.client import engine_security
 from fleetsim.station import STATION_CLASSES, Clock
 from fleetsim.transport.engine import Engine, EngineOptions, fd_headroom
+from fleetsim.transport.faults import FaultInjector
 from fleetsim.transport.runner import StationRunner
 
 __all__ = ["EngineChild", "main", "station_plans"]
@@ -184,11 +185,16 @@ class EngineChild:
         """Run until quit, EOF, SIGTERM or a fatal engine error; write the final files."""
         s = self.s
         loop = asyncio.get_running_loop()
+        # the run's faults on the run's clock: every engine picks the same stations
+        faults = (FaultInjector(s.faults, seed=s.seed, clock=self.clock, origin=self.origin_mono)
+                  if s.faults.station_side else None)
         self.engine = eng = Engine([], [], recorder=self.rec, on_interval=self.on_interval,
-                                   on_sessions=self.on_sessions, options=EngineOptions(
+                                   on_sessions=self.on_sessions, faults=faults,
+                                   options=EngineOptions(
                                        connect_rate_per_s=s.stations.connect_rate_per_s,
                                        connect_timeout_s=s.csms.connect_timeout_s,
                                        source_addresses=s.stations.source_addresses,
+                                       reconnect_per_version=True,
                                        **engine_security(s.csms)))
         self._offset_s = time.monotonic() - self.origin_mono
         run = loop.create_task(eng.run(1e9, self.stop))

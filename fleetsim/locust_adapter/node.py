@@ -78,6 +78,7 @@ class FleetNode:
         self.generation = 0
         self.worker_tags: set[str] = set()
         self.csms: Any = None
+        self.restarts: Any = None  # run/csms_restart.CsmsRestarts when the master owns the CSMS
         self.fatal: str | None = None
         self.started_at = ""
         self.claims: IndexClaims | None = None
@@ -161,8 +162,21 @@ class FleetNode:
                               horizon_s=run_s * s.clock.time_factor + 3600.0,
                               out_dir=str(out_path.resolve()), generation=self.generation)
         from fleetsim.csms.embedding import start_commands
+        from fleetsim.run.csms_restart import CsmsRestarts, write_origin
 
         start_commands(s, out_path, origin_unix=self.ctx.origin_unix)  # csms_commands' clock
+        write_origin(out_path, self.ctx.origin_unix)  # for an owner of the CSMS elsewhere
+        if self.csms is not None and s.faults.csms_restarts:
+            origin = self.ctx.origin_unix
+            from datetime import datetime
+
+            from fleetsim.run.merge import DEFAULT_EPOCH
+
+            epoch = (s.clock.start or datetime.fromisoformat(DEFAULT_EPOCH)).timestamp()
+            self.restarts = CsmsRestarts(self.csms, s.faults.csms_restarts,
+                                         origin=lambda: origin, horizon_s=run_s,
+                                         day_s_at_origin=epoch % 86400.0,
+                                         factor=s.clock.time_factor).start()
         log.info("fleetsim: %s, run folder %s", s.name, out_path)
 
     def _start_embedded_csms(self, s: Scenario, out: Path) -> str:
@@ -214,10 +228,14 @@ class FleetNode:
     def _on_quit(self, exit_code: int = 0, **_: Any) -> None:
         """After Locust told every worker to quit: collect, stop the CSMS, merge."""
         ctx = self.ctx
+        restarts = []
         try:
             if ctx is not None and ctx.out_dir and self.is_master:
                 self._wait_for_workers(Path(ctx.out_dir))
         finally:
+            if self.restarts is not None:
+                self.restarts.stop()
+                restarts = self.restarts.events
             if self.csms is not None:
                 self.csms.close()
         if ctx is None or not ctx.out_dir or getattr(self.options, "fleetsim_no_merge", False):
@@ -227,7 +245,7 @@ class FleetNode:
         assert self.scenario is not None
         try:
             outcome = merge_run(Path(ctx.out_dir), self.scenario, started_at=self.started_at,
-                                failure=self.fatal)
+                                failure=self.fatal, csms_restarts=restarts)
         except FleetsimError as exc:
             log.error("fleetsim: could not merge the run folder: %s", exc)
             return

@@ -15,9 +15,10 @@ from typing import Any
 
 from fleetsim.metrics.histogram import LatencyHistogram
 
-__all__ = ["ActionStats", "IntervalStats", "Recorder"]
+__all__ = ["DRAIN_KEY", "ActionStats", "IntervalStats", "Recorder"]
 
 LATE_SEND_S = 0.1  # a send more than 100 ms after it was due is "late"
+DRAIN_KEY = "~offline_drain"  # interval histogram of offline-queue drains (not an action)
 # Per-second histograms only feed the time series: 1 % resolution is plenty there and
 # makes them 10x smaller, so cutting an interval does not stall the event loop.
 INTERVAL_FIGURES = 2
@@ -51,7 +52,7 @@ class IntervalStats:
 
     def add(self, other: IntervalStats) -> None:
         for k, v in other.gauges.items():
-            if k == "sim_time_s":
+            if k == "sim_time_s" or k.endswith("_max"):  # maxima merge as maxima, counts add
                 self.gauges[k] = max(self.gauges.get(k, v), v)
             else:
                 self.gauges[k] = self.gauges.get(k, 0.0) + v
@@ -86,6 +87,7 @@ class Recorder:
         self._ihists: dict[str, LatencyHistogram] = {}
         self._icounts: Counter[str] = Counter()
         self._index = 0
+        self._iqmax = 0  # the deepest offline queue of a station in this interval
         # protocol depth (issue #5): CSMS→station flows, strict-mode conformance, offline queues
         self.flows: dict[str, LatencyHistogram] = {}
         self.conformance: Counter[str] = Counter()
@@ -93,6 +95,9 @@ class Recorder:
         self.offline_drain = LatencyHistogram()
         self.offline_replayed = 0
         self.offline_dropped = 0
+        # faults fleetsim injected on purpose (scenario faults:), apart from the CSMS's own
+        self.injected: Counter[str] = Counter()
+        self.injected_events: dict[str, dict[str, Any]] = {}
 
     def _stats(self, key: str) -> ActionStats:
         st = self.actions.get(key)
@@ -148,9 +153,41 @@ class Recorder:
         """Strict mode: a CSMS message failed its schema (``2.0.1/Heartbeat.response``)."""
         self.conformance[key] += 1
 
+    def offline_drained(self, drain_s: float) -> None:
+        """A station's offline queue emptied ``drain_s`` after it reconnected."""
+        self.offline_drain.record_s(drain_s)
+        h = self._ihists.get(DRAIN_KEY)
+        if h is None:
+            h = self._ihists[DRAIN_KEY] = LatencyHistogram(significant_figures=INTERVAL_FIGURES)
+        h.record_s(drain_s)
+
+    # -- injected faults (rare events) ----------------------------------------------------
+    def inject(self, kind: str, n: int = 1) -> None:
+        """fleetsim injected ``n`` faults of ``kind`` (``disconnect_dirty``, ``message_dropped``…)."""
+        self.injected[kind] += n
+        self._icounts["injected"] += n
+
+    def inject_event(self, key: str, kind: str, *, at_s: float, stations: int = 0,
+                     **facts: float) -> None:
+        """One injected event (a mass disconnect, a CSMS restart) ``at_s`` wall seconds into
+        the run; events with the same ``key`` from several engines add their stations."""
+        e = self.injected_events.get(key)
+        if e is None:
+            self.injected_events[key] = {"kind": kind, "at_s": round(at_s, 3),
+                                         "stations": stations, **facts}
+        else:
+            e["stations"] += stations
+
+    def injected_summary(self) -> dict[str, Any]:
+        events = sorted(self.injected_events.values(), key=lambda e: (e["at_s"], e["kind"]))
+        return {"total": sum(self.injected.values()), "by_kind": dict(sorted(self.injected.items())),
+                "events": events}
+
     def offline_depth(self, depth: int) -> None:
-        if depth > self.offline_max_depth:
-            self.offline_max_depth = depth
+        if depth > self._iqmax:
+            self._iqmax = depth
+            if depth > self.offline_max_depth:
+                self.offline_max_depth = depth
 
     def offline_summary(self) -> dict[str, Any]:
         d = self.offline_drain
@@ -165,6 +202,9 @@ class Recorder:
 
     def interval(self, t_s: float, gauges: dict[str, float]) -> IntervalStats:
         """Cut the current interval; the next one starts empty."""
+        if self._iqmax:
+            gauges["offline_queue_max"] = max(gauges.get("offline_queue_max", 0), self._iqmax)
+            self._iqmax = 0
         out = IntervalStats(index=self._index, t_s=t_s, gauges=gauges, counts=self._icounts,
                             hists=self._ihists)
         self._index += 1
@@ -190,6 +230,9 @@ class Recorder:
         self.offline_drain.add(other.offline_drain)
         self.offline_replayed += other.offline_replayed
         self.offline_dropped += other.offline_dropped
+        self.injected.update(other.injected)
+        for k, e in other.injected_events.items():
+            self.inject_event(k, **e)
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -202,6 +245,7 @@ class Recorder:
             "conformance": dict(self.conformance),
             "offline": {"max_depth": self.offline_max_depth, "drain": self.offline_drain.encode(),
                         "replayed": self.offline_replayed, "dropped": self.offline_dropped},
+            "injected": dict(self.injected), "injected_events": self.injected_events,
         }
 
     @classmethod
@@ -222,4 +266,6 @@ class Recorder:
             r.offline_max_depth = int(off["max_depth"])
             r.offline_drain = LatencyHistogram.decode(off["drain"])
             r.offline_replayed, r.offline_dropped = int(off["replayed"]), int(off["dropped"])
+        r.injected.update(d.get("injected", {}))
+        r.injected_events = {k: dict(e) for k, e in d.get("injected_events", {}).items()}
         return r

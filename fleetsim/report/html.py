@@ -35,6 +35,8 @@ _CAPTIONS = {
     "throughput.png": "Messages and errors per second",
     "stations.png": "Stations connected and booted",
     "fleet_power.png": "Fleet power and vehicles on the simulated clock",
+    "storm.png": "Reconnect storm: stations connected and booted, and the offline queue, "
+                 "around the injected fault (headline times marked)",
     "compare.png": "Latency against the baseline (fleetsim compare)",
 }
 
@@ -84,7 +86,7 @@ def render_html(summary: RunSummary, *, sessions: SessionsDigest | None = None,
     ]
     if verdicts is not None:
         parts.append(_slo_section(verdicts))
-    parts += [_facts(summary), _actions(summary.actions), _errors(summary)]
+    parts += [_facts(summary), _actions(summary.actions), _errors(summary), _faults(summary)]
     if sessions is not None or summary.sessions:
         parts.append(_sessions(summary, sessions))
     parts.append("<h2>Plots</h2>")
@@ -175,6 +177,27 @@ def _errors(s: RunSummary) -> str:
     text += _table(("kind", "count"), total, numeric=(1,)) if total else ""
     return text + (_table(("action", "kind", "count"), per_action, numeric=(2,))
                    if per_action else "")
+
+
+def _faults(s: RunSummary) -> str:
+    """What fleetsim injected on purpose, and how fast the fleet came back."""
+    if not s.faults_injected:
+        return ""
+    rows = [(escape(k), _number(n, ",.0f")) for k, n in sorted(s.faults_injected.items())]
+    out = ("<h2>Injected faults</h2><p>Done by fleetsim on purpose (scenario "
+           "<code>faults:</code>); the errors above include what followed.</p>"
+           + _table(("fault", "count"), rows, numeric=(1,)))
+    if s.storm_events:
+        def t(v: float) -> str:
+            return "not reached" if math.isnan(v) else f"{v:g} s"
+        out += _table(("event", "at", "stations", "99 % connected", "all connected",
+                       "all booted", "offline queue max", "drain max"),
+                      [(escape(x.event), f"{x.event_at_s:g} s", f"{x.disconnected:,}",
+                        t(x.t_99_connected_s), t(x.t_100_connected_s), t(x.t_all_accepted_s),
+                        _number(x.offline_replay.get("max_queue_depth"), ",.0f"),
+                        t(x.offline_replay.get("drain_s_max", math.nan)))
+                       for x in s.storm_events], numeric=(2, 6))
+    return out
 
 
 def _sessions(s: RunSummary, digest: SessionsDigest | None) -> str:

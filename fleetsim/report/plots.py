@@ -50,7 +50,8 @@ _PERCENTILES: Final = (("p50_ms", "p50", "tab:blue"), ("p95_ms", "p95", "tab:ora
 
 
 def write_plots(results_dir: Path) -> list[Path]:
-    """Draw every plot of ``PLOT_FILES`` into ``results_dir/plots``; return their paths.
+    """Draw every plot of ``PLOT_FILES`` into ``results_dir/plots`` (and ``storm.png``
+    when faults were injected); return their paths.
 
     Reads summary.json, timeseries.csv and histograms.json; ResultsError if one is
     missing or garbled.
@@ -61,13 +62,18 @@ def write_plots(results_dir: Path) -> list[Path]:
     out = results_dir / PLOTS
     out.mkdir(exist_ok=True)
     name = summary.scenario
-    return [
+    paths = [
         plot_latency(ts, name, out / PLOT_FILES[0]),
         plot_latency_cdf(histograms, name, out / PLOT_FILES[1]),
         plot_throughput(ts, name, out / PLOT_FILES[2]),
         plot_stations(ts, name, out / PLOT_FILES[3], planned=summary.stations.get("planned")),
         plot_fleet_power(ts, summary, out / PLOT_FILES[4]),
     ]
+    if summary.storm is not None:  # a run with injected faults: the fleet around the event
+        from fleetsim.report.storm_plot import STORM_PLOT, plot_storm
+
+        paths.append(plot_storm(ts, summary, out / STORM_PLOT))
+    return paths
 
 
 def plot_latency(ts: TimeSeries, scenario: str, path: Path) -> Path:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,6 +38,7 @@ __all__ = [
     "TIMESERIES",
     "ActionStats",
     "RunSummary",
+    "StormFigures",
     "load_summary",
     "parse_summary",
     "read_json",
@@ -86,6 +87,21 @@ class ActionStats:
 
 
 @dataclass(frozen=True, slots=True)
+class StormFigures:
+    """How fast the fleet came back after one injected fault (``storm`` in summary.json);
+    times in seconds after the event, NaN when not reached within its window."""
+
+    event: str
+    event_at_s: float
+    disconnected: int
+    connected_before: float
+    t_99_connected_s: float
+    t_100_connected_s: float
+    t_all_accepted_s: float
+    offline_replay: Mapping[str, float]
+
+
+@dataclass(frozen=True, slots=True)
 class RunSummary:
     """``summary.json`` as read. Sections the run did not write are empty mappings;
     ``completed`` is False (with a ``failure`` reason) when the run stopped early."""
@@ -108,6 +124,10 @@ class RunSummary:
     generator: Mapping[str, float | bool]
     generator_warnings: tuple[str, ...]
     sessions: Mapping[str, float]
+    faults_injected: Mapping[str, int] = field(default_factory=dict)  # by kind
+    fault_events: tuple[Mapping[str, Any], ...] = ()  # kind, at_s, stations, …
+    storm: StormFigures | None = None  # the biggest event's figures
+    storm_events: tuple[StormFigures, ...] = ()
 
     @property
     def generator_valid(self) -> bool:
@@ -179,6 +199,54 @@ def parse_summary(doc: object, *, file: str = SUMMARY) -> RunSummary:
                    for k, v in generator.items() if k != "warnings"},
         generator_warnings=tuple(warnings),
         sessions=fields.numbers(root.get("sessions", {}), "sessions"),
+        **_faults(fields, root),
+    )
+
+
+def _faults(fields: _Fields, root: Mapping[str, Any]) -> dict[str, Any]:
+    """``faults_injected``, ``storm`` and ``storm_events`` (absent in runs without faults)."""
+    doc = fields.mapping(root.get("faults_injected", {}), "faults_injected")
+    events = doc.get("events", [])
+    if not isinstance(events, list):
+        raise fields.error("faults_injected.events", "expected a list", events)
+    parsed_events = []
+    for i, e in enumerate(events):
+        where = f"faults_injected.events[{i}]"
+        m = fields.mapping(e, where)
+        parsed_events.append({"kind": fields.string(m.get("kind"), f"{where}.kind"),
+                              **fields.numbers({k: v for k, v in m.items() if k != "kind"},
+                                               where)})
+    storms = root.get("storm_events", [])
+    if not isinstance(storms, list):
+        raise fields.error("storm_events", "expected a list", storms)
+    storm = root.get("storm")
+    return {
+        "faults_injected": fields.counts(doc.get("by_kind", {}), "faults_injected.by_kind"),
+        "fault_events": tuple(parsed_events),
+        "storm": None if storm is None else _storm(fields, storm, "storm"),
+        "storm_events": tuple(_storm(fields, x, f"storm_events[{i}]")
+                              for i, x in enumerate(storms)),
+    }
+
+
+def _storm(fields: _Fields, value: object, where: str) -> StormFigures:
+    m = fields.mapping(value, where)
+
+    def seconds(key: str) -> float:  # null: never reached in the event's window
+        v = m.get(key)
+        return math.nan if v is None else fields.number(v, f"{where}.{key}")
+
+    replay = fields.mapping(m.get("offline_replay", {}), f"{where}.offline_replay")
+    return StormFigures(
+        event=fields.string(m.get("event", ""), f"{where}.event"),
+        event_at_s=fields.number(m.get("event_at_s"), f"{where}.event_at_s"),
+        disconnected=int(fields.number(m.get("disconnected", 0), f"{where}.disconnected")),
+        connected_before=fields.number(m.get("connected_before", 0), f"{where}.connected_before"),
+        t_99_connected_s=seconds("t_99_connected_s"),
+        t_100_connected_s=seconds("t_100_connected_s"),
+        t_all_accepted_s=seconds("t_all_accepted_s"),
+        offline_replay={k: (math.nan if v is None else fields.number(
+            v, f"{where}.offline_replay.{k}")) for k, v in replay.items()},
     )
 
 

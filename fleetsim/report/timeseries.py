@@ -5,8 +5,10 @@ Columns: ``t_s`` (wall seconds since run start, at the interval's end), ``sim_ti
 interval's end), ``sent``, ``received``, ``errors`` (counts *in* the interval),
 ``plugged``, ``charging`` (vehicles), ``power_kw`` (fleet power), then for each
 action key K seen in the run ``K.count``, ``K.p50_ms``, ``K.p95_ms``, ``K.p99_ms``
-(empty when the interval had no sample). Empty cells read as NaN (NaT for time);
-other columns are ignored.
+(empty when the interval had no sample). Optional: ``offline_queued`` (transaction
+messages queued offline fleet-wide, at the interval's end) and ``injected`` (faults
+injected in the interval); absent (older runs) they read as zeros. Empty cells read
+as NaN (NaT for time); other columns are ignored.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ __all__ = ["BASE_COLUMNS", "ActionSeries", "TimeSeries", "load_timeseries", "par
 BASE_COLUMNS: Final = ("t_s", "sim_time", "connected", "booted", "sent", "received", "errors",
                        "plugged", "charging", "power_kw")
 _ACTION_SUFFIXES: Final = ("count", "p50_ms", "p95_ms", "p99_ms")
+OPTIONAL_COLUMNS: Final = ("offline_queued", "injected")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,8 @@ class TimeSeries:
     charging: np.ndarray
     power_kw: np.ndarray
     actions: Mapping[str, ActionSeries]
+    offline_queued: np.ndarray
+    injected: np.ndarray
 
     def __len__(self) -> int:
         return len(self.t_s)
@@ -94,9 +99,11 @@ def parse_timeseries(text: str, *, file: str = TIMESERIES) -> TimeSeries:
             raise ResultsError(f"{file}: line {line}: {len(row)} cells, header has {len(header)}")
     cells = dict(zip(header, zip(*body, strict=True), strict=True)) if body else {
         name: () for name in header}
-    wanted = [name for name in header if name in BASE_COLUMNS or name.rpartition(".")[2] in
-              _ACTION_SUFFIXES]  # other columns (faults, cpu_percent, ...) are not plotted
+    wanted = [name for name in header if name in BASE_COLUMNS or name in OPTIONAL_COLUMNS
+              or name.rpartition(".")[2] in _ACTION_SUFFIXES]  # others are not plotted
     numbers = {name: _floats(cells[name], file, name) for name in wanted if name != "sim_time"}
+    zeros = np.zeros(len(body))
+    zeros.setflags(write=False)
     return TimeSeries(
         t_s=numbers["t_s"],
         sim_time=_times(cells["sim_time"], file),
@@ -109,6 +116,8 @@ def parse_timeseries(text: str, *, file: str = TIMESERIES) -> TimeSeries:
         charging=numbers["charging"],
         power_kw=numbers["power_kw"],
         actions=_actions(header, numbers, len(body)),
+        offline_queued=numbers.get("offline_queued", zeros),
+        injected=numbers.get("injected", zeros),
     )
 
 

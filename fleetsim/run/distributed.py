@@ -20,13 +20,15 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from fleetsim.drivers.registry import plan_fleet
 from fleetsim.exceptions import FleetsimError
+from fleetsim.run.csms_restart import csms_restarts, read_origin
 from fleetsim.run.merge import merge_run, worker_dirs
 from fleetsim.run.progress import IntervalTail, ProgressLine
 from fleetsim.run.results import ResultsFolder, new_run_dir
-from fleetsim.run.standalone import DEFAULT_EPOCH, RunOutcome, csms_urls
+from fleetsim.run.standalone import DEFAULT_EPOCH, RunOutcome, embedded_csms
 from fleetsim.scenario.fleet import build_fleet
 from fleetsim.scenario.model import Scenario
 from fleetsim.station.clock import iso_ms
@@ -83,14 +85,25 @@ def run_with_locust(s: Scenario, *, workers: int, out_base: str | Path = "result
     if s.csms.embedded:  # the embedded CSMS accepts exactly the fleet's planned tags
         plans = plan_fleet(s, build_fleet(s), horizon_s=s.duration_s * s.clock.time_factor
                            + 3600.0)
+    restarts: list[dict[str, Any]] = []
     try:
-        with csms_urls(s, out, plans) as urls:
-            url = next(iter(urls.values())) if s.csms.embedded else None
-            _run_locust(s, out, locust_command(s, out, workers=workers, csms_url=url),
-                        progress)
+        with embedded_csms(s, out, plans) as csms:
+            url = csms.url if csms is not None else None
+            # the CSMS is ours, so are its restarts; times count from the master's origin
+            with csms_restarts(csms, s.faults.csms_restarts, origin=lambda: read_origin(out),
+                               horizon_s=s.duration_s, factor=s.clock.time_factor,
+                               day_s_at_origin=epoch.timestamp() % 86400.0) as restarter:
+                try:
+                    _run_locust(s, out, locust_command(s, out, workers=workers, csms_url=url),
+                                progress)
+                finally:
+                    if restarter is not None:
+                        restarter.stop()
+                        restarts = restarter.events
     except FleetsimError as exc:
         failure = str(exc)
-    outcome = merge_run(out, s, started_at=started_at, results=results, failure=failure)
+    outcome = merge_run(out, s, started_at=started_at, results=results, failure=failure,
+                        csms_restarts=restarts)
     summary = outcome.summary
     if not summary["completed"]:
         raise FleetsimError(f"{summary['failure']} (partial results in {out})")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -62,13 +62,15 @@ def _lines(path: Path) -> Iterator[dict[str, Any]]:
 
 def merge_run(run: Path, s: Scenario, *, started_at: str = "",
               results: ResultsFolder | None = None,
-              failure: str | None = None) -> MergeOutcome:
+              failure: str | None = None,
+              csms_restarts: Sequence[Mapping[str, Any]] = ()) -> MergeOutcome:
     """Write ``summary.json``, ``histograms.json``, ``timeseries.csv``, ``sessions.csv`` …
 
     ``results`` is the folder the caller opened at the start (it wrote
     ``scenario.yaml``); without one it is opened here. ``failure`` is the run's
     own failure, if any; a worker's failure (e.g. CSMS unreachable) or missing
-    final figures make the run incomplete too.
+    final figures make the run incomplete too. ``csms_restarts`` are the embedded CSMS's
+    injected restarts, done by whoever owned it (run/csms_restart.py).
     """
     epoch = s.clock.start or datetime.fromisoformat(DEFAULT_EPOCH)
     if results is None:
@@ -113,9 +115,10 @@ def merge_run(run: Path, s: Scenario, *, started_at: str = "",
                             planned=max(s.stations.count, len(started)),
                             connected_max=round(max(connected.values(), default=0.0)),
                             booted=len(booted), wall_s=wall, started_at=started_at,
-                            failure=failure, generator=workers_generator(merged, figures))
+                            failure=failure, generator=workers_generator(merged, figures),
+                            csms_restarts=csms_restarts)
     summary["stations"]["started"] = len(started)
-    results.write_final(summary, merged)
+    summary = results.write_final(summary, merged)
     return MergeOutcome(path=run, summary=summary, workers=len(dirs))
 
 

@@ -20,6 +20,7 @@ import yaml
 
 from fleetsim.metrics.histogram import HIGHEST_US, LOWEST_US, SIGNIFICANT_FIGURES
 from fleetsim.metrics.recorder import IntervalStats, Recorder
+from fleetsim.run.storm import storm_figures
 from fleetsim.security.secrets import mask_secrets
 from fleetsim.station.clock import iso_ms
 
@@ -122,10 +123,16 @@ class ResultsFolder:
         self._sessions_file.close()
 
     # ------------------------------------------------------------------ final files
-    def write_final(self, summary: dict[str, Any], rec: Recorder) -> None:
+    def write_final(self, summary: dict[str, Any], rec: Recorder) -> dict[str, Any]:
+        """Write the final files; returns the summary as written (sessions, storm added)."""
         self.close_streams()
         merged = self._merge_intervals()
         self._write_timeseries(merged)
+        events = summary.get("faults_injected", {}).get("events", [])
+        storms = storm_figures(merged, events) if events else []
+        if storms:  # the headline is the biggest event; every event's figures beside it
+            summary = {**summary, "storm": max(storms, key=lambda f: f["disconnected"]),
+                       "storm_events": storms}
         hists = {"format": "hdrhistogram-v2-base64", "unit": "us", "lowest_us": LOWEST_US,
                  "highest_us": HIGHEST_US, "significant_figures": SIGNIFICANT_FIGURES,
                  "actions": {k: a.hist.encode() for k, a in sorted(rec.actions.items())},
@@ -135,6 +142,7 @@ class ResultsFolder:
                                            "completed": self.session_count,
                                            "energy_kwh": round(self.session_energy_kwh, 3)}}
         (self.path / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        return summary
 
     def _merge_intervals(self) -> list[IntervalStats]:
         by_index: dict[int, IntervalStats] = {}
@@ -151,9 +159,9 @@ class ResultsFolder:
         return [by_index[i] for i in sorted(by_index)]
 
     def _write_timeseries(self, intervals: list[IntervalStats]) -> None:
-        keys = sorted({k for st in intervals for k in st.hists})
+        keys = sorted({k for st in intervals for k in st.hists if not k.startswith("~")})
         head = ["t_s", "sim_time", "connected", "booted", "sent", "received", "errors", "faults",
-                "plugged", "charging", "power_kw", "cpu_percent"]
+                "plugged", "charging", "power_kw", "cpu_percent", "offline_queued", "injected"]
         for k in keys:
             head += [f"{k}.count", f"{k}.p50_ms", f"{k}.p95_ms", f"{k}.p99_ms"]
         with open(self.path / "timeseries.csv", "w", newline="", encoding="utf-8") as f:
@@ -166,7 +174,8 @@ class ResultsFolder:
                     int(g.get("connected", 0)), int(g.get("booted", 0)), c.get("sent", 0),
                     c.get("received", 0), c.get("errors", 0), c.get("faults", 0),
                     int(g.get("plugged", 0)), int(g.get("charging", 0)),
-                    round(g.get("power_kw", 0.0), 3), round(g.get("cpu_percent", 0.0), 1)]
+                    round(g.get("power_kw", 0.0), 3), round(g.get("cpu_percent", 0.0), 1),
+                    int(g.get("offline_queued", 0)), c.get("injected", 0)]
                 for k in keys:
                     h = st.hists.get(k)
                     if h is None or not h.count:

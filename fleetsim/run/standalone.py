@@ -22,6 +22,7 @@ from fleetsim.drivers.registry import plan_fleet
 from fleetsim.drivers.session import StationPlan
 from fleetsim.exceptions import FleetsimError
 from fleetsim.metrics.recorder import Recorder
+from fleetsim.run.csms_restart import csms_restarts
 from fleetsim.run.progress import ProgressLine
 from fleetsim.run.results import ResultsFolder, generator_health, new_run_dir
 from fleetsim.run.summary import build_summary
@@ -32,8 +33,10 @@ from fleetsim.security.client import engine_security
 from fleetsim.station import STATION_CLASSES, Clock, StationConfig
 from fleetsim.station.clock import iso_ms
 from fleetsim.transport.engine import Engine, EngineOptions, EngineReport
+from fleetsim.transport.faults import FaultInjector
 
-__all__ = ["DEFAULT_EPOCH", "RunOutcome", "csms_urls", "run_scenario", "station_config"]
+__all__ = ["DEFAULT_EPOCH", "RunOutcome", "csms_urls", "embedded_csms", "run_scenario",
+           "station_config"]
 
 DEFAULT_EPOCH = "2026-01-05T00:00:00+00:00"  # a Monday: plans are reproducible by default
 
@@ -52,13 +55,15 @@ def station_config(s: Scenario) -> StationConfig:
                          heartbeat_interval_s=s.ocpp.heartbeat_interval_s or None,
                          measurands=s.ocpp.measurands, authorize=s.ocpp.authorize,
                          call_timeout_wall_s=s.csms.call_timeout_s, strict=s.ocpp.strict,
-                         security_profile=security_profile(s.csms.password, s.csms.tls))
+                         security_profile=security_profile(s.csms.password, s.csms.tls),
+                         reconnect=s.reconnect)
 
 
 @contextlib.contextmanager
-def csms_urls(s: Scenario, out: Path, plans: list[StationPlan]) -> Iterator[dict[OcppVersion, str]]:
+def embedded_csms(s: Scenario, out: Path, plans: list[StationPlan]) -> Iterator[Any]:
+    """The scenario's embedded CSMS while the block runs (None for a CSMS under test)."""
     if not s.csms.embedded:
-        yield dict(s.csms.urls)
+        yield None
         return
     from fleetsim.csms.embedding import embedded_options
     from fleetsim.csms.process import EmbeddedCsms
@@ -70,7 +75,13 @@ def csms_urls(s: Scenario, out: Path, plans: list[StationPlan]) -> Iterator[dict
                       heartbeat_interval_s=max(1, round(s.csms.heartbeat_interval_s)),
                       token_prefix=s.csms.token_prefix or None, tokens=tokens,
                       log_file=str(out / "csms.log"), **embedded_options(s, out)) as csms:
-        yield {v: csms.url for v in OcppVersion}
+        yield csms
+
+
+@contextlib.contextmanager
+def csms_urls(s: Scenario, out: Path, plans: list[StationPlan]) -> Iterator[dict[OcppVersion, str]]:
+    with embedded_csms(s, out, plans) as csms:
+        yield dict(s.csms.urls) if csms is None else {v: csms.url for v in OcppVersion}
 
 
 def run_scenario(s: Scenario, *, out_base: str | Path = "results", out_dir: str | Path | None = None,
@@ -91,20 +102,24 @@ def run_scenario(s: Scenario, *, out_base: str | Path = "results", out_dir: str 
     started_at = iso_ms(time.time())
     report: EngineReport | None = None
     failure: str | None = None
+    restarts: list[dict[str, Any]] = []
     try:
-        with csms_urls(s, out, plans) as urls:
-            report = _run_engine(s, specs, plans, urls, rec, results, epoch, progress)
+        with embedded_csms(s, out, plans) as csms:
+            urls = dict(s.csms.urls) if csms is None else {v: csms.url for v in OcppVersion}
+            report = _run_engine(s, specs, plans, urls, rec, results, epoch, progress, csms,
+                                 restarts)
     except FleetsimError as exc:
         failure = str(exc)
-    summary = _summary(s, specs, rec, report, started_at, failure)
-    results.write_final(summary, rec)
+    summary = _summary(s, specs, rec, report, started_at, failure, restarts)
+    summary = results.write_final(summary, rec)
     if failure is not None:
         raise FleetsimError(f"{failure} (partial results in {out})")
     return RunOutcome(path=out, summary=summary)
 
 
 def _run_engine(s: Scenario, specs: Any, plans: Any, urls: dict[OcppVersion, str], rec: Recorder,
-                results: ResultsFolder, epoch: Any, progress: bool) -> EngineReport:
+                results: ResultsFolder, epoch: Any, progress: bool, csms: Any,
+                restarts: list[dict[str, Any]]) -> EngineReport:
     cfg = station_config(s)
     line = ProgressLine(s.stations.count) if progress else None
 
@@ -130,13 +145,24 @@ def _run_engine(s: Scenario, specs: Any, plans: Any, urls: dict[OcppVersion, str
                     for sp, pl in zip(specs, plans, strict=True)]
         target = dataclasses.replace(s.csms, urls=urls)
         uris = [target.url_for(sp.version, sp.station_id) for sp in specs]
+        faults = (FaultInjector(s.faults, seed=s.seed, clock=clock)
+                  if s.faults.station_side else None)
         engine = Engine(stations, uris, recorder=rec, on_interval=on_interval,
-                        on_sessions=results.add_sessions, options=EngineOptions(
+                        on_sessions=results.add_sessions, faults=faults, options=EngineOptions(
                             connect_rate_per_s=s.stations.connect_rate_per_s,
                             connect_timeout_s=s.csms.connect_timeout_s,
                             source_addresses=s.stations.source_addresses,
+                            reconnect_per_version=True,
                             **engine_security(s.csms)))
-        return await engine.run(s.duration_s, stop)
+        origin_unix = time.time()  # the engine's clock starts now: fault times count from here
+        with csms_restarts(csms, s.faults.csms_restarts, origin=lambda: origin_unix,
+                           horizon_s=s.duration_s, day_s_at_origin=clock.epoch_unix % 86400.0,
+                           factor=s.clock.time_factor) as restarter:
+            try:
+                return await engine.run(s.duration_s, stop)
+            finally:
+                if restarter is not None:
+                    restarts.extend(restarter.events)
 
     try:
         import uvloop
@@ -147,7 +173,8 @@ def _run_engine(s: Scenario, specs: Any, plans: Any, urls: dict[OcppVersion, str
 
 
 def _summary(s: Scenario, specs: Any, rec: Recorder, report: EngineReport | None,
-             started_at: str, failure: str | None) -> dict[str, Any]:
+             started_at: str, failure: str | None,
+             restarts: list[dict[str, Any]]) -> dict[str, Any]:
     versions: dict[str, int] = {}
     for sp in specs:
         versions[sp.version.value] = versions.get(sp.version.value, 0) + 1
@@ -156,4 +183,5 @@ def _summary(s: Scenario, specs: Any, rec: Recorder, report: EngineReport | None
                          booted=report.booted if report else 0,
                          wall_s=report.wall_s if report else 0.0, started_at=started_at,
                          failure=failure,
-                         generator=generator_health(rec, report.cpu_percent if report else 0.0))
+                         generator=generator_health(rec, report.cpu_percent if report else 0.0),
+                         csms_restarts=restarts)

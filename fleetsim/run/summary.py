@@ -56,8 +56,11 @@ def workers_generator(merged: Recorder, workers: Sequence[WorkerFigures]) -> dic
 
 def build_summary(s: Scenario, *, rec: Recorder, versions: Mapping[str, int], planned: int,
                   connected_max: int, booted: int, wall_s: float, started_at: str,
-                  failure: str | None, generator: dict[str, Any]) -> dict[str, Any]:
-    """The summary dict (``sessions`` is completed by :meth:`ResultsFolder.write_final`)."""
+                  failure: str | None, generator: dict[str, Any],
+                  csms_restarts: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """The summary dict (``sessions`` and ``storm`` are completed by
+    :meth:`ResultsFolder.write_final`). ``csms_restarts`` are the injected restarts of
+    the embedded CSMS (done by whoever owns it, not by an engine)."""
     actions = {}
     errors_total: dict[str, int] = {}
     for key, a in sorted(rec.actions.items()):
@@ -77,6 +80,12 @@ def build_summary(s: Scenario, *, rec: Recorder, versions: Mapping[str, int], pl
     # fleetsim report reads generator.* as numbers: the per-worker breakdown sits beside it
     per_worker = generator.pop("per_worker", None)
     extra = {} if per_worker is None else {"generator_workers": per_worker}
+    injected = rec.injected_summary()
+    if csms_restarts:
+        injected["by_kind"]["csms_restart"] = len(csms_restarts)
+        injected["total"] += len(csms_restarts)
+        injected["events"] = sorted([*injected["events"], *map(dict, csms_restarts)],
+                                    key=lambda e: (e["at_s"], e["kind"]))
     return {
         "fleetsim_version": __version__, "scenario": s.name, "scenario_file": s.file,
         "seed": s.seed, "started_at": started_at,
@@ -93,6 +102,8 @@ def build_summary(s: Scenario, *, rec: Recorder, versions: Mapping[str, int], pl
         "generator": generator,
         **extra,
         "offline": rec.offline_summary(),
+        # what fleetsim did on purpose (scenario faults:); errors above are what followed
+        "faults_injected": injected,
         "conformance": dict(sorted(rec.conformance.items())),
         "sessions": {},
     }

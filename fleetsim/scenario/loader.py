@@ -17,6 +17,7 @@ import yaml
 
 from fleetsim.exceptions import ScenarioError
 from fleetsim.scenario.commands import parse_commands
+from fleetsim.scenario.faults import parse_faults
 from fleetsim.scenario.load import LoadShape, parse_load
 from fleetsim.scenario.model import (
     DEFAULT_MEASURANDS,
@@ -29,6 +30,7 @@ from fleetsim.scenario.model import (
     StationsConfig,
 )
 from fleetsim.scenario.reader import Node
+from fleetsim.scenario.reconnect import DEFAULT_PING_INTERVAL_S, parse_reconnect
 from fleetsim.scenario.security import parse_tls
 
 __all__ = ["load_scenario", "parse_scenario", "parse_version", "with_overrides"]
@@ -77,10 +79,17 @@ def parse_scenario(data: object, *, file: str = "<scenario>") -> Scenario:
     slo = root.string_list("slo")
     load = _load(root.child("load"), stations, duration_s, clock)
     commands = parse_commands(root.raw("csms_commands"), file=file, epoch=clock.start)
+    faults = parse_faults(root.raw("faults"), file=file, embedded=csms.embedded)
+    reconnect = parse_reconnect(root.child("reconnect"))
+    if faults.needs_pings and reconnect.ping_interval_s <= 0:
+        if reconnect.ping_interval_given:  # pong_timeout relies on the station's liveness check
+            raise ScenarioError(file, "reconnect.ping_interval",
+                                "a pong_timeout fault needs station pings (ping_interval > 0)")
+        reconnect = replace(reconnect, ping_interval_s=DEFAULT_PING_INTERVAL_S)
     root.finish()
     return Scenario(name=name, file=file, seed=seed, duration_s=duration_s, stations=stations,
                     csms=csms, clock=clock, ocpp=ocpp, drivers=drivers, slo=slo, raw=raw,
-                    load=load, csms_commands=commands)
+                    load=load, csms_commands=commands, faults=faults, reconnect=reconnect)
 
 
 def _load(n: Node, st: StationsConfig, duration_s: float, clock: ClockConfig) -> LoadShape | None:
@@ -117,6 +126,10 @@ def with_overrides(s: Scenario, *, stations: int | None = None, duration_s: floa
                                     call_timeout_s=s.csms.call_timeout_s,
                                     password=s.csms.password, tls=s.csms.tls))
         raw["csms"] = {**dict(raw.get("csms") or {}), "target": csms_url}
+        if s.faults.csms_restarts and not s.csms.embedded:  # a CSMS under test is not ours
+            s = replace(s, faults=replace(s.faults, csms_restarts=()))
+            raw["faults"] = [f for f in raw.get("faults") or []
+                             if not (isinstance(f, Mapping) and "csms_restart" in f)]
     if s.load is not None:  # shares and the end of the shape follow --stations / --duration
         s = replace(s, load=_load(Node(raw.get("load"), file=s.file, path="load"), s.stations,
                                   s.duration_s, s.clock))

@@ -15,7 +15,9 @@ from enum import StrEnum
 from typing import Any
 
 from fleetsim.scenario.commands import CommandSpec
+from fleetsim.scenario.faults import FaultPlan
 from fleetsim.scenario.load import LoadShape
+from fleetsim.scenario.reconnect import ReconnectConfig
 from fleetsim.scenario.security import TlsConfig
 
 __all__ = [
@@ -125,3 +127,5 @@ class Scenario:
     raw: Mapping[str, Any] = field(default_factory=dict)
     load: LoadShape | None = None  # the ``load:`` ramp shape; None: whole fleet at once
     csms_commands: tuple[CommandSpec, ...] = ()  # what the embedded CSMS sends (commands.py)
+    faults: FaultPlan = field(default_factory=FaultPlan)  # what fleetsim injects on purpose (faults.py)
+    reconnect: ReconnectConfig = field(default_factory=ReconnectConfig)  # how stations come back (reconnect.py)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fleetsim.scenario.model import DEFAULT_MEASURANDS
+from fleetsim.scenario.reconnect import ReconnectConfig
 
 __all__ = ["StationConfig"]
 
@@ -23,7 +24,7 @@ class StationConfig:
     measurands: tuple[str, ...] = DEFAULT_MEASURANDS
     authorize: bool = True
     call_timeout_wall_s: float = 30.0
-    reboot_on_reconnect: bool = True
+    reconnect: ReconnectConfig = field(default_factory=ReconnectConfig)  # backoff, boot on reconnect, pings
     # protocol depth (issue #5): what the CSMS may change at run time starts from these
     authorize_remote: bool = True          # AuthorizeRemoteTxRequests / AuthCtrlr.AuthorizeRemoteStart
     tx_message_attempts: int = 3           # TransactionMessageAttempts (1.6 §4.10 / 2.0.1 E13)

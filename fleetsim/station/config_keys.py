@@ -107,6 +107,10 @@ def _set_remote_auth(st: StationCore, v: bool, t: float) -> None:
     st.authorize_remote = v
 
 
+def _set_ping(st: StationCore, v: int, t: float) -> None:
+    st._ping_interval_s = float(v)  # applies from the next connection
+
+
 def _keys() -> dict[str, Key]:
     ks = [
         Key("HeartbeatInterval", "int", get=lambda st: str(round(
@@ -139,7 +143,8 @@ def _keys() -> dict[str, Key]:
         Key("UnlockConnectorOnEVSideDisconnect", "bool", "true"),
         Key("ConnectorPhaseRotation", "csl", "0.RST"),
         Key("ResetRetries", "int", "1"),
-        Key("WebSocketPingInterval", "int", "0"),
+        Key("WebSocketPingInterval", "int", get=lambda st: str(round(st.ping_interval_s)),
+            set=_set_ping),
         Key("LocalAuthListEnabled", "bool", "true"),
         Key("LocalAuthListMaxLength", "int", str(LOCAL_LIST_MAX), readonly=True),
         Key("SendLocalListMaxLength", "int", str(SEND_LIST_MAX), readonly=True),

@@ -25,6 +25,7 @@ from typing import Any
 from fleetsim.drivers.session import Session, StationPlan
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.scenario.fleet import StationSpec
+from fleetsim.scenario.reconnect import RetryBackOff
 from fleetsim.station.clock import Clock
 from fleetsim.station.config import StationConfig
 from fleetsim.station.connector import Connector
@@ -66,6 +67,16 @@ class StationCore:
     """Version-independent machinery; subclasses implement the protocol steps."""
 
     version_prefix = ""  # "1.6/", "2.0.1/", "2.1/"
+    # rare state lives on the class until first set: an idle station stays small
+    expect_dup: set[str] | None = None
+    """Ids of CALLs the fault injector sent twice: their second answer is expected."""
+    dropped_ids: set[str] | None = None
+    """Ids of CALLs the fault injector dropped: their timeout is not the CSMS's."""
+    _backoff: RetryBackOff | None = None        # set by SetVariables (OCPPCommCtrlr)
+    _ping_interval_s: float | None = None       # set by ChangeConfiguration / SetVariables
+    _offline_threshold_s: float | None = None   # set by SetVariables (OCPPCommCtrlr)
+    _offline_since = 0.0
+    _status_at_close: tuple[str, ...] = ()
 
     def __init__(self, spec: StationSpec, plan: StationPlan, *, clock: Clock, recorder: Recorder,
                  config: StationConfig, ids: Iterator[str] | None = None) -> None:
@@ -121,7 +132,11 @@ class StationCore:
         self._hold_until = 0.0
         if self._offline_pending:
             self._reconnected_at = now  # the drain clock runs from here to an empty queue
-        self.boot(now)
+        if (self.boots and not self.cfg.reconnect.boot_on_reconnect
+                and self.pending_reset != "now"):  # a reset or firmware install always boots
+            self._resume(now)
+        else:
+            self.boot(now)
         self._pump(now)
 
     def on_close(self, now: float, kind: str = "connection_lost") -> None:
@@ -130,6 +145,10 @@ class StationCore:
             return
         self.connected = False
         self.booted = False
+        self._offline_since = now
+        self._status_at_close = tuple(c.status for c in self.connectors)
+        if self.expect_dup or self.dropped_ids:  # injected faults of the old connection
+            self.expect_dup = self.dropped_ids = None
         if self._inflight is not None:
             self.rec.call_failed(self._inflight.key, kind)
             if self._inflight.transactional:
@@ -180,7 +199,12 @@ class StationCore:
             self._inflight = None
             self._inflight_deadline = float("inf")
             self._free_since = now
-            self.rec.call_failed(call.key, "timeout")
+            dropped = self.dropped_ids
+            if dropped and self._inflight_id in dropped:  # never sent: fleetsim dropped it
+                dropped.discard(self._inflight_id)
+                self.rec.call_failed(call.key, "interrupted")
+            else:
+                self.rec.call_failed(call.key, "timeout")
             if not (call.transactional and self._retry(call, now)):
                 self.call_timed_out(call, now)
                 if call.offline:
@@ -204,6 +228,28 @@ class StationCore:
     @property
     def queued(self) -> int:
         return len(self._queue) + (self._inflight is not None)
+
+    @property
+    def offline_pending(self) -> int:
+        """Transaction messages queued while offline and not yet replayed."""
+        return self._offline_pending
+
+    @property
+    def retry_backoff(self) -> RetryBackOff:
+        """OCPPCommCtrlr.RetryBackOff* now (2.x; the scenario's, or as the CSMS set them)."""
+        return self._backoff or self.cfg.reconnect.v2
+
+    @property
+    def ping_interval_s(self) -> float:
+        """WebSocketPingInterval [wall s] for the next connection; 0: no pings."""
+        p = self._ping_interval_s
+        return self.cfg.reconnect.ping_interval_s if p is None else p
+
+    @property
+    def offline_threshold_s(self) -> float:
+        """OCPPCommCtrlr.OfflineThreshold [simulated s]."""
+        t = self._offline_threshold_s
+        return self.cfg.reconnect.offline_threshold_s if t is None else t
 
     def stop(self, now: float) -> None:
         """End the run: stop open transactions; the engine closes once :attr:`idle`."""
@@ -258,7 +304,7 @@ class StationCore:
         if self._offline_pending <= 0:
             self._offline_pending = 0
             if self._reconnected_at >= 0:
-                self.rec.offline_drain.record_s(now - self._reconnected_at)
+                self.rec.offline_drained(now - self._reconnected_at)
                 self._reconnected_at = -1.0
 
     def _retry(self, call: PendingCall, now: float) -> bool:
@@ -302,7 +348,8 @@ class StationCore:
     def _on_result(self, frame: CallResult, now: float) -> None:
         call = self._inflight
         if call is None or frame.msg_id != self._inflight_id:
-            self.rec.fault("unexpected_result")
+            if not self._expected_duplicate(frame.msg_id):
+                self.rec.fault("unexpected_result")
             return
         self._inflight = None
         self._inflight_deadline = float("inf")
@@ -318,7 +365,8 @@ class StationCore:
     def _on_call_error(self, frame: CallError, now: float) -> None:
         call = self._inflight
         if call is None or frame.msg_id != self._inflight_id:
-            self.rec.fault("unexpected_callerror")
+            if not self._expected_duplicate(frame.msg_id):
+                self.rec.fault("unexpected_callerror")
             return
         self._inflight = None
         self._inflight_deadline = float("inf")
@@ -330,6 +378,14 @@ class StationCore:
             call.on_error(frame.code, now)
         if call.offline:
             self._offline_done(now, replayed=False)
+
+    def _expected_duplicate(self, msg_id: str) -> bool:
+        """The second answer to a CALL the fault injector duplicated: not the CSMS's fault."""
+        dups = self.expect_dup
+        if dups is None or msg_id not in dups:
+            return False
+        dups.discard(msg_id)
+        return True
 
     def _on_call(self, frame: Call, now: float) -> None:
         answer_call(self, frame, now)
@@ -378,6 +434,26 @@ class StationCore:
         else:
             retry = interval_s or self.cfg.boot_retry_default_s
             self.at(now + self.clock.interval_wall(retry), self._reboot, name="boot")
+
+    def _resume(self, now: float) -> None:
+        """Back online without a BootNotification (``reconnect.boot_on_reconnect: false``).
+
+        The heartbeat resumes. After an outage longer than OfflineThreshold the station
+        reports every connector's status (as after a boot), otherwise only the connectors
+        whose status changed while it was offline (2.0.1 OCPPCommCtrlr.OfflineThreshold;
+        1.6 has no such key, the scenario's value serves both).
+        """
+        self.booted = True
+        first = now if self.cfg.closed_loop_heartbeat else now + self.heartbeat_wall_s
+        self.at(first, self._heartbeat, name="heartbeat")
+        outage_s = (now - self._offline_since) * self.clock.factor  # simulated seconds
+        if outage_s > self.offline_threshold_s:
+            self.after_boot(now)
+            return
+        before = self._status_at_close
+        for i, c in enumerate(self.connectors):
+            if i >= len(before) or before[i] != c.status:
+                self.report_status(c, now)
 
     def set_heartbeat(self, interval_s: float, now: float) -> None:
         """Beat every ``interval_s`` simulated seconds from ``now`` on."""
@@ -523,6 +599,10 @@ class StationCore:
 
     def show_status(self, c: Connector, status: str, t: float) -> None:
         """Set and report a connector's status (StatusNotification)."""
+        raise NotImplementedError
+
+    def report_status(self, c: Connector, t: float) -> None:
+        """Report a connector's current status again (StatusNotification)."""
         raise NotImplementedError
 
     def send_aligned(self, c: Connector, t: float) -> None:

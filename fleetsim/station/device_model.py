@@ -13,6 +13,7 @@ station sends in NotifyReport parts of DeviceDataCtrlr.ItemsPerMessage[GetReport
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -82,6 +83,18 @@ def _power(i: int) -> Getter:
     return lambda st: f"{st.connectors[i - 1].power_w:.1f}"
 
 
+def _set_offline_threshold(st: StationCore, v: int, t: float) -> None:
+    st._offline_threshold_s = float(v)
+
+
+def _backoff_setter(name: str) -> Setter:
+    """A setter of one OCPPCommCtrlr.RetryBackOff* value; it applies from the next wait."""
+    def set_value(st: StationCore, v: int, t: float) -> None:
+        value: Any = v if name == "repeat_times" else float(v)
+        st._backoff = dataclasses.replace(st.retry_backoff, **{name: value})
+    return set_value
+
+
 def _evse_vars(n: int) -> list[Var]:
     out: list[Var] = []
     for i in range(1, n + 1):  # each connector is its own EVSE (evseId = n, connectorId = 1)
@@ -112,7 +125,19 @@ def variables(connectors: int) -> tuple[Var, ...]:
             set=k["TransactionMessageRetryInterval"].set),
         Var("OCPPCommCtrlr", "MessageTimeout", mutability="ReadOnly", instance="Default",
             unit="s", get=lambda st: str(round(st.cfg.call_timeout_wall_s))),
-        Var("OCPPCommCtrlr", "OfflineThreshold", default="60", unit="s"),
+        Var("OCPPCommCtrlr", "OfflineThreshold", unit="s",
+            get=lambda st: str(round(st.offline_threshold_s)), set=_set_offline_threshold),
+        Var("OCPPCommCtrlr", "RetryBackOffWaitMinimum", unit="s",
+            get=lambda st: str(round(st.retry_backoff.wait_minimum_s)),
+            set=_backoff_setter("wait_minimum_s")),
+        Var("OCPPCommCtrlr", "RetryBackOffRandomRange", unit="s",
+            get=lambda st: str(round(st.retry_backoff.random_range_s)),
+            set=_backoff_setter("random_range_s")),
+        Var("OCPPCommCtrlr", "RetryBackOffRepeatTimes",
+            get=lambda st: str(st.retry_backoff.repeat_times),
+            set=_backoff_setter("repeat_times")),
+        Var("OCPPCommCtrlr", "WebSocketPingInterval", unit="s",
+            get=k["WebSocketPingInterval"].get, set=k["WebSocketPingInterval"].set),
         Var("OCPPCommCtrlr", "ResetRetries", default="1"),
         Var("OCPPCommCtrlr", "QueueAllMessages", "boolean", "ReadOnly", "false"),
         Var("SampledDataCtrlr", "Enabled", "boolean", default="true"),

@@ -40,6 +40,9 @@ class Station16(StationCore):
         for c in self.connectors:
             self.status(c.connector_id, c.status, now)
 
+    def report_status(self, c: Connector, t: float) -> None:
+        self.status(c.connector_id, c.status, t)
+
     def status(self, connector_id: int, status: str, t: float) -> None:
         if connector_id:
             self.connectors[connector_id - 1].status = status

@@ -53,6 +53,9 @@ class Station2(StationCore):
         for c in self.connectors:
             self.status(c, now)
 
+    def report_status(self, c: Connector, t: float) -> None:
+        self.status(c, t)
+
     def status(self, c: Connector, t: float) -> None:
         if not self.connected:
             return  # not a transaction message: dropped while offline

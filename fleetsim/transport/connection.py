@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from time import monotonic
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
@@ -23,6 +23,9 @@ from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
 from fleetsim.station.core import StationCore
+
+if TYPE_CHECKING:
+    from fleetsim.transport.faults import LinkShaper
 
 __all__ = ["MAX_FRAME_BYTES", "StationConnection", "describe_failure", "tls_detail"]
 
@@ -55,8 +58,27 @@ def tls_detail(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+class _Silence:
+    """The shaper of a link gone silent (fault ``pong_timeout``): nothing leaves."""
+
+    def send(self, frames: list[bytes]) -> None:
+        pass
+
+
+SILENCE = _Silence()
+
+
 class StationConnection(asyncio.Protocol):
     """Carries one station's OCPP-J frames; reports open/close to ``on_state``."""
+
+    # rare state on the class until set: an idle connection stays small
+    shaper: LinkShaper | _Silence | None = None
+    """Injected faults on outgoing frames (transport/faults.py); None: none."""
+    injected: str | None = None
+    """Set when the fault injector took this link down (clean, dirty, pong_timeout)."""
+    _ping_timer: asyncio.TimerHandle | None = None
+    _pong_timer: asyncio.TimerHandle | None = None
+    _ping_every = (0.0, 0.0)
 
     def __init__(self, station: StationCore, uri: str, subprotocol: str, *,
                  loop: asyncio.AbstractEventLoop, on_open: Callable[[], None],
@@ -101,6 +123,9 @@ class StationConnection(asyncio.Protocol):
                     else:
                         payload = bytes(ev.data) if type(ev.data) is not bytes else ev.data
                     station.on_frame(payload, now)
+                elif op is Opcode.PONG and self._pong_timer is not None:
+                    self._pong_timer.cancel()  # the link is alive (WebSocketPingInterval)
+                    self._pong_timer = None
             elif type(ev) is Response:
                 self._handshake(ev)
         if self.opened:
@@ -124,6 +149,10 @@ class StationConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        if self._ping_timer is not None:
+            self._ping_timer.cancel()
+        if self._pong_timer is not None:
+            self._pong_timer.cancel()
         if self.failure is None:
             if not self.opened and isinstance(exc, ssl.SSLError):
                 # TLS 1.3: a server that refuses our client certificate says so only now
@@ -143,11 +172,36 @@ class StationConnection(asyncio.Protocol):
             if self.ws.state is not State.OPEN:  # closing: the in-flight CALL is replayed later
                 out.clear()
                 return
+            if self.shaper is not None:  # injected faults: drop, duplicate, delay, latency
+                self.shaper.send(out)
+                out.clear()
+                return
             send = self.ws.send_text
             for frame in out:
                 send(frame)
             out.clear()
             self._write()
+
+    def send_frames(self, frames: Iterable[bytes]) -> None:
+        """Send frames now (the shaper releasing what it held); dropped once closing."""
+        if self.transport is None or self.ws.state is not State.OPEN or self.shaper is SILENCE:
+            return
+        for frame in frames:
+            self.ws.send_text(frame)
+        self._write()
+
+    def start_pings(self, interval_s: float, timeout_s: float) -> None:
+        """WebSocketPingInterval (1.6 key, 2.0.1 OCPPCommCtrlr): ping every ``interval_s``;
+        no pong within ``timeout_s`` and the station drops the link (``ping_timeout``)."""
+        self._ping_every = (interval_s, timeout_s)
+        self._ping_timer = self.loop.call_later(interval_s, self._ping)
+
+    def go_silent(self) -> None:
+        """Fault ``pong_timeout``: from now on nothing is read or sent but our pings, so
+        only the station's own liveness check notices the dead link."""
+        self.shaper = SILENCE
+        if self.transport is not None:
+            self.transport.pause_reading()
 
     def close(self) -> None:
         """Start a clean close handshake (code 1000)."""
@@ -162,6 +216,21 @@ class StationConnection(asyncio.Protocol):
             self.transport.abort()
 
     # internals ------------------------------------------------------------------
+    def _ping(self) -> None:
+        self._ping_timer = None
+        if self.transport is None or self.ws.state is not State.OPEN:
+            return
+        interval_s, timeout_s = self._ping_every
+        if self._pong_timer is None:
+            self.ws.send_ping(b"fleetsim")
+            self._write()
+            self._pong_timer = self.loop.call_later(timeout_s, self._pong_missing)
+        self._ping_timer = self.loop.call_later(interval_s, self._ping)
+
+    def _pong_missing(self) -> None:
+        self._pong_timer = None
+        self.abort("ping_timeout")
+
     def _handshake(self, response: Response) -> None:
         if self.ws.handshake_exc is not None:
             self.failure = f"http_{response.status_code}"

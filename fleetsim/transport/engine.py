@@ -24,6 +24,7 @@ from fleetsim.exceptions import CsmsUnreachable, FleetsimError
 from fleetsim.metrics.recorder import IntervalStats, Recorder
 from fleetsim.station.core import StationCore
 from fleetsim.transport.connection import describe_failure
+from fleetsim.transport.faults import FaultInjector
 from fleetsim.transport.runner import StationRunner
 
 __all__ = ["Engine", "EngineOptions", "EngineReport", "fd_headroom"]
@@ -59,6 +60,10 @@ class EngineOptions:
     ssl_context_for: Callable[[str], ssl.SSLContext] | None = None
     source_addresses: tuple[str, ...] = ()
     unreachable_after: int = 20  # attempts with no success at all → CsmsUnreachable
+    # True: stations that lost their connection reconnect per OCPP version as the scenario's
+    # reconnect: says (transport/backoff.py); first connects, and everything when False, use
+    # the generic exponential backoff of backoff_base_s/backoff_cap_s
+    reconnect_per_version: bool = False
 
 
 @dataclass(slots=True)
@@ -82,9 +87,13 @@ class Engine:
                  recorder: Recorder, options: EngineOptions,
                  on_interval: Callable[[IntervalStats], None] | None = None,
                  on_sessions: Callable[[list[dict[str, Any]]], None] | None = None,
-                 on_progress: Callable[[dict[str, float]], None] | None = None) -> None:
+                 on_progress: Callable[[dict[str, float]], None] | None = None,
+                 faults: FaultInjector | None = None) -> None:
         self.rec, self.opt = recorder, options
         self.loop = asyncio.get_running_loop()
+        self.faults = faults  # the scenario's faults: (set before the runners ask for shapers)
+        if faults is not None:
+            faults.bind(self)
         self.connect_timeout_s = options.connect_timeout_s
         self.backoff_base_s, self.backoff_cap_s = options.backoff_base_s, options.backoff_cap_s
         self.password, self.ssl_context = options.password, options.ssl_context
@@ -119,6 +128,8 @@ class Engine:
         cpu0, t0 = sum(proc.cpu_times()[:2]), monotonic()
         self._t0 = t0
         self._start_monitors(t0, proc)
+        if self.faults is not None:
+            self.faults.start(t0)
         spawner = self.loop.create_task(self._spawn_all())
         waiters: list[asyncio.Future[Any]] = [self._unreachable]
         if stop is not None:
@@ -288,12 +299,16 @@ class Engine:
             n += 1
 
     def gauges(self) -> dict[str, float]:
-        booted = plugged = charging = 0
+        booted = plugged = charging = offline = offline_max = 0
         power = 0.0
         sim = 0.0
         for r in self.runners:
             st = r.station
             booted += st.booted
+            q = st.offline_pending
+            if q:
+                offline += q
+                offline_max = max(offline_max, q)
             for c in st.connectors:
                 if c.session is not None:
                     plugged += 1
@@ -304,7 +319,8 @@ class Engine:
             sim = self.runners[0].station.clock.sim_s(monotonic())
         self.connected_max = max(self.connected_max, self.connected)
         return {"connected": self.connected, "booted": booted, "plugged": plugged,
-                "charging": charging, "power_kw": round(power / 1000, 3), "sim_time_s": sim}
+                "charging": charging, "power_kw": round(power / 1000, 3), "sim_time_s": sim,
+                "offline_queued": offline, "offline_queue_max": offline_max}
 
     def emit_interval(self, t_s: float, cpu_pct: float) -> None:
         g = self.gauges()
@@ -350,6 +366,8 @@ class Engine:
                     for r in self.runners):
                 await asyncio.sleep(0.05)
         self.stopping = True
+        if self.faults is not None:
+            self.faults.stop()
         self.emit_interval(round(monotonic() - self._t0, 3), 0.0)
         open_conns = [r for r in self.runners if r.conn is not None and r.conn.transport]
         self._open_at_stop = len(open_conns)

@@ -1,4 +1,10 @@
-"""Drive one station core on the event loop: connect, reconnect with backoff, wake timers."""
+"""Drive one station core on the event loop: connect, reconnect with backoff, wake timers.
+
+Reconnect waits come from :mod:`fleetsim.transport.backoff`: per OCPP version as the
+scenario says (``EngineOptions.reconnect_per_version``) after a lost connection, or
+fleetsim's generic exponential backoff (first connects, tests, benchmarks). Jitter
+draws from the station's own seeded stream 5, so a reconnect storm is reproducible.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from fleetsim.station.core import StationCore
+from fleetsim.transport.backoff import Backoff, ExponentialBackoff, policy_for
 from fleetsim.transport.connection import StationConnection, tls_detail
 
 if TYPE_CHECKING:
@@ -22,8 +29,8 @@ _INF = float("inf")
 class StationRunner:
     """Owns a station core's connection and timer handle for the engine."""
 
-    __slots__ = ("_attempts", "_handle", "_reboot_s", "_wake_at", "closing", "conn",
-                 "connected_once", "engine", "rng", "source", "station", "uri")
+    __slots__ = ("_attempts", "_handle", "_reboot_s", "_wait_s", "_wake_at", "closing", "conn",
+                 "connected_once", "engine", "rng", "shaper", "source", "station", "uri")
 
     def __init__(self, engine: Engine, station: StationCore, uri: str, source: str | None) -> None:
         self.engine, self.station, self.uri, self.source = engine, station, uri, source
@@ -32,7 +39,10 @@ class StationRunner:
         self.closing = False
         self.connected_once = False
         self._attempts = 0
+        self._wait_s = 0.0  # the last reconnect wait (2.x doubles it)
         self._handle: asyncio.TimerHandle | None = None
+        faults = engine.faults
+        self.shaper = faults.shaper_for(station) if faults is not None else None
         self._wake_at = _INF
         self._reboot_s: float | None = None  # a reset: reconnect after this long, no backoff
 
@@ -134,13 +144,21 @@ class StationRunner:
 
     def _opened(self) -> None:
         self._attempts = 0
+        self._wait_s = 0.0
         self.connected_once = True
         eng = self.engine
         eng.connected += 1
         eng.ever_connected = True
+        conn = self.conn
+        assert conn is not None
+        if self.shaper is not None:
+            self.shaper.bind(conn)
+            conn.shaper = self.shaper
+        ping_s = self.station.ping_interval_s
+        if ping_s > 0:
+            conn.start_pings(ping_s, self.station.cfg.reconnect.ping_timeout_s)
         self.station.on_open(monotonic())
-        assert self.conn is not None
-        self.conn.flush()
+        conn.flush()
         self.reschedule()
 
     def _lost(self, why: str) -> None:
@@ -149,10 +167,10 @@ class StationRunner:
         rebooting = self._reboot_s is not None
         if conn is not None and conn.opened:
             eng.connected -= 1
-            self.station.on_close(monotonic(), "interrupted" if self.closing or rebooting else
-                                  "connection_lost")
-            if not self.closing and not rebooting:
-                eng.rec.fault("connection_lost")
+            ours = self.closing or rebooting or conn.injected is not None  # not the CSMS's doing
+            self.station.on_close(monotonic(), "interrupted" if ours else "connection_lost")
+            if not ours:
+                eng.rec.fault("ping_timeout" if why == "ping_timeout" else "connection_lost")
         else:
             eng.connect_failed(self, why, conn.detail if conn is not None else None)
         self.station.out.clear()
@@ -166,14 +184,22 @@ class StationRunner:
         self._retry()
 
     def _retry(self) -> None:
-        """Exponential backoff with full jitter: U(0, min(cap, base·2^n)) + base."""
+        """Wait as the station's reconnect policy says, then try again."""
         eng = self.engine
         if self.closing or eng.stopping:
             return
         self._attempts += 1
-        ceiling = min(eng.backoff_cap_s, eng.backoff_base_s * 2 ** min(self._attempts, 16))
-        delay = eng.backoff_base_s + float(self.rng.uniform(0.0, ceiling))
-        eng.loop.call_later(delay, eng.spawn_connect, self)
+        self._wait_s = self.policy().wait_s(self._attempts, self._wait_s, float(self.rng.random()))
+        eng.loop.call_later(self._wait_s, eng.spawn_connect, self)
+
+    def policy(self) -> Backoff:
+        """Per OCPP version from the scenario (2.x: the station's RetryBackOff* now) once the
+        station was connected; before that — the ramp, an unreachable CSMS — and in tests and
+        benchmarks, the engine's generic exponential backoff."""
+        eng, st = self.engine, self.station
+        if eng.opt.reconnect_per_version and self.connected_once:
+            return policy_for(st.spec.version, st.cfg.reconnect, st.retry_backoff)
+        return ExponentialBackoff(eng.backoff_base_s, eng.backoff_cap_s)
 
 
 def _kind(exc: BaseException) -> str:
