@@ -86,6 +86,7 @@ def run_with_locust(s: Scenario, *, workers: int, out_base: str | Path = "result
         plans = plan_fleet(s, build_fleet(s), horizon_s=s.duration_s * s.clock.time_factor
                            + 3600.0)
     restarts: list[dict[str, Any]] = []
+    interrupted = False
     try:
         with embedded_csms(s, out, plans) as csms:
             url = csms.url if csms is not None else None
@@ -94,8 +95,8 @@ def run_with_locust(s: Scenario, *, workers: int, out_base: str | Path = "result
                                horizon_s=s.duration_s, factor=s.clock.time_factor,
                                day_s_at_origin=epoch.timestamp() % 86400.0) as restarter:
                 try:
-                    _run_locust(s, out, locust_command(s, out, workers=workers, csms_url=url),
-                                progress)
+                    interrupted = _run_locust(
+                        s, out, locust_command(s, out, workers=workers, csms_url=url), progress)
                 finally:
                     if restarter is not None:
                         restarter.stop()
@@ -103,35 +104,37 @@ def run_with_locust(s: Scenario, *, workers: int, out_base: str | Path = "result
     except FleetsimError as exc:
         failure = str(exc)
     outcome = merge_run(out, s, started_at=started_at, results=results, failure=failure,
-                        csms_restarts=restarts)
+                        csms_restarts=restarts, interrupted=interrupted)
     summary = outcome.summary
-    if not summary["completed"]:
+    if not summary["completed"] and not summary["interrupted"]:
         raise FleetsimError(f"{summary['failure']} (partial results in {out})")
     return RunOutcome(path=out, summary=summary)
 
 
-def _run_locust(s: Scenario, out: Path, cmd: list[str], progress: bool) -> None:
+def _run_locust(s: Scenario, out: Path, cmd: list[str], progress: bool) -> bool:
+    """Run Locust to its end; True if the user interrupted it (Ctrl-C)."""
     log_path = out / "locust.log"
     tail = IntervalTail(out)
     line = ProgressLine(s.stations.count) if progress else None
     deadline = time.monotonic() + s.duration_s + STARTUP_ALLOWANCE_S
+    ctrl_c = 0
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        # Locust (same process group) got the same Ctrl-C and stops gracefully; a
+        # second one stops waiting for that. A flag, not KeyboardInterrupt, so the
+        # interrupt cannot land half-way through writing a progress line.
+        nonlocal ctrl_c
+        ctrl_c += 1
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGINT if ctrl_c == 1 else signal.SIGKILL)
+
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-        interrupted = False
+        previous = signal.signal(signal.SIGINT, on_sigint)
         try:
-            while True:
-                try:
+            while proc.poll() is None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(0.5)
-                    break
-                except subprocess.TimeoutExpired:
-                    pass
-                except KeyboardInterrupt:
-                    if interrupted:  # a second Ctrl-C: stop waiting for a clean end
-                        proc.kill()
-                        raise
-                    interrupted = True  # Locust got the same Ctrl-C and stops gracefully
-                    with contextlib.suppress(ProcessLookupError):
-                        proc.send_signal(signal.SIGINT)
                 if line is not None:
                     for st in tail.poll():
                         line(st)
@@ -141,6 +144,7 @@ def _run_locust(s: Scenario, out: Path, cmd: list[str], progress: bool) -> None:
                                         f"{s.duration_s + STARTUP_ALLOWANCE_S:.0f} s: "
                                         f"{_tail(log_path)}")
         finally:
+            signal.signal(signal.SIGINT, previous)
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
@@ -151,6 +155,7 @@ def _run_locust(s: Scenario, out: Path, cmd: list[str], progress: bool) -> None:
     if not worker_dirs(out):
         raise FleetsimError(f"Locust exited with code {proc.returncode} before any station "
                             f"started: {_tail(log_path)}")
+    return ctrl_c > 0
 
 
 def _wait_final_files(out: Path) -> None:

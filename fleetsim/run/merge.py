@@ -63,7 +63,8 @@ def _lines(path: Path) -> Iterator[dict[str, Any]]:
 def merge_run(run: Path, s: Scenario, *, started_at: str = "",
               results: ResultsFolder | None = None,
               failure: str | None = None,
-              csms_restarts: Sequence[Mapping[str, Any]] = ()) -> MergeOutcome:
+              csms_restarts: Sequence[Mapping[str, Any]] = (),
+              interrupted: bool = False) -> MergeOutcome:
     """Write ``summary.json``, ``histograms.json``, ``timeseries.csv``, ``sessions.csv`` …
 
     ``results`` is the folder the caller opened at the start (it wrote
@@ -116,7 +117,7 @@ def merge_run(run: Path, s: Scenario, *, started_at: str = "",
                             connected_max=round(max(connected.values(), default=0.0)),
                             booted=len(booted), wall_s=wall, started_at=started_at,
                             failure=failure, generator=workers_generator(merged, figures),
-                            csms_restarts=csms_restarts)
+                            csms_restarts=csms_restarts, interrupted=interrupted)
     summary["stations"]["started"] = len(started)
     summary = results.write_final(summary, merged)
     return MergeOutcome(path=run, summary=summary, workers=len(dirs))

@@ -184,4 +184,5 @@ def _summary(s: Scenario, specs: Any, rec: Recorder, report: EngineReport | None
                          wall_s=report.wall_s if report else 0.0, started_at=started_at,
                          failure=failure,
                          generator=generator_health(rec, report.cpu_percent if report else 0.0),
-                         csms_restarts=restarts)
+                         csms_restarts=restarts,
+                         interrupted=report.stopped_early if report else False)

@@ -57,10 +57,15 @@ def workers_generator(merged: Recorder, workers: Sequence[WorkerFigures]) -> dic
 def build_summary(s: Scenario, *, rec: Recorder, versions: Mapping[str, int], planned: int,
                   connected_max: int, booted: int, wall_s: float, started_at: str,
                   failure: str | None, generator: dict[str, Any],
-                  csms_restarts: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+                  csms_restarts: Sequence[Mapping[str, Any]] = (),
+                  interrupted: bool = False) -> dict[str, Any]:
     """The summary dict (``sessions`` and ``storm`` are completed by
     :meth:`ResultsFolder.write_final`). ``csms_restarts`` are the injected restarts of
-    the embedded CSMS (done by whoever owns it, not by an engine)."""
+    the embedded CSMS (done by whoever owns it, not by an engine). An ``interrupted`` run
+    (Ctrl-C) stopped cleanly but early: it is not ``completed``, and says so."""
+    if interrupted and failure is None:
+        failure = (f"interrupted by the user after {wall_s:.1f} s of the planned "
+                   f"{s.duration_s:g} s")
     actions = {}
     errors_total: dict[str, int] = {}
     for key, a in sorted(rec.actions.items()):
@@ -91,7 +96,7 @@ def build_summary(s: Scenario, *, rec: Recorder, versions: Mapping[str, int], pl
         "seed": s.seed, "started_at": started_at,
         "duration_s": round(wall_s, 3),
         "time_factor": s.clock.time_factor, "versions": dict(versions),
-        "completed": failure is None, "failure": failure,
+        "completed": failure is None, "failure": failure, "interrupted": interrupted,
         "stations": {"planned": planned, "connected_max": connected_max, "booted": booted},
         "messages": {"sent": sum(a.sent for a in rec.actions.values()),
                      "received": sum(a.answered for a in rec.actions.values())

@@ -78,6 +78,7 @@ class EngineReport:
     cpu_percent: float
     connect_failures: dict[str, int] = field(default_factory=dict)
     first_error: str | None = None
+    stopped_early: bool = False  # ``stop`` was set (e.g. Ctrl-C) before the duration ran out
 
 
 class Engine:
@@ -137,6 +138,7 @@ class Engine:
         await asyncio.wait(waiters, timeout=duration_s,
                                      return_when=asyncio.FIRST_COMPLETED)
         spawner.cancel()
+        stopped_early = stop is not None and stop.is_set()
         for w in waiters:
             if w is not self._unreachable and not w.done():
                 w.cancel()
@@ -150,7 +152,7 @@ class Engine:
         return EngineReport(recorder=self.rec, stations=len(self.runners),
                             connected_max=self.connected_max, booted=booted, wall_s=wall,
                             cpu_percent=round(cpu, 1), connect_failures=dict(self.connect_failures),
-                            first_error=self.first_error)
+                            first_error=self.first_error, stopped_early=stopped_early)
 
     # ---------------------------------------------------------------- connecting
     async def _spawn_all(self) -> None:

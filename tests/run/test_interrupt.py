@@ -56,10 +56,15 @@ def test_sigint_ends_the_run_gracefully_with_results(workers: str, tmp_path: Pat
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    assert proc.returncode == 0, stdout[-2000:] + stderr[-2000:]
+    # an interrupted run is not the run planned: exit 4 (incomplete), and it says so
+    assert proc.returncode == 4, stdout[-2000:] + stderr[-2000:]
     assert "Traceback" not in stderr
+    assert "interrupted by the user" in stderr
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["completed"] and summary["duration_s"] < 60
+    assert summary["interrupted"] and not summary["completed"]
+    assert summary["failure"].startswith("interrupted by the user after")
+    assert summary["duration_s"] < 60
+    assert (out / "report.html").exists()
     assert summary["stations"]["booted"] == 24
     assert (out / "sessions.csv").read_text().startswith("station_id,")
     assert "reconcile: all" in stdout  # the CSMS answered the stations' last stops
