@@ -1,0 +1,52 @@
+"""Plain ``locust -f``: the master owns the embedded CSMS, so it also does the scenario's
+injected CSMS restart. The restart is recorded, every station comes back, and the
+stations' sessions reconcile with the CSMS ledger: nothing lost."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from fleetsim.reconcile import reconcile
+from tests.locust_adapter.procs import locust, run
+
+SCENARIO = {
+    "name": "locust-crash", "seed": 9, "duration": "12s",
+    "stations": {"count": 30, "connectors": 2, "connect_rate": 300,
+                 "versions": {"1.6": 1, "2.0.1": 1, "2.1": 1}},
+    "csms": {"target": "embedded", "heartbeat_interval": "1800s", "call_timeout": "3s"},
+    "clock": {"time_factor": 600},
+    "ocpp": {"meter_interval": "300s"},
+    "drivers": {"model": "uniform",
+                "overrides": {"uniform": {"sessions_per_day": 10, "dwell_h": [1, 3]}}},
+    "reconnect": {"v16": {"mode": "fixed", "wait": "1s"},
+                  "v2": {"wait_minimum": "0.5s", "random_range": "1s", "repeat_times": 2}},
+    "faults": [{"csms_restart": {"at": "4s", "down_for": "2s"}}],
+}
+
+
+def test_the_locust_master_restarts_its_embedded_csms_and_nothing_is_lost(tmp_path: Path) -> None:
+    path = tmp_path / "crash.yaml"
+    path.write_text(yaml.safe_dump(SCENARIO))
+    out = tmp_path / "run"
+    proc = run(locust("--fleetsim-scenario", str(path), "--fleetsim-out", str(out),
+                      processes=1), timeout=90, log=tmp_path / "locust.log")
+    log = (tmp_path / "locust.log").read_text(errors="replace")
+    # Locust exits 1 because it recorded failures: the connections the restart cut and
+    # the reconnects it refused, which is what a real CSMS restart does to a fleet
+    assert proc.returncode == 1, log[-3000:]
+    assert "Traceback" not in log
+    assert "ConnectionFailure('connection lost')" in log
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["completed"], summary["failure"]
+    assert summary["faults_injected"]["by_kind"] == {"csms_restart": 1}
+    [event] = summary["faults_injected"]["events"]
+    assert 3.9 <= event["at_s"] <= 5.0
+    storm = summary["storm"]
+    assert storm["disconnected"] == 30 and storm["t_all_accepted_s"] is not None
+    assert summary["offline"]["replayed"] > 0 and summary["offline"]["dropped"] == 0
+    r = reconcile(out)
+    assert r.ok, r.differences[:5]
+    assert r.transactions_stations > 10
