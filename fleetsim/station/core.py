@@ -7,18 +7,17 @@ Bytes in, bytes out, no sockets and no clock of its own. The engine calls:
 - :meth:`on_timer` at (or after) :meth:`next_wake`;
 
 and after each call sends every frame in :attr:`out` (then clears it). Times are
-the engine's monotonic wall seconds. The core enforces one outstanding CALL per
-direction (OCPP-J 1.6 §4.1.1; 2.0.1 part 4 §4.1.1) through a FIFO queue, and
-measures each CALL from the moment it was *due*, not from when it went out, so
-a slow CSMS that makes messages queue is charged for the wait (coordinated
-omission). Version subclasses build payloads and react to results.
+the engine's monotonic wall seconds. Its CALLs go through the
+:class:`~fleetsim.station.channel.CallChannel` it is built on: one outstanding
+CALL, a FIFO, offline replay and retries, each CALL measured from the moment it
+was *due*, so a slow CSMS that makes messages queue is charged for the wait
+(coordinated omission). Version subclasses build payloads and react to results.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -26,6 +25,7 @@ from fleetsim.drivers.session import Session, StationPlan
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.scenario.fleet import StationSpec
 from fleetsim.scenario.reconnect import RetryBackOff
+from fleetsim.station.channel import CallChannel, Payload, PendingCall
 from fleetsim.station.clock import Clock
 from fleetsim.station.config import StationConfig
 from fleetsim.station.connector import Connector
@@ -35,35 +35,14 @@ from fleetsim.station.frames import (
     CallError,
     CallResult,
     Malformed,
-    encode_call,
     encode_error,
     parse_frame,
 )
 
-__all__ = ["PendingCall", "StationCore"]
-
-Payload = dict[str, Any]
-ResultFn = Callable[[Payload, float], None]
-ErrorFn = Callable[[str, float], None]
+__all__ = ["Payload", "PendingCall", "StationCore"]
 
 
-class PendingCall:
-    """A CALL waiting for its turn. ``build`` runs at send time (may return None: skip)."""
-
-    __slots__ = ("action", "attempt", "build", "due", "key", "meter", "offline", "on_error",
-                 "on_result", "transactional")
-
-    def __init__(self, action: str, key: str, build: Callable[[], Payload | None], due: float,
-                 on_result: ResultFn | None, on_error: ErrorFn | None,
-                 transactional: bool, meter: bool = False) -> None:
-        self.action, self.key, self.build, self.due = action, key, build, due
-        self.on_result, self.on_error, self.transactional = on_result, on_error, transactional
-        self.meter = meter      # a periodic meter reading: the first to go when the queue is full
-        self.offline = False    # queued while offline: counted until replayed
-        self.attempt = 1        # TransactionMessageAttempts (1.6 §4.10, 2.0.1 E13)
-
-
-class StationCore:
+class StationCore(CallChannel):
     """Version-independent machinery; subclasses implement the protocol steps."""
 
     version_prefix = ""  # "1.6/", "2.0.1/", "2.1/"
@@ -91,13 +70,7 @@ class StationCore:
         self.heartbeat_wall_s = 0.0
         self.tx_count = 0
         self.finished_sessions: list[dict[str, Any]] = []
-        self._ids = ids if ids is not None else (str(i) for i in itertools.count(1))
-        self._queue: deque[PendingCall] = deque()
-        self._inflight: PendingCall | None = None
-        self._inflight_id = ""
-        self._inflight_sent = 0.0
-        self._inflight_deadline = float("inf")
-        self._free_since = 0.0
+        self._init_channel(ids if ids is not None else (str(i) for i in itertools.count(1)))
         self.now = 0.0  # engine time of the call being handled
         self._ready_since = 0.0  # when the station could last start sending (open / booted)
         self._timers: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
@@ -120,9 +93,6 @@ class StationCore:
         self.next_boot_reason: str | None = None
         self.reconnect_after: float | None = None
         """Set by a reset: the engine closes the socket and reconnects after this many wall s."""
-        self._hold_until = 0.0         # a transaction message waits to be retried
-        self._offline_pending = 0      # messages queued while offline, not yet replayed
-        self._reconnected_at = -1.0
         self._schedule_next_arrival()
 
     # ------------------------------------------------------------------ engine API
@@ -149,26 +119,7 @@ class StationCore:
         self._status_at_close = tuple(c.status for c in self.connectors)
         if self.expect_dup or self.dropped_ids:  # injected faults of the old connection
             self.expect_dup = self.dropped_ids = None
-        if self._inflight is not None:
-            self.rec.call_failed(self._inflight.key, kind)
-            if self._inflight.transactional:
-                self._queue.appendleft(self._inflight)  # replayed after reconnect
-            self._inflight = None
-            self._inflight_deadline = float("inf")
-        # transaction messages are kept and replayed in order, the rest is dropped
-        # (1.6 §4.9 "transaction-related messages"; 2.0.1 E04 offline, QueueAllMessages false)
-        kept: deque[PendingCall] = deque()
-        for c in self._queue:
-            if c.transactional:
-                if not c.offline:
-                    c.offline = True
-                    self._offline_pending += 1
-                kept.append(c)
-            elif c.offline:
-                self._offline_pending -= 1
-        self._queue = kept
-        self._reconnected_at = -1.0
-        self.rec.offline_depth(len(kept))
+        self._channel_lost(kind)
         self._cancel("heartbeat")
         self._cancel("boot")
 
@@ -195,44 +146,12 @@ class StationCore:
             t, _, fn, args = heapq.heappop(timers)
             fn(t, *args)
         if self._inflight is not None and now >= self._inflight_deadline:
-            call = self._inflight
-            self._inflight = None
-            self._inflight_deadline = float("inf")
-            self._free_since = now
-            dropped = self.dropped_ids
-            if dropped and self._inflight_id in dropped:  # never sent: fleetsim dropped it
-                dropped.discard(self._inflight_id)
-                self.rec.call_failed(call.key, "interrupted")
-            else:
-                self.rec.call_failed(call.key, "timeout")
-            if not (call.transactional and self._retry(call, now)):
-                self.call_timed_out(call, now)
-                if call.offline:
-                    self._offline_done(now, replayed=False)
+            self._overdue(self._inflight, now)
         self._pump(now)
 
     def next_wake(self) -> float:
         t = self._timers[0][0] if self._timers else float("inf")
         return t if t < self._inflight_deadline else self._inflight_deadline
-
-    @property
-    def idle(self) -> bool:
-        """Nothing queued or in flight (a graceful stop may close the socket)."""
-        return self._inflight is None and not self._queue
-
-    def has_queued(self, action: str) -> bool:
-        """Whether a CALL of ``action`` waits to be sent (or is in flight)."""
-        return any(c.action == action for c in self._queue) or (
-            self._inflight is not None and self._inflight.action == action)
-
-    @property
-    def queued(self) -> int:
-        return len(self._queue) + (self._inflight is not None)
-
-    @property
-    def offline_pending(self) -> int:
-        """Transaction messages queued while offline and not yet replayed."""
-        return self._offline_pending
 
     @property
     def retry_backoff(self) -> RetryBackOff:
@@ -259,133 +178,6 @@ class StationCore:
             if c.session is not None:
                 self.end_session(c, now, reason="Local")
         self._pump(now)
-
-    def abandon(self) -> None:
-        """The run is over for good: count what never got an answer as interrupted."""
-        if self._inflight is not None:
-            self.rec.call_failed(self._inflight.key, "interrupted")
-            self._inflight = None
-        self._queue.clear()
-
-    # ------------------------------------------------------------------ calls
-    def call(self, action: str, build: Callable[[], Payload | None], due: float, *,
-             on_result: ResultFn | None = None, on_error: ErrorFn | None = None,
-             transactional: bool = False, first: bool = False, meter: bool = False) -> None:
-        """Queue a CALL that became due at ``due``; it is sent when the channel is free.
-
-        ``transactional`` calls survive a lost connection and are replayed in order;
-        ``meter`` marks periodic readings, dropped first when the offline queue is full.
-        """
-        pc = PendingCall(action, self.version_prefix + action, build, due, on_result, on_error,
-                         transactional, meter)
-        if first:
-            self._queue.appendleft(pc)
-        else:
-            self._queue.append(pc)
-        if transactional and not self.connected:
-            self._queued_offline(pc)
-
-    def _queued_offline(self, pc: PendingCall) -> None:
-        pc.offline = True
-        self._offline_pending += 1
-        q = self._queue
-        if len(q) > self.cfg.offline_queue_max:
-            victim = next((c for c in q if c.meter), None)
-            if victim is not None:  # oldest meter reading first; Start/Stop are never dropped
-                q.remove(victim)
-                self._offline_pending -= 1
-                self.rec.offline_dropped += 1
-        self.rec.offline_depth(len(q))
-
-    def _offline_done(self, now: float, *, replayed: bool) -> None:
-        self._offline_pending -= 1
-        if replayed:
-            self.rec.offline_replayed += 1
-        if self._offline_pending <= 0:
-            self._offline_pending = 0
-            if self._reconnected_at >= 0:
-                self.rec.offline_drained(now - self._reconnected_at)
-                self._reconnected_at = -1.0
-
-    def _retry(self, call: PendingCall, now: float) -> bool:
-        """Send a failed transaction message again, TransactionMessageRetryInterval x attempt
-        later, ahead of everything else (order is kept): 1.6 §4.10, 2.0.1 E13."""
-        if call.attempt >= self.tx_attempts or self.stopping:
-            return False
-        wait = self.clock.interval_wall(self.tx_retry_s * call.attempt)
-        call.attempt += 1
-        call.due = now + wait
-        self._queue.appendleft(call)
-        self._hold_until = now + wait
-        self.at(self._hold_until, _noop)
-        return True
-
-    def _pump(self, now: float) -> None:
-        if self._inflight is not None or not self.connected or now < self._hold_until:
-            return
-        q = self._queue
-        while q:
-            head = q[0]
-            if not self.booted and head.action != "BootNotification":
-                return
-            q.popleft()
-            payload = head.build()
-            if payload is None:
-                if head.offline:
-                    self._offline_done(now, replayed=False)
-                continue
-            if head.due < self._ready_since:
-                # queued while offline or before boot: the CSMS is not to blame for that wait
-                head.due = self._ready_since
-            msg_id = next(self._ids)
-            self.out.append(encode_call(msg_id, head.action, payload))
-            self.rec.call_sent(head.key, now - (head.due if head.due > self._free_since
-                                                else self._free_since))
-            self._inflight, self._inflight_id, self._inflight_sent = head, msg_id, now
-            self._inflight_deadline = now + self.cfg.call_timeout_wall_s
-            return
-
-    def _on_result(self, frame: CallResult, now: float) -> None:
-        call = self._inflight
-        if call is None or frame.msg_id != self._inflight_id:
-            if not self._expected_duplicate(frame.msg_id):
-                self.rec.fault("unexpected_result")
-            return
-        self._inflight = None
-        self._inflight_deadline = float("inf")
-        self._free_since = now
-        self.rec.call_done(call.key, now - call.due)
-        if self.strict:
-            check_result(self, call.action, frame.payload)
-        if call.on_result is not None:
-            call.on_result(frame.payload, now)
-        if call.offline:
-            self._offline_done(now, replayed=True)
-
-    def _on_call_error(self, frame: CallError, now: float) -> None:
-        call = self._inflight
-        if call is None or frame.msg_id != self._inflight_id:
-            if not self._expected_duplicate(frame.msg_id):
-                self.rec.fault("unexpected_callerror")
-            return
-        self._inflight = None
-        self._inflight_deadline = float("inf")
-        self._free_since = now
-        self.rec.call_failed(call.key, "CALLERROR:" + frame.code)
-        if call.transactional and self._retry(call, now):
-            return
-        if call.on_error is not None:
-            call.on_error(frame.code, now)
-        if call.offline:
-            self._offline_done(now, replayed=False)
-
-    def _expected_duplicate(self, msg_id: str) -> bool:
-        """The second answer to a CALL the fault injector duplicated: not the CSMS's fault."""
-        dups = self.expect_dup
-        if dups is None or msg_id not in dups:
-            return False
-        dups.discard(msg_id)
-        return True
 
     def _on_call(self, frame: Call, now: float) -> None:
         answer_call(self, frame, now)
@@ -609,8 +401,8 @@ class StationCore:
         """A clock-aligned meter reading (context Sample.Clock)."""
         raise NotImplementedError
 
-    def call_timed_out(self, call: PendingCall, now: float) -> None:
-        """Hook for retry policies (issue 7); transaction messages are retried first."""
+    def check_response(self, action: str, payload: Payload) -> None:
+        check_result(self, action, payload)
 
     def handlers(self) -> dict[str, Handler]:
         """CSMS-initiated actions this station answers: action → handler(station, payload, t)."""
@@ -619,7 +411,3 @@ class StationCore:
 
 def _empty() -> Payload:
     return {}
-
-
-def _noop(t: float) -> None:
-    pass

@@ -1,0 +1,272 @@
+"""The OCPP-J call channel under every station: one CALL in flight, the rest queued.
+
+OCPP-J allows one outstanding CALL per direction (1.6 §4.1.1; 2.0.1 part 4 §4.1.1).
+:class:`CallChannel` keeps the station's CALLs in a FIFO and sends the head when the
+channel is free, measures each from the moment it was *due* (coordinated omission),
+keeps transaction messages across a lost connection and replays them in order
+(1.6 §4.9; 2.0.1 E04), drops the oldest meter readings when the offline queue is
+full, and retries a transaction message that failed (1.6 §4.10; 2.0.1 E13). The
+station on top (:class:`~fleetsim.station.core.StationCore`) decides what to send.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from fleetsim.metrics.recorder import Recorder
+from fleetsim.station.clock import Clock
+from fleetsim.station.config import StationConfig
+from fleetsim.station.frames import CallError, CallResult, encode_call
+
+__all__ = ["CallChannel", "PendingCall"]
+
+Payload = dict[str, Any]
+ResultFn = Callable[[Payload, float], None]
+ErrorFn = Callable[[str, float], None]
+
+
+class PendingCall:
+    """A CALL waiting for its turn. ``build`` runs at send time (may return None: skip)."""
+
+    __slots__ = ("action", "attempt", "build", "due", "key", "meter", "offline", "on_error",
+                 "on_result", "transactional")
+
+    def __init__(self, action: str, key: str, build: Callable[[], Payload | None], due: float,
+                 on_result: ResultFn | None, on_error: ErrorFn | None,
+                 transactional: bool, meter: bool = False) -> None:
+        self.action, self.key, self.build, self.due = action, key, build, due
+        self.on_result, self.on_error, self.transactional = on_result, on_error, transactional
+        self.meter = meter      # a periodic meter reading: the first to go when the queue is full
+        self.offline = False    # queued while offline: counted until replayed
+        self.attempt = 1        # TransactionMessageAttempts (1.6 §4.10, 2.0.1 E13)
+
+
+class CallChannel:
+    """Queue, in-flight CALL, offline replay and retries; the station supplies the rest."""
+
+    # provided by the station
+    rec: Recorder
+    cfg: StationConfig
+    clock: Clock
+    out: list[bytes]
+    connected: bool
+    booted: bool
+    stopping: bool
+    strict: bool
+    tx_attempts: int
+    tx_retry_s: float
+    version_prefix: str
+    expect_dup: set[str] | None
+    dropped_ids: set[str] | None
+    _ready_since: float
+
+    def at(self, t: float, fn: Callable[..., None], *args: Any, name: str | None = None) -> None:
+        raise NotImplementedError
+
+    def call_timed_out(self, call: PendingCall, now: float) -> None:
+        """Hook: a CALL timed out and will not be retried."""
+
+    def check_response(self, action: str, payload: Payload) -> None:
+        """Hook (``strict``): count a CALLRESULT that breaks its response schema."""
+
+    def _init_channel(self, ids: Iterator[str]) -> None:
+        self._ids = ids
+        self._queue: deque[PendingCall] = deque()
+        self._inflight: PendingCall | None = None
+        self._inflight_id = ""
+        self._inflight_sent = 0.0
+        self._inflight_deadline = float("inf")
+        self._free_since = 0.0
+        self._hold_until = 0.0         # a transaction message waits to be retried
+        self._offline_pending = 0      # messages queued while offline, not yet replayed
+        self._reconnected_at = -1.0  # when the drain clock started (reconnect)
+
+    def _channel_lost(self, kind: str) -> None:
+        """The connection is gone: the in-flight CALL is lost; only transaction messages stay."""
+        if self._inflight is not None:
+            self.rec.call_failed(self._inflight.key, kind)
+            if self._inflight.transactional:
+                self._queue.appendleft(self._inflight)  # replayed after reconnect
+            self._inflight = None
+            self._inflight_deadline = float("inf")
+        # transaction messages are kept and replayed in order, the rest is dropped
+        # (1.6 §4.9 "transaction-related messages"; 2.0.1 E04 offline, QueueAllMessages false)
+        kept: deque[PendingCall] = deque()
+        for c in self._queue:
+            if c.transactional:
+                if not c.offline:
+                    c.offline = True
+                    self._offline_pending += 1
+                kept.append(c)
+            elif c.offline:
+                self._offline_pending -= 1
+        self._queue = kept
+        self._reconnected_at = -1.0
+        self.rec.offline_depth(len(kept))
+
+    def _overdue(self, call: PendingCall, now: float) -> None:
+        """The in-flight ``call``'s answer is overdue: count it, retry or give it up."""
+        self._inflight = None
+        self._inflight_deadline = float("inf")
+        self._free_since = now
+        dropped = self.dropped_ids
+        if dropped and self._inflight_id in dropped:  # never sent: fleetsim dropped it
+            dropped.discard(self._inflight_id)
+            self.rec.call_failed(call.key, "interrupted")
+        else:
+            self.rec.call_failed(call.key, "timeout")
+        if not (call.transactional and self._retry(call, now)):
+            self.call_timed_out(call, now)
+            if call.offline:
+                self._offline_done(now, replayed=False)
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued or in flight (a graceful stop may close the socket)."""
+        return self._inflight is None and not self._queue
+
+    def has_queued(self, action: str) -> bool:
+        """Whether a CALL of ``action`` waits to be sent (or is in flight)."""
+        return any(c.action == action for c in self._queue) or (
+            self._inflight is not None and self._inflight.action == action)
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue) + (self._inflight is not None)
+
+    @property
+    def offline_pending(self) -> int:
+        """Transaction messages queued while offline and not yet replayed."""
+        return self._offline_pending
+
+    def abandon(self) -> None:
+        """The run is over for good: count what never got an answer as interrupted."""
+        if self._inflight is not None:
+            self.rec.call_failed(self._inflight.key, "interrupted")
+            self._inflight = None
+        self._queue.clear()
+
+    def call(self, action: str, build: Callable[[], Payload | None], due: float, *,
+             on_result: ResultFn | None = None, on_error: ErrorFn | None = None,
+             transactional: bool = False, first: bool = False, meter: bool = False) -> None:
+        """Queue a CALL that became due at ``due``; it is sent when the channel is free.
+
+        ``transactional`` calls survive a lost connection and are replayed in order;
+        ``meter`` marks periodic readings, dropped first when the offline queue is full.
+        """
+        pc = PendingCall(action, self.version_prefix + action, build, due, on_result, on_error,
+                         transactional, meter)
+        if first:
+            self._queue.appendleft(pc)
+        else:
+            self._queue.append(pc)
+        if transactional and not self.connected:
+            self._queued_offline(pc)
+
+    def _queued_offline(self, pc: PendingCall) -> None:
+        pc.offline = True
+        self._offline_pending += 1
+        q = self._queue
+        if len(q) > self.cfg.offline_queue_max:
+            victim = next((c for c in q if c.meter), None)
+            if victim is not None:  # oldest meter reading first; Start/Stop are never dropped
+                q.remove(victim)
+                self._offline_pending -= 1
+                self.rec.offline_dropped += 1
+        self.rec.offline_depth(len(q))
+
+    def _offline_done(self, now: float, *, replayed: bool) -> None:
+        self._offline_pending -= 1
+        if replayed:
+            self.rec.offline_replayed += 1
+        if self._offline_pending <= 0:
+            self._offline_pending = 0
+            if self._reconnected_at >= 0:
+                self.rec.offline_drained(now - self._reconnected_at)
+                self._reconnected_at = -1.0
+
+    def _retry(self, call: PendingCall, now: float) -> bool:
+        """Send a failed transaction message again, TransactionMessageRetryInterval x attempt
+        later, ahead of everything else (order is kept): 1.6 §4.10, 2.0.1 E13."""
+        if call.attempt >= self.tx_attempts or self.stopping:
+            return False
+        wait = self.clock.interval_wall(self.tx_retry_s * call.attempt)
+        call.attempt += 1
+        call.due = now + wait
+        self._queue.appendleft(call)
+        self._hold_until = now + wait
+        self.at(self._hold_until, _noop)
+        return True
+
+    def _pump(self, now: float) -> None:
+        if self._inflight is not None or not self.connected or now < self._hold_until:
+            return
+        q = self._queue
+        while q:
+            head = q[0]
+            if not self.booted and head.action != "BootNotification":
+                return
+            q.popleft()
+            payload = head.build()
+            if payload is None:
+                if head.offline:
+                    self._offline_done(now, replayed=False)
+                continue
+            if head.due < self._ready_since:
+                # queued while offline or before boot: the CSMS is not to blame for that wait
+                head.due = self._ready_since
+            msg_id = next(self._ids)
+            self.out.append(encode_call(msg_id, head.action, payload))
+            self.rec.call_sent(head.key, now - (head.due if head.due > self._free_since
+                                                else self._free_since))
+            self._inflight, self._inflight_id, self._inflight_sent = head, msg_id, now
+            self._inflight_deadline = now + self.cfg.call_timeout_wall_s
+            return
+
+    def _on_result(self, frame: CallResult, now: float) -> None:
+        call = self._inflight
+        if call is None or frame.msg_id != self._inflight_id:
+            if not self._expected_duplicate(frame.msg_id):
+                self.rec.fault("unexpected_result")
+            return
+        self._inflight = None
+        self._inflight_deadline = float("inf")
+        self._free_since = now
+        self.rec.call_done(call.key, now - call.due)
+        if self.strict:
+            self.check_response(call.action, frame.payload)
+        if call.on_result is not None:
+            call.on_result(frame.payload, now)
+        if call.offline:
+            self._offline_done(now, replayed=True)
+
+    def _on_call_error(self, frame: CallError, now: float) -> None:
+        call = self._inflight
+        if call is None or frame.msg_id != self._inflight_id:
+            if not self._expected_duplicate(frame.msg_id):
+                self.rec.fault("unexpected_callerror")
+            return
+        self._inflight = None
+        self._inflight_deadline = float("inf")
+        self._free_since = now
+        self.rec.call_failed(call.key, "CALLERROR:" + frame.code)
+        if call.transactional and self._retry(call, now):
+            return
+        if call.on_error is not None:
+            call.on_error(frame.code, now)
+        if call.offline:
+            self._offline_done(now, replayed=False)
+
+    def _expected_duplicate(self, msg_id: str) -> bool:
+        """The second answer to a CALL the fault injector duplicated: not the CSMS's fault."""
+        dups = self.expect_dup
+        if dups is None or msg_id not in dups:
+            return False
+        dups.discard(msg_id)
+        return True
+
+
+def _noop(t: float) -> None:
+    pass
