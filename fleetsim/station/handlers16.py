@@ -15,7 +15,7 @@ from fleetsim.station.connector import Connector, Reservation
 from fleetsim.station.dispatch import Handler, const
 from fleetsim.station.limits import apply_limits, composite_for, limits_of
 from fleetsim.station.measure import sampled_values
-from fleetsim.station.remote import find_connector, remote_session
+from fleetsim.station.remote import find_connector, remote_session, stop_transaction
 from fleetsim.station.smart_charging import Purpose, parse_profile, parse_time
 
 if TYPE_CHECKING:
@@ -51,11 +51,7 @@ def remote_start(st: Station16, p: P, now: float) -> P:
 
 def remote_stop(st: Station16, p: P, now: float) -> P:
     """§5.12: stop the transaction with that id (reason Remote); the car stays plugged."""
-    for c in st.connectors:
-        if c.tx is not None and c.tx.id == p["transactionId"]:
-            st.end_session(c, now, reason="Remote")
-            return {"status": "Accepted"}
-    return {"status": "Rejected"}
+    return stop_transaction(st, p["transactionId"], now)
 
 
 def reset(st: Station16, p: P, now: float) -> P:

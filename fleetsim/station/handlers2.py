@@ -17,7 +17,7 @@ from fleetsim.station.handlers2_charging import CHARGING_HANDLERS
 from fleetsim.station.handlers2_device import DEVICE_HANDLERS
 from fleetsim.station.handlers2_service import SERVICE_HANDLERS
 from fleetsim.station.limits import limits_of
-from fleetsim.station.remote import find_connector, remote_session
+from fleetsim.station.remote import find_connector, remote_session, stop_transaction
 from fleetsim.station.smart_charging import parse_profile, parse_time
 
 if TYPE_CHECKING:
@@ -54,11 +54,7 @@ def request_start(st: Station2, p: P, now: float) -> P:
 
 def request_stop(st: Station2, p: P, now: float) -> P:
     """F03: stop that transaction (stoppedReason Remote); the car stays plugged."""
-    for c in st.connectors:
-        if c.tx is not None and c.tx.id == p["transactionId"]:
-            st.end_session(c, now, reason="Remote")
-            return {"status": "Accepted"}
-    return {"status": "Rejected"}
+    return stop_transaction(st, p["transactionId"], now)
 
 
 def reset(st: Station2, p: P, now: float) -> P:

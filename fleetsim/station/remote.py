@@ -1,4 +1,5 @@
-"""Remote starts: which connector takes them and the car that plugs in.
+"""Remote starts and stops: which connector takes a start, the car that plugs in,
+which transaction a stop ends.
 
 A CSMS-started session (1.6 RemoteStartTransaction §5.11, 2.x
 RequestStartTransaction F01/F02) is a driver at the station who starts with an
@@ -17,7 +18,7 @@ from fleetsim.station.connector import Connector
 if TYPE_CHECKING:
     from fleetsim.station.core import StationCore
 
-__all__ = ["DEFAULT_VEHICLE", "find_connector", "remote_session", "usable"]
+__all__ = ["DEFAULT_VEHICLE", "find_connector", "remote_session", "stop_transaction", "usable"]
 
 DEFAULT_VEHICLE = Vehicle(name="remote_bev", battery_kwh=60.0, ac_phases=3, ac_max_a=16.0,
                           dc_peak_kw=100.0)
@@ -46,3 +47,13 @@ def remote_session(st: StationCore, c: Connector, tag: str, now: float) -> Sessi
     return Session(station_index=st.spec.index, connector_id=c.connector_id, arrival_s=sim,
                    departure_s=sim + st.cfg.remote_dwell_s, energy_kwh=st.cfg.remote_energy_kwh,
                    id_tag=tag, vehicle=vehicle, soc_start=0.3)
+
+
+def stop_transaction(st: StationCore, transaction_id: object, now: float) -> dict[str, str]:
+    """Stop the transaction with that id (reason Remote); the car stays plugged.
+    1.6 RemoteStopTransaction §5.12, 2.x RequestStopTransaction F03."""
+    for c in st.connectors:
+        if c.tx is not None and c.tx.id == transaction_id:
+            st.end_session(c, now, reason="Remote")
+            return {"status": "Accepted"}
+    return {"status": "Rejected"}

@@ -19,10 +19,11 @@ from fleetsim.run.standalone import run_scenario
 from fleetsim.scenario import parse_scenario
 
 
-def scenario(name: str, fault: dict[str, Any]) -> Any:
-    return parse_scenario({
+def scenario_dict(name: str, fault: dict[str, Any], count: int = 60) -> dict[str, Any]:
+    """A mixed-version fleet with fast reconnects and one injected ``fault``."""
+    return {
         "name": name, "seed": 21, "duration": "13s",
-        "stations": {"count": 60, "connectors": 2, "connect_rate": 300,
+        "stations": {"count": count, "connectors": 2, "connect_rate": 300,
                      "versions": {"1.6": 1, "2.0.1": 1, "2.1": 1}},
         "csms": {"target": "embedded", "heartbeat_interval": "1800s", "call_timeout": "3s"},
         "clock": {"time_factor": 600},
@@ -32,7 +33,11 @@ def scenario(name: str, fault: dict[str, Any]) -> Any:
         "reconnect": {"v16": {"mode": "fixed", "wait": "1s"},
                       "v2": {"wait_minimum": "0.5s", "random_range": "1s", "repeat_times": 2}},
         "faults": [fault],
-    })
+    }
+
+
+def scenario(name: str, fault: dict[str, Any]) -> Any:
+    return parse_scenario(scenario_dict(name, fault))
 
 
 def check_nothing_lost(path: Path, summary: dict[str, Any]) -> None:

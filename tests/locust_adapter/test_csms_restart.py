@@ -10,21 +10,11 @@ from pathlib import Path
 import yaml
 
 from fleetsim.reconcile import reconcile
+from tests.integration.test_faults_storm import scenario_dict
 from tests.locust_adapter.procs import locust, run
 
-SCENARIO = {
-    "name": "locust-crash", "seed": 9, "duration": "12s",
-    "stations": {"count": 30, "connectors": 2, "connect_rate": 300,
-                 "versions": {"1.6": 1, "2.0.1": 1, "2.1": 1}},
-    "csms": {"target": "embedded", "heartbeat_interval": "1800s", "call_timeout": "3s"},
-    "clock": {"time_factor": 600},
-    "ocpp": {"meter_interval": "300s"},
-    "drivers": {"model": "uniform",
-                "overrides": {"uniform": {"sessions_per_day": 10, "dwell_h": [1, 3]}}},
-    "reconnect": {"v16": {"mode": "fixed", "wait": "1s"},
-                  "v2": {"wait_minimum": "0.5s", "random_range": "1s", "repeat_times": 2}},
-    "faults": [{"csms_restart": {"at": "4s", "down_for": "2s"}}],
-}
+SCENARIO = scenario_dict("locust-crash", {"csms_restart": {"at": "4s", "down_for": "2s"}},
+                         count=30)
 
 
 def test_the_locust_master_restarts_its_embedded_csms_and_nothing_is_lost(tmp_path: Path) -> None:
