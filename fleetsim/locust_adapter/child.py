@@ -63,6 +63,7 @@ class WorkerFolder:
         self.path = path
         self._intervals: IO[bytes] = open(path / "intervals.jsonl", "ab")  # noqa: SIM115
         self._sessions: IO[bytes] = open(path / "sessions.jsonl", "ab")  # noqa: SIM115
+        self._messages: IO[bytes] = open(path / "messages.jsonl", "ab")  # noqa: SIM115
 
     def interval(self, stats: IntervalStats) -> None:
         self._intervals.write(orjson.dumps(stats.to_wire()) + b"\n")
@@ -77,6 +78,9 @@ class WorkerFolder:
             out += orjson.dumps(row, default=str) + b"\n"
         self._sessions.write(out)
 
+    def messages(self, rows: list[dict[str, Any]]) -> None:
+        self._messages.write(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+
     def final(self, name: str, data: dict[str, Any]) -> None:
         tmp = self.path / f".{name}.tmp"
         tmp.write_bytes(orjson.dumps(data))
@@ -85,6 +89,7 @@ class WorkerFolder:
     def close(self) -> None:
         self._intervals.close()
         self._sessions.close()
+        self._messages.close()
 
 
 class EngineChild:
@@ -180,6 +185,10 @@ class EngineChild:
         if self.folder is not None:
             self.folder.sessions(rows)
 
+    def on_messages(self, rows: list[dict[str, Any]]) -> None:
+        if self.folder is not None:
+            self.folder.messages(rows)
+
     # ------------------------------------------------------------------ run
     async def run(self, commands: asyncio.StreamReader) -> int:
         """Run until quit, EOF, SIGTERM or a fatal engine error; write the final files."""
@@ -189,7 +198,8 @@ class EngineChild:
         faults = (FaultInjector(s.faults, seed=s.seed, clock=self.clock, origin=self.origin_mono)
                   if s.faults.station_side else None)
         self.engine = eng = Engine([], [], recorder=self.rec, on_interval=self.on_interval,
-                                   on_sessions=self.on_sessions, faults=faults,
+                                   on_sessions=self.on_sessions,
+                                   on_messages=self.on_messages, faults=faults,
                                    options=EngineOptions(
                                        connect_rate_per_s=s.stations.connect_rate_per_s,
                                        connect_timeout_s=s.csms.connect_timeout_s,

@@ -89,6 +89,7 @@ def merge_run(run: Path, s: Scenario, *, started_at: str = "",
             i = int(wire["index"])
             connected[i] = connected.get(i, 0.0) + float(wire["gauges"].get("connected", 0.0))
         results.add_sessions(_lines(d / "sessions.jsonl"))
+        results.add_messages(_lines(d / "messages.jsonl"))
         rec_file, info_file = d / "recorder.json", d / "worker.json"
         if not (rec_file.exists() and info_file.exists()):
             failure = failure or (f"engine {d.name} left no final figures (killed?); "

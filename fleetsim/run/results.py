@@ -3,7 +3,8 @@
 ``results/<scenario>-<UTC stamp>/`` holds ``scenario.yaml`` (as run),
 ``intervals.jsonl`` (raw per-second intervals with mergeable histograms, written
 as the run goes so an interrupted run keeps its data), ``timeseries.csv``,
-``sessions.csv``, ``histograms.json`` and ``summary.json``.
+``sessions.csv``, ``messages.csv`` (the station-side ledger: CALLs per station and
+action), ``histograms.json`` and ``summary.json``.
 """
 
 from __future__ import annotations
@@ -24,11 +25,14 @@ from fleetsim.run.storm import storm_figures
 from fleetsim.security.secrets import mask_secrets
 from fleetsim.station.clock import iso_ms
 
-__all__ = ["SESSION_COLUMNS", "ResultsFolder", "generator_health", "new_run_dir"]
+__all__ = ["MESSAGE_COLUMNS", "SESSION_COLUMNS", "ResultsFolder", "generator_health",
+           "new_run_dir"]
 
 SESSION_COLUMNS = ("station_id", "connector_id", "archetype", "id_tag", "transaction_id",
                    "arrival", "departure", "started", "stopped", "energy_kwh", "wanted_kwh",
                    "meter_start_wh", "meter_stop_wh", "stop_reason", "vehicle")
+MESSAGE_COLUMNS = ("station_id", "ocpp_version", "action", "sent", "answered", "callerror",
+                   "unanswered")
 LAG_P99_LIMIT_MS = 20.0
 CPU_LIMIT_PERCENT = 90.0
 
@@ -93,6 +97,10 @@ class ResultsFolder:
                                             encoding="utf-8")
         self._sessions = csv.writer(self._sessions_file)
         self._sessions.writerow(SESSION_COLUMNS)
+        self._messages_file: IO[str] = open(path / "messages.csv", "w", newline="",  # noqa: SIM115
+                                            encoding="utf-8")
+        self._messages = csv.writer(self._messages_file)
+        self._messages.writerow(MESSAGE_COLUMNS)
         self.session_count = 0
         self.session_energy_kwh = 0.0
 
@@ -115,12 +123,20 @@ class ResultsFolder:
             self.session_count += 1
             self.session_energy_kwh += float(r["energy_kwh"])
 
+    def add_messages(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """A retired station's CALLs per action; ``unanswered``: timed out or cut off."""
+        for r in rows:
+            sent, answered, err = int(r["sent"]), int(r["answered"]), int(r["callerror"])
+            self._messages.writerow((r["station_id"], r["ocpp_version"], r["action"], sent,
+                                     answered, err, sent - answered - err))
+
     def _iso(self, sim_s: float) -> str:
         return iso_ms(self.epoch_unix + sim_s)
 
     def close_streams(self) -> None:
         self._intervals.close()
         self._sessions_file.close()
+        self._messages_file.close()
 
     # ------------------------------------------------------------------ final files
     def write_final(self, summary: dict[str, Any], rec: Recorder) -> dict[str, Any]:

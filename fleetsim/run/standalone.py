@@ -148,7 +148,8 @@ def _run_engine(s: Scenario, specs: Any, plans: Any, urls: dict[OcppVersion, str
         faults = (FaultInjector(s.faults, seed=s.seed, clock=clock)
                   if s.faults.station_side else None)
         engine = Engine(stations, uris, recorder=rec, on_interval=on_interval,
-                        on_sessions=results.add_sessions, faults=faults, options=EngineOptions(
+                        on_sessions=results.add_sessions, on_messages=results.add_messages,
+                        faults=faults, options=EngineOptions(
                             connect_rate_per_s=s.stations.connect_rate_per_s,
                             connect_timeout_s=s.csms.connect_timeout_s,
                             source_addresses=s.stations.source_addresses,

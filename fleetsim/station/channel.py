@@ -82,6 +82,9 @@ class CallChannel:
         self._hold_until = 0.0         # a transaction message waits to be retried
         self._offline_pending = 0      # messages queued while offline, not yet replayed
         self._reconnected_at = -1.0  # when the drain clock started (reconnect)
+        # the station-side ledger: action -> [CALLs sent (retries and replays too),
+        # answered with a CALLRESULT, answered with a CALLERROR]; the rest went unanswered
+        self.msg_counts: dict[str, list[int]] = {}
 
     def _channel_lost(self, kind: str) -> None:
         """The connection is gone: the in-flight CALL is lost; only transaction messages stay."""
@@ -219,6 +222,11 @@ class CallChannel:
                 head.due = self._ready_since
             msg_id = next(self._ids)
             self.out.append(encode_call(msg_id, head.action, payload))
+            counts = self.msg_counts.get(head.action)
+            if counts is None:
+                self.msg_counts[head.action] = [1, 0, 0]
+            else:
+                counts[0] += 1
             self.rec.call_sent(head.key, now - (head.due if head.due > self._free_since
                                                 else self._free_since))
             self._inflight, self._inflight_id, self._inflight_sent = head, msg_id, now
@@ -235,6 +243,7 @@ class CallChannel:
         self._inflight_deadline = float("inf")
         self._free_since = now
         self.rec.call_done(call.key, now - call.due)
+        self.msg_counts[call.action][1] += 1
         if self.strict:
             self.check_response(call.action, frame.payload)
         if call.on_result is not None:
@@ -252,6 +261,7 @@ class CallChannel:
         self._inflight_deadline = float("inf")
         self._free_since = now
         self.rec.call_failed(call.key, "CALLERROR:" + frame.code)
+        self.msg_counts[call.action][2] += 1
         if call.transactional and self._retry(call, now):
             return
         if call.on_error is not None:

@@ -89,6 +89,7 @@ class Engine:
                  on_interval: Callable[[IntervalStats], None] | None = None,
                  on_sessions: Callable[[list[dict[str, Any]]], None] | None = None,
                  on_progress: Callable[[dict[str, float]], None] | None = None,
+                 on_messages: Callable[[list[dict[str, Any]]], None] | None = None,
                  faults: FaultInjector | None = None) -> None:
         self.rec, self.opt = recorder, options
         self.loop = asyncio.get_running_loop()
@@ -102,6 +103,7 @@ class Engine:
         self.runners = [StationRunner(self, st, uri, sources[i % len(sources)] if sources else None)
                         for i, (st, uri) in enumerate(zip(stations, uris, strict=True))]
         self.on_interval, self.on_sessions, self.on_progress = on_interval, on_sessions, on_progress
+        self.on_messages = on_messages  # each retired station's message counts (its ledger)
         self.stopping = False
         self.connected = 0
         self.connected_max = 0
@@ -267,13 +269,19 @@ class Engine:
             r.cancel()
             r.station.abandon()
         self.runners = [r for r in self.runners if r not in gone]
-        batch: list[dict[str, Any]] = []
-        for r in mine:
-            if r.station.finished_sessions:
-                batch.extend(r.station.finished_sessions)
-                r.station.finished_sessions = []
-        if batch and self.on_sessions is not None:
-            self.on_sessions(batch)
+        self._retire(mine)
+
+    def _retire(self, runners: Sequence[StationRunner]) -> None:
+        """These stations are done for good: their last sessions and their message
+        counts (the station-side ledger, ``messages.csv``) go to the sinks."""
+        self.drain_sessions(final=True, runners=runners)
+        if self.on_messages is None:
+            return
+        rows = [{"station_id": r.station.station_id, "ocpp_version": r.station.spec.version.value,
+                 "action": action, "sent": n[0], "answered": n[1], "callerror": n[2]}
+                for r in runners for action, n in r.station.msg_counts.items()]
+        if rows:
+            self.on_messages(rows)
 
     # ---------------------------------------------------------------- monitoring
     def _start_monitors(self, t0: float, proc: psutil.Process) -> None:
@@ -334,12 +342,13 @@ class Engine:
             self.on_progress({**g, **{k: float(v) for k, v in stats.counts.items()}, "t_s": t_s})
         self.drain_sessions()
 
-    def drain_sessions(self, *, final: bool = False) -> None:
+    def drain_sessions(self, *, final: bool = False,
+                       runners: Sequence[StationRunner] | None = None) -> None:
         """Hand finished sessions to the sink; until the run ends, a session whose
         transaction id is still unknown (1.6: StartTransaction not yet answered) waits,
         so sessions.csv never records an id that arrives a moment later as missing."""
         batch: list[dict[str, Any]] = []
-        for r in self.runners:
+        for r in self.runners if runners is None else runners:
             done = r.station.finished_sessions
             if not done:
                 continue
@@ -390,4 +399,4 @@ class Engine:
                         r.conn.abort("close_timeout")
         for r in self.runners:
             r.station.abandon()
-        self.drain_sessions(final=True)
+        self._retire(self.runners)

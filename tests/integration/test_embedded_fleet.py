@@ -1,7 +1,8 @@
 """200 stations of mixed versions against the real embedded CSMS over real WebSockets.
 
 The CSMS runs in its own process on 127.0.0.1 and writes its SQLite ledger; the
-stations' own record (sessions.csv) must match it transaction for transaction.
+stations' own record must match it: sessions.csv transaction for transaction,
+messages.csv CALL for CALL per station and action.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def test_mixed_fleet_against_embedded_csms_ledger_matches(tmp_path: Path) -> Non
     try:
         rows = {(t.station_id, t.transaction_id): t for t in ledger.transactions()}
         boots = ledger.boot_counts()
+        received = {(m.station_id, m.action): (m.count, m.errors)
+                    for m in ledger.message_counts()}
     finally:
         ledger.close()
     assert len(boots) == 200 and set(boots.values()) == {1}  # every station booted exactly once
@@ -57,3 +60,12 @@ def test_mixed_fleet_against_embedded_csms_ledger_matches(tmp_path: Path) -> Non
         assert row.stopped_at is not None
         if row.ocpp_version != "1.6":
             assert not row.missing_seq_nos and row.last_seq_no == row.events - 1
+
+    # the station-side ledger a third-party CSMS's operator would reconcile against:
+    # nothing went unanswered here, so each count is exactly what the CSMS received
+    with open(out.path / "messages.csv", newline="") as f:
+        sent = {(m["station_id"], m["action"]): m for m in csv.DictReader(f)}
+    assert len({sid for sid, _ in sent}) == 200
+    assert sum(int(m["sent"]) for m in sent.values()) == gen["calls_sent"]
+    assert {k: (int(m["sent"]), int(m["callerror"])) for k, m in sent.items()} == received
+    assert all(m["unanswered"] == "0" for m in sent.values())

@@ -122,6 +122,18 @@ def test_merged_figures_are_the_exact_sum_and_the_ledger_agrees(dist_run: dict[s
         sessions = list(csv.DictReader(f))
     assert len(sessions) == len(transactions) > 100
     assert all(t.stopped_at is not None for t in transactions)  # stopped users end sessions
+    # the workers' station-side ledgers, merged: per station and action as the CSMS counted
+    per_station: Counter[tuple[str, str]] = Counter()
+    with open(out / "messages.csv", newline="") as f:
+        for m in csv.DictReader(f):  # a station stopped and started again has a row per life
+            per_station[m["station_id"], m["action"]] += int(m["sent"])
+    assert sum(per_station.values()) == gen["calls_sent"]
+    ledger = Ledger.open_readonly(dist_run["ledger"])
+    try:
+        assert per_station == Counter({(m.station_id, m.action): m.count
+                                       for m in ledger.message_counts()})
+    finally:
+        ledger.close()
 
 
 def test_locust_tables_name_actions_not_stations(dist_run: dict[str, Any]) -> None:
