@@ -8,7 +8,6 @@ commands (``csms_commands:``) fire on the same simulated clock as the stations.
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +56,8 @@ def start_commands(s: Scenario, out: Path, *, origin_unix: float,
     from fleetsim.csms.commands import write_commands_file
 
     if epoch_unix is None:
-        from fleetsim.run.standalone import DEFAULT_EPOCH
 
-        epoch_unix = (s.clock.start or datetime.fromisoformat(DEFAULT_EPOCH)).timestamp()
+        epoch_unix = s.clock.epoch.timestamp()
 
     write_commands_file(out / COMMANDS_FILE, s.csms_commands, epoch_unix=epoch_unix,
                         factor=s.clock.time_factor, origin_unix=origin_unix, seed=s.seed)

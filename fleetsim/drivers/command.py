@@ -78,7 +78,7 @@ def run(ns: argparse.Namespace) -> int:
         s = with_overrides(load_scenario(ns.scenario), stations=ns.stations, seed=ns.seed)
         if start is not None:
             s = replace(s, clock=replace(s.clock, start=start))
-        epoch = s.clock.start or DEFAULT_EPOCH
+        epoch = s.clock.epoch
         days = ns.days if ns.days is not None else s.duration_s * s.clock.time_factor / 86400.0
         specs = build_fleet(s)
         plans = plan_fleet(s, specs, horizon_s=days * 86400.0)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,7 +22,7 @@ from fleetsim.drivers.session import StationPlan
 from fleetsim.drivers.uniform import UniformModel, UniformParams
 from fleetsim.exceptions import ModelError
 from fleetsim.scenario.fleet import StationSpec
-from fleetsim.scenario.model import OcppVersion, Scenario
+from fleetsim.scenario.model import DEFAULT_EPOCH, OcppVersion, Scenario
 
 __all__ = [
     "DEFAULT_EPOCH",
@@ -40,7 +40,6 @@ __all__ = [
 _CHECKOUT_MODELS_DIR = Path(fleetsim.__file__).resolve().parent.parent / "drivers_models"
 BUNDLED_MODELS_DIR = (_CHECKOUT_MODELS_DIR if _CHECKOUT_MODELS_DIR.is_dir()
                       else Path(sys.prefix) / "share" / "fleetsim" / "drivers_models")
-DEFAULT_EPOCH = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday, 00:00
 
 
 class DriverModel(Protocol):

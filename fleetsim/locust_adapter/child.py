@@ -23,7 +23,6 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -45,7 +44,6 @@ from fleetsim.transport.runner import StationRunner
 
 __all__ = ["EngineChild", "main", "station_plans"]
 
-DEFAULT_EPOCH = "2026-01-05T00:00:00+00:00"  # as fleetsim run: a Monday
 _LINE_LIMIT = 1 << 26  # a start command for 64K stations is ~500 KB; the context a few KB
 
 
@@ -102,7 +100,7 @@ class EngineChild:
 
         self.cfg = station_config(s)
         self.rec = SampleRecorder()
-        epoch = s.clock.start or datetime.fromisoformat(DEFAULT_EPOCH)
+        epoch = s.clock.epoch
         now_unix, now_mono = time.time(), time.monotonic()
         self.origin_mono = now_mono - (now_unix - ctx.origin_unix)
         self.clock = Clock.start(epoch=epoch, factor=s.clock.time_factor,

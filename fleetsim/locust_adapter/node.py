@@ -141,14 +141,9 @@ class FleetNode:
             self.ctx = dataclasses.replace(self.ctx, generation=self.generation)
             return
         opts = self.options
-        out = getattr(opts, "fleetsim_out", None)
-        if out is None:
-            from fleetsim.run.results import new_run_dir
+        from fleetsim.run.results import run_dir
 
-            out_path = new_run_dir("results", s.name)
-        else:
-            out_path = Path(out)
-            out_path.mkdir(parents=True, exist_ok=True)
+        out_path = run_dir(getattr(opts, "fleetsim_out", None), "results", s.name)
         run_s = max(s.duration_s, float(getattr(opts, "run_time", 0) or 0))
         urls = {v.value: u for v, u in s.csms.urls.items()}
         if s.csms.embedded:
@@ -168,11 +163,9 @@ class FleetNode:
         write_origin(out_path, self.ctx.origin_unix)  # for an owner of the CSMS elsewhere
         if self.csms is not None and s.faults.csms_restarts:
             origin = self.ctx.origin_unix
-            from datetime import datetime
 
-            from fleetsim.run.merge import DEFAULT_EPOCH
 
-            epoch = (s.clock.start or datetime.fromisoformat(DEFAULT_EPOCH)).timestamp()
+            epoch = s.clock.epoch.timestamp()
             self.restarts = CsmsRestarts(self.csms, s.faults.csms_restarts,
                                          origin=lambda: origin, horizon_s=run_s,
                                          day_s_at_origin=epoch % 86400.0,

@@ -18,7 +18,6 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +26,8 @@ from fleetsim.exceptions import FleetsimError
 from fleetsim.run.csms_restart import csms_restarts, read_origin
 from fleetsim.run.merge import merge_run, worker_dirs
 from fleetsim.run.progress import IntervalTail, ProgressLine
-from fleetsim.run.results import ResultsFolder, new_run_dir
-from fleetsim.run.standalone import DEFAULT_EPOCH, RunOutcome, embedded_csms
+from fleetsim.run.results import ResultsFolder, run_dir
+from fleetsim.run.standalone import RunOutcome, embedded_csms
 from fleetsim.scenario.fleet import build_fleet
 from fleetsim.scenario.model import Scenario
 from fleetsim.station.clock import iso_ms
@@ -72,12 +71,8 @@ def run_with_locust(s: Scenario, *, workers: int, out_base: str | Path = "result
     """Run ``s`` under Locust with ``workers`` worker processes; raises on a failed run."""
     if workers < 1:
         raise FleetsimError("--workers must be >= 1 for the Locust path (0: in-process engine)")
-    if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-    else:
-        out = new_run_dir(out_base, s.name)
-    epoch = s.clock.start or datetime.fromisoformat(DEFAULT_EPOCH)
+    out = run_dir(out_dir, out_base, s.name)
+    epoch = s.clock.epoch
     results = ResultsFolder(out, scenario_raw=s.raw, epoch_unix=epoch.timestamp())
     started_at = iso_ms(time.time())
     failure: str | None = None

@@ -17,7 +17,6 @@ import argparse
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,6 @@ from fleetsim.scenario.model import Scenario
 
 __all__ = ["MergeOutcome", "merge_run", "worker_dirs"]
 
-DEFAULT_EPOCH = "2026-01-05T00:00:00+00:00"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +71,7 @@ def merge_run(run: Path, s: Scenario, *, started_at: str = "",
     final figures make the run incomplete too. ``csms_restarts`` are the embedded CSMS's
     injected restarts, done by whoever owned it (run/csms_restart.py).
     """
-    epoch = s.clock.start or datetime.fromisoformat(DEFAULT_EPOCH)
+    epoch = s.clock.epoch
     if results is None:
         results = ResultsFolder(run, scenario_raw=s.raw, epoch_unix=epoch.timestamp())
     dirs = worker_dirs(run)

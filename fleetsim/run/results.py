@@ -26,7 +26,7 @@ from fleetsim.security.secrets import mask_secrets
 from fleetsim.station.clock import iso_ms
 
 __all__ = ["MESSAGE_COLUMNS", "SESSION_COLUMNS", "ResultsFolder", "generator_health",
-           "new_run_dir"]
+           "new_run_dir", "run_dir"]
 
 SESSION_COLUMNS = ("station_id", "connector_id", "archetype", "id_tag", "transaction_id",
                    "arrival", "departure", "started", "stopped", "energy_kwh", "wanted_kwh",
@@ -46,6 +46,15 @@ def new_run_dir(base: str | Path, scenario_name: str, now: datetime | None = Non
         n += 1
         path = Path(base) / f"{scenario_name}-{stamp}-{n}"
     path.mkdir(parents=True)
+    return path
+
+
+def run_dir(out_dir: str | Path | None, base: str | Path, scenario_name: str) -> Path:
+    """``out_dir`` (created if missing) when given, else a :func:`new_run_dir` under ``base``."""
+    if out_dir is None:
+        return new_run_dir(base, scenario_name)
+    path = Path(out_dir)
+    path.mkdir(parents=True, exist_ok=True)
     return path
 
 

@@ -24,7 +24,7 @@ from fleetsim.exceptions import FleetsimError
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.run.csms_restart import csms_restarts
 from fleetsim.run.progress import ProgressLine
-from fleetsim.run.results import ResultsFolder, generator_health, new_run_dir
+from fleetsim.run.results import ResultsFolder, generator_health, run_dir
 from fleetsim.run.summary import build_summary
 from fleetsim.scenario.fleet import build_fleet
 from fleetsim.scenario.model import OcppVersion, Scenario
@@ -35,10 +35,9 @@ from fleetsim.station.clock import iso_ms
 from fleetsim.transport.engine import Engine, EngineOptions, EngineReport
 from fleetsim.transport.faults import FaultInjector
 
-__all__ = ["DEFAULT_EPOCH", "RunOutcome", "csms_urls", "embedded_csms", "run_scenario",
+__all__ = ["RunOutcome", "csms_urls", "embedded_csms", "run_scenario",
            "station_config"]
 
-DEFAULT_EPOCH = "2026-01-05T00:00:00+00:00"  # a Monday: plans are reproducible by default
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,14 +86,9 @@ def csms_urls(s: Scenario, out: Path, plans: list[StationPlan]) -> Iterator[dict
 def run_scenario(s: Scenario, *, out_base: str | Path = "results", out_dir: str | Path | None = None,
                  progress: bool = True) -> RunOutcome:
     """Run ``s`` and write its results folder; raises FleetsimError on a failed run."""
-    if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-    else:
-        out = new_run_dir(out_base, s.name)
-    from datetime import datetime
+    out = run_dir(out_dir, out_base, s.name)
 
-    epoch = s.clock.start or datetime.fromisoformat(DEFAULT_EPOCH)
+    epoch = s.clock.epoch
     specs = build_fleet(s)
     plans = plan_fleet(s, specs, horizon_s=s.duration_s * s.clock.time_factor + 3600.0)
     results = ResultsFolder(out, scenario_raw=s.raw, epoch_unix=epoch.timestamp())

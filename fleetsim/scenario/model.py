@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -85,11 +85,20 @@ class CsmsTarget:
         return self.url_template.format(url=base, station_id=station_id)
 
 
+DEFAULT_EPOCH = datetime(2026, 1, 5, tzinfo=UTC)
+"""Simulated time zero without ``clock.start``: a Monday, 00:00 UTC, so plans reproduce."""
+
+
 @dataclass(frozen=True, slots=True)
 class ClockConfig:
     time_factor: float = 1.0
     start: datetime | None = None
     timestamps: str = "simulated"  # or "wall"
+
+    @property
+    def epoch(self) -> datetime:
+        """Simulated time zero: ``start``, or :data:`DEFAULT_EPOCH`."""
+        return self.start or DEFAULT_EPOCH
 
 
 @dataclass(frozen=True, slots=True)
