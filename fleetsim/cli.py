@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from fleetsim import __version__
-from fleetsim.exceptions import FleetsimError
+from fleetsim.exceptions import FleetsimError, ModelError, ScenarioError
 from fleetsim.report.exitcodes import OK, RUN_INCOMPLETE, USAGE
 
 __all__ = ["main"]
@@ -119,6 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from fleetsim.capacity import command as capacity_command
 
             return int(capacity_command.run(args))
+    except (ScenarioError, ModelError) as exc:  # bad input: nothing ran
+        print(f"fleetsim: error: {exc}", file=sys.stderr)
+        return USAGE
     except FleetsimError as exc:
         print(f"fleetsim: error: {exc}", file=sys.stderr)
         return RUN_INCOMPLETE if args.command in ("run", "csms", "capacity") else USAGE

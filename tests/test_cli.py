@@ -30,6 +30,18 @@ def test_validate_malformed_is_one_line_exit_2(tmp_path: Path) -> None:
     assert "bad.yaml: stations.versions.1.7: unknown OCPP version" in r.stderr
 
 
+def test_run_and_capacity_with_a_bad_scenario_exit_2_before_any_load(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nstations: {count: -3}\n")
+    for args in (("run", str(bad)), ("run", str(tmp_path / "missing.yaml")),
+                 ("capacity", str(bad), "--slo", "*/*.p99 > 300ms")):
+        r = fleetsim(*args, "--out", str(tmp_path / "out"))
+        assert r.returncode == 2, (args, r.stderr)
+        assert r.stderr.startswith("fleetsim: error: ") and "Traceback" not in r.stderr
+    assert "stations.count: must be >= 1, got -3" in r.stderr
+    assert not (tmp_path / "out").exists()  # nothing ran, no results folder
+
+
 def test_run_against_unreachable_csms_exits_4_with_a_clear_message(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
