@@ -92,6 +92,9 @@ class Comparison:
     metrics: tuple[str, ...]
     rows: tuple[MetricDelta, ...]
     tolerance: Tolerance = field(default_factory=Tolerance)
+    caveats: tuple[str, ...] = ()
+    """Why a run's numbers may not be comparable: it stopped early, or its generator
+    was saturated (printed above the verdicts; they do not change them)."""
 
     @property
     def regressions(self) -> tuple[MetricDelta, ...]:
@@ -150,7 +153,20 @@ def compare_summaries(baseline: RunSummary, current: RunSummary, tolerance: Tole
                 outcome = _judge(bv, cv, tolerance.max_regression, tolerance.floor_ms)
             rows.append(MetricDelta(key, metric, _known(bv), _known(cv), b.count, c.count,
                                     outcome))
-    return Comparison(names[0], names[1], metrics, tuple(rows), tolerance)
+    caveats = tuple(c for name, run in zip(("baseline", "current"), (baseline, current),
+                                           strict=True) for c in _caveats(name, run))
+    return Comparison(names[0], names[1], metrics, tuple(rows), tolerance, caveats)
+
+
+def _caveats(name: str, run: RunSummary) -> list[str]:
+    out = []
+    if not run.completed:
+        out.append(f"the {name} run did not complete ({run.failure or 'no reason recorded'}): "
+                   "its figures cover only the part that ran")
+    if not run.generator_valid:
+        out.append(f"the {name} run's load generator was saturated: its latencies overstate "
+                   "the CSMS's")
+    return out
 
 
 def _min_calls(metric: str, tolerance: Tolerance) -> float:
@@ -203,7 +219,8 @@ def format_table(comparison: Comparison) -> str:
                            ("only in current", comparison.only_current)):
         if actions:
             total += f"; {label}: {', '.join(actions)}"
-    return "\n".join([*text, "", total])
+    warnings = [f"WARNING: {c}" for c in comparison.caveats]
+    return "\n".join([*warnings, *text, "", total])
 
 
 def _percent(change: float) -> str:

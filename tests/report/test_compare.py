@@ -105,6 +105,25 @@ def test_table_is_aligned() -> None:
     assert lines[-1].startswith("1 regression(s)")
 
 
+def test_an_interrupted_or_saturated_run_is_flagged_above_the_verdicts() -> None:
+    base = _summary(a__X=(5000, 0, 100.0))
+    cur = parse_summary({"scenario": "unit", "completed": False, "interrupted": True,
+                         "failure": "interrupted by the user after 12.0 s of the planned 60 s",
+                         "generator": {"valid": False},
+                         "actions": {"a/X": {"count": 5000, "errors": 0, "p50_ms": 25.0,
+                                             "p95_ms": 50.0, "p99_ms": 100.0}}})
+    c = compare_summaries(base, cur, Tolerance(percentiles=("p99",)))
+    assert c.regressions == ()  # caveats warn; they do not decide
+    assert len(c.caveats) == 2
+    lines = format_table(c).splitlines()
+    assert lines[0] == ("WARNING: the current run did not complete (interrupted by the user "
+                        "after 12.0 s of the planned 60 s): its figures cover only the part "
+                        "that ran")
+    assert lines[1].startswith("WARNING: the current run's load generator was saturated")
+    assert lines[2].split()[0] == "action"
+    assert compare_summaries(base, base, Tolerance()).caveats == ()
+
+
 def _ns(baseline: Path, current: Path, *extra: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     compare_command.add_arguments(parser)
