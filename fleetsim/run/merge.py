@@ -32,7 +32,6 @@ from fleetsim.scenario.model import Scenario
 __all__ = ["MergeOutcome", "merge_run", "worker_dirs"]
 
 
-
 @dataclass(frozen=True, slots=True)
 class MergeOutcome:
     path: Path
