@@ -35,9 +35,7 @@ from fleetsim.station.clock import iso_ms
 from fleetsim.transport.engine import Engine, EngineOptions, EngineReport
 from fleetsim.transport.faults import FaultInjector
 
-__all__ = ["RunOutcome", "csms_urls", "embedded_csms", "run_scenario",
-           "station_config"]
-
+__all__ = ["RunOutcome", "csms_urls", "embedded_csms", "run_scenario", "station_config"]
 
 
 @dataclass(frozen=True, slots=True)
