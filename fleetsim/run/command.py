@@ -59,7 +59,7 @@ def run_command(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         print_verdicts(verdicts, out)
     reconciled = _reconcile(scenario.csms.embedded, outcome.path, out)
     print(f"results: {outcome.path}  (report: {outcome.path / 'report.html'})", file=out)
-    if summary.get("interrupted"):  # stopped cleanly, results written, but not the run planned
+    if summary["interrupted"]:  # stopped cleanly, results written, but not the run planned
         print(f"fleetsim: {summary['failure']}; the results cover the part that ran",
               file=sys.stderr)
         return exitcodes.RUN_INCOMPLETE

@@ -25,7 +25,7 @@ from fleetsim.drivers.session import Session, StationPlan
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.scenario.fleet import StationSpec
 from fleetsim.scenario.reconnect import RetryBackOff
-from fleetsim.station.channel import CallChannel, Payload, PendingCall
+from fleetsim.station.channel import CallChannel, Payload
 from fleetsim.station.clock import Clock
 from fleetsim.station.config import StationConfig
 from fleetsim.station.connector import Connector
@@ -39,7 +39,7 @@ from fleetsim.station.frames import (
     parse_frame,
 )
 
-__all__ = ["Payload", "PendingCall", "StationCore"]
+__all__ = ["Payload", "StationCore"]
 
 
 class StationCore(CallChannel):
