@@ -14,7 +14,7 @@ from fleetsim.bench.mix import PROFILES, measure, plan_sessions
 
 
 def test_bare_client_replays_the_full_stacks_frames_byte_for_byte() -> None:
-    r = measure(PROFILES["busy"], 20, 4.0)
+    r = measure(PROFILES["busy"], 20, 4.0, warmup_s=1.0)
     full, bare = r["full"], r["bare"]
     assert full["messages"] > 100  # sessions, meter values, status, heartbeats all flowed
     assert bare["messages"] == r["captured"] == full["messages"]
