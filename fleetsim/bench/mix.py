@@ -221,8 +221,7 @@ async def _bare(url: str, frames: list[tuple[float, str, str]], w0: float) -> di
     cpu1 = _cpu()
     for ws in conns.values():
         await ws.close()
-    return {"messages": sent, "cpu_s": cpu1 - cpu0,
-            "per_action": dict(Counter(orjson.loads(t)[2] for _, _, t in frames))}
+    return {"messages": sent, "cpu_s": cpu1 - cpu0, "frames": [t for _, _, t in frames]}
 
 
 def _child(q: Any, kind: str, args: tuple[Any, ...]) -> None:
@@ -266,7 +265,8 @@ def measure(p: Profile, stations: int, seconds: float, *, profile: bool = False,
         server.join(5)
         if server.is_alive():
             server.kill()
-    return {"full": full, "bare": bare, "captured": len(window)}
+    return {"full": full, "bare": bare, "captured": len(window),
+            "captured_per_action": dict(Counter(orjson.loads(f[2])[2] for f in window))}
 
 
 def main(argv: list[str] | None = None) -> None:

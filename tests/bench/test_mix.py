@@ -17,10 +17,16 @@ def test_bare_client_replays_the_full_stacks_frames_byte_for_byte() -> None:
     r = measure(PROFILES["busy"], 20, 4.0, warmup_s=1.0)
     full, bare = r["full"], r["bare"]
     assert full["messages"] > 100  # sessions, meter values, status, heartbeats all flowed
-    assert bare["messages"] == r["captured"] == full["messages"]
-    sent_by_full = {k: n for k, n in full["per_action"].items() if n}
-    assert bare["per_action"] == sent_by_full
-    assert {"MeterValues", "StatusNotification", "Heartbeat"} <= set(bare["per_action"])
+    # the bare client sent exactly the captured frames, byte for byte
+    assert bare["messages"] == r["captured"]
+    replayed = Counter(orjson.loads(f)[2] for f in bare["frames"])
+    assert replayed == r["captured_per_action"]
+    # and the capture is what the full stack sent in the window (the window's edges are
+    # timed in two processes: a frame in flight at an edge may fall on either side)
+    sent_by_full = Counter({k: n for k, n in full["per_action"].items() if n})
+    edge = (replayed - sent_by_full) + (sent_by_full - replayed)
+    assert sum(edge.values()) <= 4, edge
+    assert {"MeterValues", "StatusNotification", "Heartbeat", "StartTransaction"} <= set(replayed)
 
 
 def test_the_session_plan_is_seeded_by_the_station() -> None:
