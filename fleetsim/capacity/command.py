@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(ns: argparse.Namespace, *, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    from fleetsim.report.histograms import load_histograms
+    from fleetsim.report.histograms import load_figure_histograms
     from fleetsim.report.results import load_summary
     from fleetsim.report.slo import parse_slos
     from fleetsim.report.verdicts import evaluate
@@ -61,7 +61,8 @@ def run(ns: argparse.Namespace, *, out: TextIO | None = None) -> int:
         s = with_overrides(base, stations=n, duration_s=hold_s)
         res = run_scenario(s, out_dir=folder / f"{n:06d}-stations", progress=False)
         summary = res.summary
-        verdicts = evaluate(slos, load_summary(res.path), histograms=load_histograms(res.path))
+        verdicts = evaluate(slos, load_summary(res.path),
+                            figure_histograms=load_figure_histograms(res.path))
         reasons = [f"{v.expression} ({v.reason})" for v in verdicts if not v.passed]
         gen = summary["generator"]
         reasons += [f"generator invalid: {w}" for w in gen["warnings"]]

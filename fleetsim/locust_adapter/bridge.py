@@ -206,11 +206,11 @@ class EngineBridge:
             if fired >= _YIELD_EVERY:
                 gevent.sleep(0)
                 fired = 0
-        for key, kind, n in msg.get("err", ()):
+        for key, kind, ms, n in msg.get("err", ()):
             if kind == "interrupted":
                 continue  # stopped by the run itself, not by the CSMS (summary.json counts it)
             exc = call_failure(kind)
-            rt = self.call_timeout_ms if kind == "timeout" else 0.0
+            rt = max(ms, self.call_timeout_ms) if kind == "timeout" else ms
             for _ in range(n):
                 fire(request_type=REQUEST_TYPE, name=key, response_time=rt, response_length=0,
                      exception=exc, context={})

@@ -2,8 +2,10 @@
 
 It records exactly what :class:`Recorder` does — the exact, mergeable figures
 that end up in the run folder — and additionally counts answered calls per
-(key, latency in 0.1 ms) and failures per (key, kind), which :meth:`take` hands
-to the pipe every half second. One dict update per sample keeps the hot path
+(key, service time in 0.1 ms) and failures per (key, kind, service time), which
+:meth:`take` hands to the pipe every half second. Locust's tables show the *service*
+figure (sent → answer: the CSMS's time, the run's headline); a CALLERROR carries its
+real answer time, a timeout the time it was given up. One dict update per sample keeps the hot path
 cheap; the worker expands the counts into Locust request events.
 """
 
@@ -22,18 +24,19 @@ class SampleRecorder(Recorder):
     def __init__(self) -> None:
         super().__init__()
         self._ok: dict[tuple[str, int], int] = {}
-        self._err: dict[tuple[str, str], int] = {}
+        self._err: dict[tuple[str, str, int], int] = {}
         self._faults: dict[str, int] = {}
 
-    def call_done(self, key: str, latency_s: float) -> None:
-        super().call_done(key, latency_s)
-        k = (key, int(latency_s * 10000.0 + 0.5))  # 0.1 ms: finer than Locust keeps
+    def call_done(self, key: str, response_s: float, service_s: float) -> None:
+        super().call_done(key, response_s, service_s)
+        k = (key, int(service_s * 10000.0 + 0.5))  # 0.1 ms: finer than Locust keeps
         ok = self._ok
         ok[k] = ok.get(k, 0) + 1
 
-    def call_failed(self, key: str, kind: str) -> None:
-        super().call_failed(key, kind)
-        k = (key, kind)
+    def call_failed(self, key: str, kind: str, response_s: float | None = None,
+                    service_s: float = 0.0, *, retried: bool = False) -> None:
+        super().call_failed(key, kind, response_s, service_s, retried=retried)
+        k = (key, kind, int(service_s * 10000.0 + 0.5))
         self._err[k] = self._err.get(k, 0) + 1
 
     def fault(self, kind: str, n: int = 1) -> None:
@@ -48,5 +51,5 @@ class SampleRecorder(Recorder):
         self._ok, self._err, self._faults = {}, {}, {}
         return {"t": "samples",
                 "ok": [[key, q / 10.0, n] for (key, q), n in ok.items()],
-                "err": [[key, kind, n] for (key, kind), n in err.items()],
+                "err": [[key, kind, q / 10.0, n] for (key, kind, q), n in err.items()],
                 "faults": [[kind, n] for kind, n in faults.items()]}

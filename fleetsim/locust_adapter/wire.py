@@ -13,13 +13,15 @@ Worker → child (the child's stdin)::
 Child → worker (the child's stdout)::
 
     {"t": "ready", "pid": n, "fd_headroom": n}
-    {"t": "samples", "ok": [[key, ms, n], ...], "err": [[key, kind, n], ...],
+    {"t": "samples", "ok": [[key, ms, n], ...], "err": [[key, kind, ms, n], ...],
      "faults": [[kind, n], ...], "gauges": {...}}            about every 0.5 s
     {"t": "warning", "message": "..."}                      a limit was hit
     {"t": "fatal", "message": "..."}                        the engine gave up
     {"t": "bye"}                                            final files written
 
-``ok`` samples are pre-aggregated per (key, latency rounded to 0.1 ms): the
+``ok`` samples are pre-aggregated per (key, service time rounded to 0.1 ms), ``err``
+per (key, kind, service time: a CALLERROR's answer time, a timeout's give-up time, 0 for
+an interrupted call): the
 worker fires one Locust request event per sample, but the pipe carries one
 triple per distinct latency. Exact figures never travel this way: they are in
 the run folder (``workers/<tag>/``) and merged from there.

@@ -1,10 +1,29 @@
 """What one engine process records: latencies, call accounting, faults, intervals.
 
 The station core calls the ``call_*`` methods on the hot path; keep them cheap.
-Every CALL a station sends ends in exactly one of answered / CALLERROR / timed
-out / interrupted (connection lost or run stopped), so
-``sent == answered + call_errors + timeouts + interrupted`` holds at the end.
 Keys are ``"<version>/<Action>"``; station ids never become keys.
+
+Three latency figures per key, each a mergeable HdrHistogram (issue #11):
+
+- ``service``  — from when the CALL left the station to its answer: what the CSMS took;
+- ``response`` — from when the call was *due* to its answer: what the station experienced
+  (coordinated omission: a CSMS that stalls makes the calls behind the stalled one wait);
+- ``queued``   — from due to sent, with the share of it per cause in ``queued_by``:
+  ``own_calls`` (behind the station's own earlier calls: one CALL in flight, OCPP-J §4.1.1),
+  ``offline`` (before the connection was up or the boot accepted) and ``engine`` (the
+  generator's own lateness).
+
+Every CALL *attempt* ends in exactly one of answered / CALLERROR / timed out / interrupted
+(connection lost or run stopped): ``sent == answered + sum(errors) + sum(retried)``.
+``errors`` holds the final fate of calls; ``retried`` the failed attempts a transaction
+message was sent again after (TransactionMessageAttempts, offline replay), so one refused
+message counts one error, not three. A CALLERROR and a timeout are samples too: a
+CALLERROR with its real answer time, a timeout with the time it was given up (at least
+the call timeout, counted in ``censored``). Only an interrupted attempt has no time.
+
+Wire format (``to_wire``, one JSON object; histograms HdrHistogram V2 base64, µs): see
+:meth:`Recorder.to_wire`; new per-key facts go in
+:class:`ActionStats` (and its ``to_wire``/``from_wire``/``add``), run-level ones beside ``connect``.
 """
 
 from __future__ import annotations
@@ -15,34 +34,86 @@ from typing import Any
 
 from fleetsim.metrics.histogram import LatencyHistogram
 
-__all__ = ["DRAIN_KEY", "ActionStats", "IntervalStats", "Recorder"]
+__all__ = ["DRAIN_KEY", "QUEUE_CAUSES", "QUEUE_MATERIAL_S", "RESPONSE_KEY", "ActionStats",
+           "IntervalStats", "Recorder"]
 
 LATE_SEND_S = 0.1  # a send more than 100 ms after it was due is "late"
 DRAIN_KEY = "~offline_drain"  # interval histogram of offline-queue drains (not an action)
+RESPONSE_KEY = "~response"    # interval histogram of every action's response (due→answer)
 # Per-second histograms only feed the time series: 1 % resolution is plenty there and
 # makes them 10x smaller, so cutting an interval does not stall the event loop.
 INTERVAL_FIGURES = 2
+QUEUE_CAUSES = ("own_calls", "offline", "engine")
+QUEUE_MATERIAL_S = 0.001  # a call "waited" for a cause when that cause held it > 1 ms
+
+
+def _ihist() -> LatencyHistogram:
+    return LatencyHistogram(significant_figures=INTERVAL_FIGURES)
 
 
 @dataclass(slots=True)
 class ActionStats:
     """Totals for one ``version/Action`` key over the whole run."""
 
-    hist: LatencyHistogram = field(default_factory=LatencyHistogram)
-    sent: int = 0
-    answered: int = 0
-    errors: Counter[str] = field(default_factory=Counter)
+    service: LatencyHistogram = field(default_factory=LatencyHistogram)
+    response: LatencyHistogram = field(default_factory=LatencyHistogram)
+    queued: LatencyHistogram = field(default_factory=LatencyHistogram)
+    sent: int = 0          # CALL frames sent: first attempts, retries and replays
+    first: int = 0         # first attempts (the calls the station made)
+    answered: int = 0      # CALLRESULTs
+    censored: int = 0      # timeouts, recorded at the time they were given up
+    late: int = 0          # answers that came after their call had timed out
+    errors: Counter[str] = field(default_factory=Counter)   # final fate of failed calls
+    retried: Counter[str] = field(default_factory=Counter)  # failed attempts sent again
+    # cause -> [calls that waited > 1 ms for it, total wait [s], longest wait [s]]
+    queued_by: dict[str, list[float]] = field(default_factory=dict)
 
     def add(self, other: ActionStats) -> None:
-        self.hist.add(other.hist)
+        self.service.add(other.service)
+        self.response.add(other.response)
+        self.queued.add(other.queued)
         self.sent += other.sent
+        self.first += other.first
         self.answered += other.answered
+        self.censored += other.censored
+        self.late += other.late
         self.errors.update(other.errors)
+        self.retried.update(other.retried)
+        for cause, (n, total, mx) in other.queued_by.items():
+            mine = self.queued_by.setdefault(cause, [0, 0.0, 0.0])
+            mine[0] += n
+            mine[1] += total
+            mine[2] = max(mine[2], mx)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"service": self.service.encode(), "response": self.response.encode(),
+                "queued": self.queued.encode(), "sent": self.sent, "first": self.first,
+                "answered": self.answered, "censored": self.censored, "late": self.late,
+                "errors": dict(self.errors), "retried": dict(self.retried),
+                "queued_by": self.queued_by}
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any]) -> ActionStats:
+        if "service" not in d:  # an older recorder: one due→answer histogram, no causes
+            old = LatencyHistogram.decode(d["hist"])
+            return cls(response=old, sent=d["sent"], first=d["sent"], answered=d["answered"],
+                       errors=Counter(d["errors"]))
+        return cls(service=LatencyHistogram.decode(d["service"]),
+                   response=LatencyHistogram.decode(d["response"]),
+                   queued=LatencyHistogram.decode(d["queued"]), sent=int(d["sent"]),
+                   first=int(d["first"]), answered=int(d["answered"]),
+                   censored=int(d["censored"]), late=int(d.get("late", 0)),
+                   errors=Counter(d["errors"]), retried=Counter(d["retried"]),
+                   queued_by={k: list(v) for k, v in d["queued_by"].items()})
 
 
 @dataclass(slots=True)
 class IntervalStats:
-    """One reporting interval of one process; several processes' merge by index."""
+    """One reporting interval of one process; several processes' merge by index.
+
+    ``hists`` holds each action key's *service* figure and :data:`RESPONSE_KEY` (every
+    action's response); ``counts`` ``sent``, ``received``, ``errors``, ``timeouts``,
+    ``waited_own`` (calls that waited > 1 ms behind their station's own calls), …"""
 
     index: int
     t_s: float
@@ -60,7 +131,7 @@ class IntervalStats:
         for k, h in other.hists.items():
             mine = self.hists.get(k)
             if mine is None:
-                mine = self.hists[k] = LatencyHistogram(significant_figures=INTERVAL_FIGURES)
+                mine = self.hists[k] = _ihist()
             mine.add(h)
 
     def to_wire(self) -> dict[str, Any]:
@@ -98,6 +169,10 @@ class Recorder:
         # faults fleetsim injected on purpose (scenario faults:), apart from the CSMS's own
         self.injected: Counter[str] = Counter()
         self.injected_events: dict[str, dict[str, Any]] = {}
+        # connect + handshake per OCPP version; boot recovery (first Boot due → Accepted)
+        self.connect: dict[str, LatencyHistogram] = {}
+        self.boot = LatencyHistogram()
+        self.boot_attempts: Counter[str] = Counter()
 
     def _stats(self, key: str) -> ActionStats:
         st = self.actions.get(key)
@@ -106,29 +181,92 @@ class Recorder:
         return st
 
     # -- hot path -------------------------------------------------------------------
-    def call_sent(self, key: str, slip_s: float) -> None:
-        """A CALL left ``slip_s`` seconds after it was due."""
-        self._stats(key).sent += 1
-        self._icounts["sent"] += 1
-        if slip_s > LATE_SEND_S:
+    def call_sent(self, key: str, *, own_s: float, offline_s: float, engine_s: float,
+                  first: bool = True) -> None:
+        """A CALL left the station ``own_s + offline_s + engine_s`` after it was due:
+        behind its own earlier calls, offline/before boot, and late through the engine."""
+        st = self._stats(key)
+        st.sent += 1
+        st.first += first
+        ic = self._icounts
+        ic["sent"] += 1
+        queued = own_s + offline_s + engine_s
+        st.queued.record_s(queued)
+        if queued > QUEUE_MATERIAL_S:
+            qb = st.queued_by
+            for cause, wait in (("own_calls", own_s), ("offline", offline_s),
+                                ("engine", engine_s)):
+                if wait > QUEUE_MATERIAL_S:
+                    c = qb.get(cause)
+                    if c is None:
+                        c = qb[cause] = [0, 0.0, 0.0]
+                    c[0] += 1
+                    c[1] += wait
+                    if wait > c[2]:
+                        c[2] = wait
+            if own_s > QUEUE_MATERIAL_S:
+                ic["waited_own"] += 1
+        if engine_s > LATE_SEND_S:
             self.late_sends += 1
-            self.send_slip.record_s(slip_s)
+            self.send_slip.record_s(engine_s)
 
-    def call_done(self, key: str, latency_s: float) -> None:
-        """A CALLRESULT arrived ``latency_s`` after the CALL was due."""
+    def _sample(self, st: ActionStats, key: str, response_s: float, service_s: float) -> None:
+        st.service.record_s(service_s)
+        st.response.record_s(response_s)
+        ih = self._ihists
+        h = ih.get(key)
+        if h is None:
+            h = ih[key] = _ihist()
+        h.record_s(service_s)
+        h = ih.get(RESPONSE_KEY)
+        if h is None:
+            h = ih[RESPONSE_KEY] = _ihist()
+        h.record_s(response_s)
+
+    def call_done(self, key: str, response_s: float, service_s: float) -> None:
+        """A CALLRESULT arrived ``service_s`` after the CALL was sent, ``response_s``
+        after it was due."""
         st = self._stats(key)
         st.answered += 1
-        st.hist.record_s(latency_s)
-        h = self._ihists.get(key)
-        if h is None:
-            h = self._ihists[key] = LatencyHistogram(significant_figures=INTERVAL_FIGURES)
-        h.record_s(latency_s)
+        self._sample(st, key, response_s, service_s)
         self._icounts["received"] += 1
 
-    def call_failed(self, key: str, kind: str) -> None:
-        """A CALL ended without a CALLRESULT: ``CALLERROR:<code>``, ``timeout``, ``interrupted``."""
-        self._stats(key).errors[kind] += 1
-        self._icounts["errors"] += 1
+    def call_failed(self, key: str, kind: str, response_s: float | None = None,
+                    service_s: float = 0.0, *, retried: bool = False) -> None:
+        """A CALL attempt ended without a CALLRESULT: ``CALLERROR:<code>`` (answered: times
+        given), ``timeout`` (times given: censored at the timeout), ``interrupted`` or
+        ``connection_lost`` (no time). ``retried``: the message will be sent again."""
+        st = self._stats(key)
+        if retried:
+            st.retried[kind] += 1
+        else:
+            st.errors[kind] += 1
+        ic = self._icounts
+        ic["errors"] += 1
+        if response_s is not None:
+            self._sample(st, key, response_s, service_s)
+            if kind == "timeout":
+                st.censored += 1
+                ic["timeouts"] += 1
+            else:
+                ic["received"] += 1
+
+    def late_answer(self, key: str) -> None:
+        """An answer to a CALL that had already timed out (counted, not a protocol fault)."""
+        self._stats(key).late += 1
+
+    def connected(self, version: str, seconds: float) -> None:
+        """A WebSocket opened ``seconds`` after the connect began (TCP, TLS, HTTP upgrade)."""
+        h = self.connect.get(version)
+        if h is None:
+            h = self.connect[version] = LatencyHistogram()
+        h.record_s(seconds)
+
+    def boot_accepted(self, seconds: float, attempts: int) -> None:
+        """A boot was accepted ``seconds`` after its first BootNotification was due,
+        at the ``attempts``-th BootNotification."""
+        self.boot.record_s(seconds)
+        self.boot_attempts[str(attempts)] += 1
 
     def fault(self, kind: str, n: int = 1) -> None:
         """A station-level fault: connect_failed, connection_lost, malformed_frame, …"""
@@ -158,7 +296,7 @@ class Recorder:
         self.offline_drain.record_s(drain_s)
         h = self._ihists.get(DRAIN_KEY)
         if h is None:
-            h = self._ihists[DRAIN_KEY] = LatencyHistogram(significant_figures=INTERVAL_FIGURES)
+            h = self._ihists[DRAIN_KEY] = _ihist()
         h.record_s(drain_s)
 
     # -- injected faults (rare events) ----------------------------------------------------
@@ -233,11 +371,25 @@ class Recorder:
         self.injected.update(other.injected)
         for k, e in other.injected_events.items():
             self.inject_event(k, **e)
+        for v, h in other.connect.items():
+            mine = self.connect.get(v)
+            if mine is None:
+                mine = self.connect[v] = LatencyHistogram()
+            mine.add(h)
+        self.boot.add(other.boot)
+        self.boot_attempts.update(other.boot_attempts)
 
     def to_wire(self) -> dict[str, Any]:
+        """The engine's exact totals as one JSON-able object (``recorder.json``).
+
+        ``actions``: key → :meth:`ActionStats.to_wire` (``service``/``response``/``queued``
+        histograms, ``sent``, ``first``, ``answered``, ``censored``, ``late``, ``errors``,
+        ``retried``, ``queued_by``); ``connect``: version → histogram; ``boot``: histogram
+        and ``attempts`` (count of boots per number of BootNotifications); the rest as named.
+        Readers must ignore keys they do not know.
+        """
         return {
-            "actions": {k: {"hist": s.hist.encode(), "sent": s.sent, "answered": s.answered,
-                            "errors": dict(s.errors)} for k, s in self.actions.items()},
+            "actions": {k: s.to_wire() for k, s in self.actions.items()},
             "faults": dict(self.faults), "incoming": dict(self.incoming),
             "loop_lag": self.loop_lag.encode(), "send_slip": self.send_slip.encode(),
             "late_sends": self.late_sends,
@@ -246,14 +398,15 @@ class Recorder:
             "offline": {"max_depth": self.offline_max_depth, "drain": self.offline_drain.encode(),
                         "replayed": self.offline_replayed, "dropped": self.offline_dropped},
             "injected": dict(self.injected), "injected_events": self.injected_events,
+            "connect": {v: h.encode() for v, h in self.connect.items()},
+            "boot": {"hist": self.boot.encode(), "attempts": dict(self.boot_attempts)},
         }
 
     @classmethod
     def from_wire(cls, d: dict[str, Any]) -> Recorder:
         r = cls()
         for k, s in d["actions"].items():
-            r.actions[k] = ActionStats(hist=LatencyHistogram.decode(s["hist"]), sent=s["sent"],
-                                       answered=s["answered"], errors=Counter(s["errors"]))
+            r.actions[k] = ActionStats.from_wire(s)
         r.faults.update(d["faults"])
         r.incoming.update(d["incoming"])
         r.loop_lag = LatencyHistogram.decode(d["loop_lag"])
@@ -268,4 +421,9 @@ class Recorder:
             r.offline_replayed, r.offline_dropped = int(off["replayed"]), int(off["dropped"])
         r.injected.update(d.get("injected", {}))
         r.injected_events = {k: dict(e) for k, e in d.get("injected_events", {}).items()}
+        r.connect = {v: LatencyHistogram.decode(h) for v, h in d.get("connect", {}).items()}
+        boot = d.get("boot")
+        if boot:
+            r.boot = LatencyHistogram.decode(boot["hist"])
+            r.boot_attempts.update(boot["attempts"])
         return r

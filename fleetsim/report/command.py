@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from fleetsim.report import exitcodes
-from fleetsim.report.histograms import load_histograms
+from fleetsim.report.histograms import load_figure_histograms
 from fleetsim.report.junit import failure_message, write_junit
 from fleetsim.report.render import render
 from fleetsim.report.results import JUNIT, SLO_JSON, load_summary
@@ -42,7 +42,7 @@ def run(ns: argparse.Namespace, *, out: TextIO | None = None) -> int:
     if ns.fail_on:
         slos = parse_slos(ns.fail_on)  # before touching the folder: bad SLOs are usage errors
         summary = load_summary(results_dir)
-        verdicts = evaluate(slos, summary, histograms=load_histograms(results_dir))
+        verdicts = evaluate(slos, summary, figure_histograms=load_figure_histograms(results_dir))
         write_slo_json(verdicts, results_dir / SLO_JSON)
         write_junit(verdicts, results_dir / JUNIT, timestamp=summary.started_at or None,
                     duration_s=summary.duration_s)

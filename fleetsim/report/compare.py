@@ -10,7 +10,9 @@ samples and moves ±20 % between identical runs; ``max`` rests on one and is nev
 unless ``min_tail`` is 1);
 actions present in only one run are listed, never judged. Percentiles come from
 the merged-precision histograms when both runs have one for the action, else
-from ``summary.json``.
+from ``summary.json``. A metric is a latency of the headline figure (``p99``: service,
+sent → answer), or of a named figure (``response.p99``: due → answer, which shows a CSMS
+stall in full; ``queued.p99``).
 """
 
 from __future__ import annotations
@@ -21,12 +23,27 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from fleetsim.report.histograms import Histogram, latency_ms, load_histograms
-from fleetsim.report.results import HISTOGRAMS, LATENCY_METRICS, RunSummary, load_summary
+from fleetsim.report.histograms import Histogram, latency_ms, load_figure_histograms
+from fleetsim.report.results import (
+    FIGURES,
+    HEADLINE,
+    HISTOGRAMS,
+    LATENCY_METRICS,
+    RunSummary,
+    load_summary,
+)
 from fleetsim.report.units import format_ms, format_rate
 
-__all__ = ["Comparison", "MetricDelta", "Outcome", "Tolerance", "compare_runs",
-           "compare_summaries", "format_table"]
+__all__ = [
+    "Comparison",
+    "MetricDelta",
+    "Outcome",
+    "Tolerance",
+    "compare_runs",
+    "compare_summaries",
+    "format_table",
+    "split_metric",
+]
 
 
 class Outcome(Enum):
@@ -53,12 +70,22 @@ class Tolerance:
     min_tail: int = 10
     floor_ms: float = 1.0
     error_floor: float = 0.001
-    percentiles: tuple[str, ...] = ("p50", "p95", "p99")
+    percentiles: tuple[str, ...] = ("p50", "p95", "p99", "response.p99")
 
     def __post_init__(self) -> None:
-        unknown = [p for p in self.percentiles if p not in LATENCY_METRICS]
+        unknown = [p for p in self.percentiles if split_metric(p)[1] not in LATENCY_METRICS]
         if unknown:
-            raise ValueError(f"unknown percentile {unknown[0]!r} (use {', '.join(LATENCY_METRICS)})")
+            raise ValueError(f"unknown percentile {unknown[0]!r} (use {', '.join(LATENCY_METRICS)}"
+                             f", optionally after a figure: {', '.join(FIGURES)}, e.g. "
+                             "response.p99)")
+
+
+def split_metric(metric: str) -> tuple[str | None, str]:
+    """``"response.p99"`` → ("response", "p99"); ``"p99"`` → (None, "p99") (the headline)."""
+    head, dot, rest = metric.partition(".")
+    if dot and head in FIGURES:
+        return head, "p999" if rest == "p99.9" else rest
+    return None, "p999" if metric == "p99.9" else metric
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +140,7 @@ def compare_runs(baseline_dir: Path, current_dir: Path, tolerance: Tolerance) ->
     """Compare two results folders (summary.json, and histograms.json where present)."""
     runs = []
     for folder in (Path(baseline_dir), Path(current_dir)):
-        hist = load_histograms(folder) if (folder / HISTOGRAMS).exists() else {}
+        hist = load_figure_histograms(folder) if (folder / HISTOGRAMS).exists() else {}
         runs.append((load_summary(folder), hist))
     (base, base_h), (cur, cur_h) = runs
     return compare_summaries(base, cur, tolerance, baseline_histograms=base_h,
@@ -122,11 +149,12 @@ def compare_runs(baseline_dir: Path, current_dir: Path, tolerance: Tolerance) ->
 
 
 def compare_summaries(baseline: RunSummary, current: RunSummary, tolerance: Tolerance, *,
-                      baseline_histograms: Mapping[str, Histogram] | None = None,
-                      current_histograms: Mapping[str, Histogram] | None = None,
+                      baseline_histograms: Mapping[str, Mapping[str, Histogram]] | None = None,
+                      current_histograms: Mapping[str, Mapping[str, Histogram]] | None = None,
                       names: tuple[str, str] = ("baseline", "current")) -> Comparison:
-    """Pure comparison of two parsed summaries (histograms refine the percentiles)."""
-    base_h, cur_h = baseline_histograms or {}, current_histograms or {}
+    """Pure comparison of two parsed summaries; histograms ({figure: {key: histogram}},
+    as :func:`load_figure_histograms` reads them) refine the percentiles."""
+    base_fh, cur_fh = baseline_histograms or {}, current_histograms or {}
     metrics = (*tolerance.percentiles, "error_rate")
     rows = []
     for key in sorted(set(baseline.actions) | set(current.actions)):
@@ -137,14 +165,17 @@ def compare_summaries(baseline: RunSummary, current: RunSummary, tolerance: Tole
                 rows.append(MetricDelta(key, metric, None, None, b.count if b else 0,
                                         c.count if c else 0, only))
                 continue
+            figure, latency = split_metric(metric)
+            base_h = base_fh.get(figure or HEADLINE, {})
+            cur_h = cur_fh.get(figure or HEADLINE, {})
             exact = key in base_h and key in cur_h
             if metric == "error_rate":
                 bv, cv = b.error_rate, c.error_rate
             elif exact:
-                bv, cv = latency_ms(base_h[key], metric), latency_ms(cur_h[key], metric)
+                bv, cv = latency_ms(base_h[key], latency), latency_ms(cur_h[key], latency)
             else:
-                bv, cv = b.latency_ms[metric], c.latency_ms[metric]
-            if (min(b.count, c.count) < _min_calls(metric, tolerance)
+                bv, cv = b.latency(figure)[latency], c.latency(figure)[latency]
+            if (min(b.count, c.count) < _min_calls(latency, tolerance)
                     or math.isnan(bv) or math.isnan(cv)):
                 outcome = Outcome.INSUFFICIENT
             elif metric == "error_rate":
@@ -164,8 +195,9 @@ def _caveats(name: str, run: RunSummary) -> list[str]:
         out.append(f"the {name} run did not complete ({run.failure or 'no reason recorded'}): "
                    "its figures cover only the part that ran")
     if not run.generator_valid:
-        out.append(f"the {name} run's load generator was saturated: its latencies overstate "
-                   "the CSMS's")
+        why = "; ".join(run.generator_warnings) or "its load generator was saturated"
+        out.append(f"the {name} run's figures are suspect ({why}): its response latencies "
+                   "may overstate the CSMS's")
     return out
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from fleetsim.report import exitcodes
-from fleetsim.report.compare import Tolerance, compare_runs, format_table
+from fleetsim.report.compare import Tolerance, compare_runs, format_table, split_metric
 from fleetsim.report.plots import COMPARE_PLOT, plot_compare
 from fleetsim.report.results import LATENCY_METRICS, PLOTS
 from fleetsim.report.units import parse_rate
@@ -38,9 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--error-floor", type=_rate, default=0.001, metavar="PCT",
                         help="error-rate increases up to this are noise (default 0.1%%, "
                              "i.e. 0.1 percentage point)")
-    parser.add_argument("--percentiles", type=_percentiles, default=("p50", "p95", "p99"),
+    parser.add_argument("--percentiles", type=_percentiles,
+                        default=("p50", "p95", "p99", "response.p99"),
                         metavar="LIST", help="comma-separated, from "
-                        f"{','.join(LATENCY_METRICS)} (default p50,p95,p99)")
+                        f"{','.join(LATENCY_METRICS)} (the headline service figure), each "
+                        "optionally after a figure: service., response., queued. "
+                        "(default p50,p95,p99,response.p99)")
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help=f"where to write {COMPARE_PLOT} (default CURRENT_DIR/{PLOTS})")
 
@@ -68,7 +71,7 @@ def _rate(text: str) -> float:
 
 def _percentiles(text: str) -> tuple[str, ...]:
     names = tuple("p999" if p.strip() == "p99.9" else p.strip() for p in text.split(",") if p.strip())
-    unknown = [p for p in names if p not in LATENCY_METRICS]
+    unknown = [p for p in names if split_metric(p)[1] not in LATENCY_METRICS]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
             f"unknown percentile {unknown[0] if unknown else text!r} (use {','.join(LATENCY_METRICS)})")

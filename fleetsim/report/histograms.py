@@ -1,7 +1,10 @@
 """Latency histograms of ``histograms.json``: decode, merge, percentiles and CDF.
 
 The file holds one HdrHistogram per action key, in integer microseconds, each
-``HdrHistogram.encode()`` output as a string. Histograms are mergeable, so
+``HdrHistogram.encode()`` output as a string: ``actions`` the headline figure (``headline``:
+``service``, sent → answer), ``response`` and ``queued`` the other two figures, ``connect``
+one per OCPP version (connect + handshake), ``boot`` the boot recovery. Older files have
+``actions`` only, measured due → answer (the ``response`` figure). Histograms are mergeable, so
 percentiles over several actions (or several runs) are exact to the histogram's
 precision (3 significant figures), unlike any combination of per-action
 percentiles from ``summary.json``.
@@ -27,6 +30,7 @@ __all__ = [
     "SIGNIFICANT_FIGURES",
     "cdf_ms",
     "latency_ms",
+    "load_figure_histograms",
     "load_histograms",
     "merge",
     "parse_histograms",
@@ -47,27 +51,44 @@ def load_histograms(results_dir: Path) -> dict[str, Histogram]:
     return parse_histograms(read_json(path), file=str(path))
 
 
-def parse_histograms(doc: object, *, file: str = HISTOGRAMS) -> dict[str, Histogram]:
-    """Validate and decode a ``histograms.json`` document; ResultsError naming the key."""
+def load_figure_histograms(results_dir: Path) -> dict[str, dict[str, Histogram]]:
+    """Decode every figure of ``histograms.json`` → {figure: {action key: HdrHistogram}}
+    (``service``, ``response``, ``queued``; an older file gives ``response`` only)."""
+    path = Path(results_dir) / HISTOGRAMS
+    doc = read_json(path)
+    head = parse_histograms(doc, file=str(path))
+    headline = doc.get("headline") if isinstance(doc, Mapping) else None
+    out = {str(headline or "response"): head}
+    for figure in ("response", "queued"):
+        if isinstance(doc, Mapping) and figure in doc:
+            out[figure] = parse_histograms(doc, file=str(path), section=figure)
+    return out
+
+
+def parse_histograms(doc: object, *, file: str = HISTOGRAMS,
+                     section: str = "actions") -> dict[str, Histogram]:
+    """Validate and decode one section (``actions``: the headline figure) of a
+    ``histograms.json`` document; ResultsError naming the key."""
     if not isinstance(doc, Mapping):
         raise ResultsError(f"{file}: expected a JSON object at the top level")
     if doc.get("format") != FORMAT:
         raise ResultsError(f"{file}: format: expected {FORMAT!r}, got {doc.get('format')!r}")
     if doc.get("unit", "us") != "us":
         raise ResultsError(f"{file}: unit: expected 'us', got {doc.get('unit')!r}")
-    actions = doc.get("actions")
+    actions = doc.get(section)
     if not isinstance(actions, Mapping):
-        raise ResultsError(f"{file}: actions: expected an object of encoded histograms")
+        raise ResultsError(f"{file}: {section}: expected an object of encoded histograms")
     decoded = {}
     for key, encoded in actions.items():
         if not isinstance(encoded, str):
-            raise ResultsError(f"{file}: actions.{key}: expected a base64 string")
+            raise ResultsError(f"{file}: {section}.{key}: expected a base64 string")
         try:
             decoded[key] = HdrHistogram.decode(encoded)
         # hdrh raises whatever its layers raise (binascii.Error, zlib.error,
         # HdrLengthException, struct.error, ...): all mean "garbled".
         except Exception as exc:
-            raise ResultsError(f"{file}: actions.{key}: not a decodable HdrHistogram ({exc})") from None
+            raise ResultsError(
+                f"{file}: {section}.{key}: not a decodable HdrHistogram ({exc})") from None
     return decoded
 
 

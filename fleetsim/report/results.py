@@ -5,12 +5,16 @@ raises :class:`ResultsError` with one line naming the file and the key path, e.g
 ``results/x/summary.json: actions.2.0.1/Heartbeat.count: expected a number, got 'ten'``.
 
 Action keys are ``"<version>/<Action>"`` (``"2.0.1/TransactionEvent"``). An action's
-``count`` is its number of latency samples; ``sent`` (when written, else ``count``) the
-calls made, answered or not; ``errors`` how many of those failed (CALLERROR, timeout,
-...), so ``error_rate = errors / sent``. Without samples the latencies are NaN whatever
-the file says (a CSMS that never answers must not look fast).
-Latencies (``*_ms``) run from when a message was *due* to its answer
-(coordinated omission corrected).
+``count`` is its number of latency samples; ``calls`` (else ``sent``, else ``count``) the
+calls made (first attempts), answered or not; ``errors`` how many of those finally failed
+(CALLERROR, timeout, ...), so ``error_rate = errors / calls``. Without samples the
+latencies are NaN whatever the file says (a CSMS that never answers must not look fast).
+
+Each action has three latency figures (:data:`FIGURES`): ``service`` (sent → answer, the
+CSMS's time), ``response`` (due → answer, coordinated omission corrected) and ``queued``
+(due → sent). The top-level ``*_ms`` repeat the headline figure (``figure``: service).
+Runs written before the figures existed have only top-level ``*_ms``, measured due →
+answer: they read as the ``response`` figure and as the headline.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import orjson
 from fleetsim.exceptions import ResultsError
 
 __all__ = [
+    "FIGURES",
+    "HEADLINE",
     "HISTOGRAMS",
     "JUNIT",
     "LATENCY_METRICS",
@@ -61,9 +67,16 @@ LATENCY_METRICS: Final[Mapping[str, float | None]] = {
 }
 
 
+#: The latency figures of an action, and the one the top-level ``*_ms`` repeat.
+FIGURES: Final = ("service", "response", "queued")
+HEADLINE: Final = "service"
+
+
 @dataclass(frozen=True, slots=True)
 class ActionStats:
-    """One ``"<version>/<Action>"`` entry of ``summary.json``; latencies in ms (NaN: none)."""
+    """One ``"<version>/<Action>"`` entry of ``summary.json``; latencies in ms (NaN: none).
+
+    ``latency_ms`` is the headline figure; ``figures`` each figure the run wrote."""
 
     key: str
     count: int
@@ -71,6 +84,13 @@ class ActionStats:
     errors: int
     errors_by_kind: Mapping[str, int]
     latency_ms: Mapping[str, float]
+    figures: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+
+    def latency(self, figure: str | None = None) -> Mapping[str, float]:
+        """``figure``'s latencies (None: the headline); NaN when the run did not write it."""
+        if figure is None:
+            return self.latency_ms
+        return self.figures.get(figure) or dict.fromkeys(LATENCY_METRICS, math.nan)
 
     @property
     def version(self) -> str:
@@ -257,19 +277,34 @@ def _action(fields: _Fields, key: str, value: object) -> ActionStats:
         raise fields.error(where, "action keys look like '2.0.1/TransactionEvent'", key)
     entry = fields.mapping(value, where)
     count = int(fields.number(entry.get("count", 0), f"{where}.count"))
-    latency = {}
-    for metric in LATENCY_METRICS:
-        raw = entry.get(f"{metric}_ms")
-        known = raw is not None and count > 0
-        latency[metric] = fields.number(raw, f"{where}.{metric}_ms") if known else math.nan
+    latency = _latencies(fields, entry, where, count)
+    figures = {}
+    for figure in FIGURES:
+        if figure in entry:
+            sub = fields.mapping(entry[figure], f"{where}.{figure}")
+            n = int(fields.number(sub.get("count", 0), f"{where}.{figure}.count"))
+            figures[figure] = _latencies(fields, sub, f"{where}.{figure}", n)
+    if not figures:  # an older run: one figure, measured due → answer
+        figures["response"] = latency
     return ActionStats(
         key=key,
         count=count,
-        calls=int(fields.number(entry.get("sent", count), f"{where}.sent")),
+        calls=int(fields.number(entry.get("calls", entry.get("sent", count)), f"{where}.calls")),
         errors=int(fields.number(entry.get("errors", 0), f"{where}.errors")),
         errors_by_kind=fields.counts(entry.get("errors_by_kind", {}), f"{where}.errors_by_kind"),
         latency_ms=latency,
+        figures=figures,
     )
+
+
+def _latencies(fields: _Fields, entry: Mapping[str, Any], where: str,
+               count: int) -> dict[str, float]:
+    out = {}
+    for metric in LATENCY_METRICS:
+        raw = entry.get(f"{metric}_ms")
+        known = raw is not None and count > 0
+        out[metric] = fields.number(raw, f"{where}.{metric}_ms") if known else math.nan
+    return out
 
 
 class _Fields:

@@ -5,21 +5,28 @@ Grammar (whitespace between tokens is optional)::
 
     slo        := reference operator threshold
     operator   := ">" | ">=" | "<" | "<=" | "==" | "!="
-    reference  := version "/" Action "." action_metric   2.0.1/TransactionEvent.p99
-                | "actions." action_metric                over all actions (= */*)
+    reference  := version "/" Action "." [figure "."] action_metric
+                                                          2.0.1/TransactionEvent.p99
+                                                          2.0.1/Authorize.service.p99
+                | "actions." [figure "."] action_metric   over all actions (= */*)
                 | "error_rate"                            short for actions.error_rate
                 | section "." key                         generator.valid, stations.booted
     version    := "1.6" | "2.0.1" | "2.1" | "*"           "*": every version
     Action     := an OCPP action name | "*"               "*": every action
+    figure     := service | response | queued         default: the headline (service)
     action_metric := p50 | p90 | p95 | p99 | p999 (or p99.9) | max | mean   latency
-                | count | errors | error_rate
+                | count | errors | error_rate             (no figure before these)
     section    := generator | stations | messages | sessions | errors
     threshold  := number unit   latency metrics need a unit: us, ms or s (500ms, 0.5 s)
                 | number ["%"]  error_rate: 0.1% or the fraction 0.001; *_percent keys
                 | number        counts; keys named *_ms take a bare ms number or a unit
                 | true | false  generator.valid (== and != only)
 
-``count`` is the calls made (``sent`` in summary.json, else ``count``), ``errors`` those
+A latency without a figure is the headline figure, ``service`` (sent → answer: the CSMS's
+time); ``response`` runs from when the call was due (it includes the station's own
+queueing), ``queued`` from due to sent. ``generator.pipes_saturated`` is true when calls
+waited behind their own station's calls (the run is then invalid too).
+``count`` is the calls made (``calls`` in summary.json, else ``sent``), ``errors`` those
 that failed, ``error_rate`` their ratio. ``errors.<kind>`` names a key of ``summary.errors.by_kind`` (``errors.timeout``,
 ``errors.CALLERROR:FormationViolation``) or ``errors.total``; a kind that never
 happened counts 0. Malformed expressions raise :class:`SloError`, one line naming
@@ -37,7 +44,7 @@ from enum import Enum
 from typing import Any, Final
 
 from fleetsim.exceptions import FleetsimError
-from fleetsim.report.results import LATENCY_METRICS
+from fleetsim.report.results import FIGURES, LATENCY_METRICS
 from fleetsim.report.units import TIME_UNITS_MS, parse_rate
 
 __all__ = ["ACTION_METRICS", "OPERATORS", "SECTION_KEYS", "Kind", "Slo", "SloError",
@@ -49,7 +56,8 @@ ACTION_METRICS: Final = (*LATENCY_METRICS, "count", "errors", "error_rate")
 
 #: Keys of ``summary.json`` sections an SLO may name (``errors`` also takes any kind).
 SECTION_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
-    "generator": ("valid", "loop_lag_p50_ms", "loop_lag_p99_ms", "loop_lag_max_ms",
+    "generator": ("valid", "pipes_saturated", "busy_machine", "loop_lag_p50_ms",
+                  "loop_lag_p99_ms", "loop_lag_max_ms", "calls_first", "calls_retried",
                   "late_sends", "late_send_p99_ms", "cpu_percent", "calls_sent",
                   "calls_answered", "calls_callerror", "calls_timed_out", "calls_interrupted"),
     "stations": ("planned", "connected_max", "booted", "failed"),
@@ -106,6 +114,8 @@ class Slo:
     operator: str
     threshold: float | bool
     kind: Kind
+    figure: str | None = None
+    """The latency figure (service, response, queued); None: the headline."""
 
     @property
     def is_action(self) -> bool:
@@ -135,13 +145,13 @@ def parse_slo(expression: str) -> Slo:
     if not rest or any(kind != "word" for kind, _, _ in rest):
         col = next((c for k, _, c in rest if k != "word"), op_col + len(op))
         raise SloError(text, col, "expected one threshold such as 500ms, 1%, 1000 or false")
-    subject, metric, kind = _reference(text, ref, ref_col)
+    subject, metric, kind, figure = _reference(text, ref, ref_col)
     value_col = rest[0][2]
     value = text[value_col - 1:].strip()
     if kind is Kind.BOOL and op not in ("==", "!="):
         raise SloError(text, op_col, f"{ref} is true or false: compare it with == or !=")
     threshold = _threshold(text, value, value_col, kind)
-    return Slo(text, subject, metric, op, threshold, kind)
+    return Slo(text, subject, metric, op, threshold, kind, figure)
 
 
 def _tokens(text: str) -> list[tuple[str, str, int]]:
@@ -158,8 +168,8 @@ def _tokens(text: str) -> list[tuple[str, str, int]]:
     return tokens
 
 
-def _reference(text: str, ref: str, col: int) -> tuple[str, str, Kind]:
-    """``ref`` → (subject, metric, kind)."""
+def _reference(text: str, ref: str, col: int) -> tuple[str, str, Kind, str | None]:
+    """``ref`` → (subject, metric, kind, figure)."""
     if "/" in ref:
         version, _, rest = ref.partition("/")
         if version not in VERSIONS:
@@ -173,7 +183,7 @@ def _reference(text: str, ref: str, col: int) -> tuple[str, str, Kind]:
                            f"missing '.<metric>' after {ref!r} (e.g. {ref}.p99)")
         return _action_metric(text, f"{version}/{action}", metric, action_col + len(action) + 1)
     if ref == "error_rate":
-        return "*/*", "error_rate", Kind.RATE
+        return "*/*", "error_rate", Kind.RATE, None
     section, dot, key = ref.partition(".")
     if section == "actions" and dot:
         return _action_metric(text, "*/*", key, col + len("actions."))
@@ -185,23 +195,31 @@ def _reference(text: str, ref: str, col: int) -> tuple[str, str, Kind]:
     if section == "errors":
         if not key:
             raise SloError(text, key_col, "expected errors.total or errors.<kind>")
-        return section, key, Kind.NUMBER
+        return section, key, Kind.NUMBER, None
     if key not in SECTION_KEYS[section]:
         raise SloError(text, key_col, f"unknown key {key!r} in {section}{_suggest(key, SECTION_KEYS[section])}")
-    if key == "valid":
-        return section, key, Kind.BOOL
+    if key in ("valid", "pipes_saturated", "busy_machine"):
+        return section, key, Kind.BOOL, None
     if key.endswith("_ms"):
-        return section, key, Kind.MILLIS
-    return section, key, Kind.PERCENT if key.endswith("_percent") else Kind.NUMBER
+        return section, key, Kind.MILLIS, None
+    return section, key, Kind.PERCENT if key.endswith("_percent") else Kind.NUMBER, None
 
 
-def _action_metric(text: str, subject: str, metric: str, col: int) -> tuple[str, str, Kind]:
+def _action_metric(text: str, subject: str, metric: str,
+                   col: int) -> tuple[str, str, Kind, str | None]:
+    figure: str | None = None
+    head, dot, rest = metric.partition(".")
+    if dot and head in FIGURES:
+        figure, metric, col = head, rest, col + len(head) + 1
     metric = "p999" if metric == "p99.9" else metric
+    if figure is not None and metric not in LATENCY_METRICS:
+        raise SloError(text, col, f"{figure} is a latency figure: name a latency after it "
+                                  f"({', '.join(LATENCY_METRICS)}), e.g. {figure}.p99")
     if metric not in ACTION_METRICS:
         raise SloError(text, col, f"unknown metric {metric!r}{_suggest(metric, ACTION_METRICS)}")
     if metric in LATENCY_METRICS:
-        return subject, metric, Kind.LATENCY
-    return subject, metric, Kind.RATE if metric == "error_rate" else Kind.NUMBER
+        return subject, metric, Kind.LATENCY, figure
+    return subject, metric, Kind.RATE if metric == "error_rate" else Kind.NUMBER, figure
 
 
 def _threshold(text: str, value: str, col: int, kind: Kind) -> float | bool:

@@ -22,7 +22,7 @@ import orjson
 
 from fleetsim.exceptions import ResultsError
 from fleetsim.report.histograms import Histogram, latency_ms, merge
-from fleetsim.report.results import ActionStats, RunSummary, parse_summary, read_json
+from fleetsim.report.results import HEADLINE, ActionStats, RunSummary, parse_summary, read_json
 from fleetsim.report.slo import Kind, Slo, parse_slo
 from fleetsim.report.units import format_value
 
@@ -46,14 +46,25 @@ class Verdict:
 
 
 def evaluate(slos: Iterable[Slo | str], summary: RunSummary | Mapping[str, Any], *,
-             histograms: Mapping[str, Histogram] | None = None) -> list[Verdict]:
-    """One verdict per SLO, in order. ``summary`` is ``summary.json`` (parsed or as a dict).
+             histograms: Mapping[str, Histogram] | None = None,
+             figure_histograms: Mapping[str, Mapping[str, Histogram]] | None = None,
+             ) -> list[Verdict]:
+    """One verdict per SLO, in order. ``summary`` is ``summary.json`` (parsed or as a dict);
+    ``histograms`` the headline figure's, ``figure_histograms`` every figure's
+    (:func:`~fleetsim.report.histograms.load_figure_histograms`).
 
     Raises SloError for a malformed expression, ResultsError for a malformed summary.
     """
     run = summary if isinstance(summary, RunSummary) else parse_summary(summary)
-    return [_verdict(parse_slo(s) if isinstance(s, str) else s, run, histograms or {})
-            for s in slos]
+    figures = figure_histograms or {}
+    if histograms is None:  # the headline's, or an older run's one due → answer figure
+        histograms = figures.get(HEADLINE) or figures.get("response")
+    out = []
+    for s in slos:
+        slo = parse_slo(s) if isinstance(s, str) else s
+        hists = histograms if slo.figure is None else figures.get(slo.figure)
+        out.append(_verdict(slo, run, hists or {}))
+    return out
 
 
 def _verdict(slo: Slo, run: RunSummary, histograms: Mapping[str, Histogram]) -> Verdict:
@@ -101,12 +112,13 @@ def _observe(slo: Slo, run: RunSummary,
 
 def _latency(slo: Slo, matched: list[ActionStats],
              histograms: Mapping[str, Histogram]) -> tuple[float, str]:
+    fig = slo.figure
     if len(matched) == 1:
-        return matched[0].latency_ms[slo.metric], ""
+        return matched[0].latency(fig)[slo.metric], ""
     if all(a.key in histograms for a in matched):
         return latency_ms(merge(histograms[a.key] for a in matched), slo.metric), ""
-    counted = [(a.latency_ms[slo.metric], a.count) for a in matched
-               if a.count and not math.isnan(a.latency_ms[slo.metric])]
+    counted = [(a.latency(fig)[slo.metric], a.count) for a in matched
+               if a.count and not math.isnan(a.latency(fig)[slo.metric])]
     if not counted:
         return math.nan, ""
     values = [v for v, _ in counted]

@@ -38,7 +38,7 @@ def run_command(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     summary = outcome.summary
     print_table(summary, out)
     from fleetsim.report.command import print_verdicts
-    from fleetsim.report.histograms import load_histograms
+    from fleetsim.report.histograms import load_figure_histograms
     from fleetsim.report.junit import write_junit
     from fleetsim.report.render import render
     from fleetsim.report.results import JUNIT, SLO_JSON, load_summary
@@ -47,7 +47,7 @@ def run_command(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     verdicts = []
     if slos:
         loaded = load_summary(outcome.path)
-        verdicts = evaluate(slos, loaded, histograms=load_histograms(outcome.path))
+        verdicts = evaluate(slos, loaded, figure_histograms=load_figure_histograms(outcome.path))
         write_slo_json(verdicts, outcome.path / SLO_JSON)
         write_junit(verdicts, outcome.path / JUNIT, timestamp=loaded.started_at or None,
                     duration_s=loaded.duration_s)
@@ -92,23 +92,49 @@ def _reconcile(embedded: bool, path: Path, out: TextIO) -> bool:
 
 
 def print_table(summary: dict[str, Any], out: TextIO) -> None:
-    """Per action: count, errors and latency percentiles (ms, from when each was due)."""
+    """Per action: calls, errors, the service figure (sent → answer: the CSMS's time) and
+    the response figure (due → answer), with the share of calls that queued behind their
+    own station's calls, so station queueing is never read as CSMS latency."""
     st = summary["stations"]
     print(f"\n{summary['scenario']}: {st['planned']} stations planned, {st['connected_max']} "
           f"connected, {st['booted']} booted, {summary['duration_s']:.0f} s, seed "
           f"{summary['seed']}", file=out)
-    head = f"{'action':32} {'count':>8} {'errors':>7} {'p50':>8} {'p90':>8} {'p99':>8} " \
-           f"{'p99.9':>8} {'max':>8}  (ms)"
-    print(head, file=out)
+    print("latency [ms]: service = sent->answer (the CSMS's time); response = due->answer "
+          "(what the station saw: + its own queueing); own% = calls that queued behind the "
+          "station's own calls", file=out)
+    print(f"{'action':30} {'calls':>7} {'errors':>6} | {'service p50':>11} {'p90':>8} "
+          f"{'p99':>8} {'max':>9} | {'response p50':>12} {'p99':>8} | {'own%':>5}", file=out)
+    censored = 0
     for key, a in summary["actions"].items():
-        print(f"{key:32} {a['count']:8d} {a['errors']:7d} {a['p50_ms']:8.2f} {a['p90_ms']:8.2f} "
-              f"{a['p99_ms']:8.2f} {a['p999_ms']:8.2f} {a['max_ms']:8.2f}", file=out)
+        sv, rs = a.get("service", a), a.get("response", a)
+        own = a.get("queued", {}).get("by_cause", {}).get("own_calls", {}).get("calls", 0)
+        sent = a.get("sent", a["count"])
+        mark = "*" if a.get("censored") else " "
+        censored += a.get("censored", 0)
+        print(f"{key:30} {a.get('calls', sent):7d} {a['errors']:6d} | {sv['p50_ms']:11.2f} "
+              f"{sv['p90_ms']:8.2f} {sv['p99_ms']:8.2f} {sv['max_ms']:8.2f}{mark} | "
+              f"{rs['p50_ms']:12.2f} {rs['p99_ms']:8.2f} | "
+              f"{own / sent * 100 if sent else 0.0:5.1f}", file=out)
+    if censored:
+        print(f"* includes {censored} timed-out calls, counted at the time they were given up "
+              "(censored: the true answer time is at least that)", file=out)
+    for v, c in summary.get("connect", {}).items():
+        print(f"connect+handshake {v}: {c['count']} opened, p50 {c['p50_ms']:.1f} ms, p99 "
+              f"{c['p99_ms']:.1f} ms, max {c['max_ms']:.1f} ms", file=out)
+    boot = summary.get("boot")
+    if boot and boot.get("retried"):
+        print(f"boot recovery: {boot['booted']} boots, {boot['retried']} needed more than one "
+              f"BootNotification; first due -> Accepted p50 {boot['p50_ms']:.0f} ms, max "
+              f"{boot['max_ms']:.0f} ms", file=out)
     errs = summary["errors"]["by_kind"]
     if errs:
         print("errors: " + ", ".join(f"{k} {n}" for k, n in sorted(errs.items())), file=out)
     gen = summary["generator"]
+    pipes = summary.get("pipes", {})
     print(f"generator: loop lag p99 {gen['loop_lag_p99_ms']:.1f} ms, CPU {gen['cpu_percent']:.0f} %"
-          f", late sends {gen['late_sends']}, valid {str(gen['valid']).lower()}", file=out)
+          f", late sends {gen['late_sends']}, station pipes "
+          f"{pipes.get('utilisation', 0.0):.0%} busy ({pipes.get('waited_own_share', 0.0):.0%} "
+          f"of calls queued behind their own), valid {str(gen['valid']).lower()}", file=out)
     for w in summary.get("generator_workers", ()):
         locust_cpu = w.get("locust_cpu_percent")
         print(f"  {w['worker']}: {w['stations']} stations, loop lag p99 "

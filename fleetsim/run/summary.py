@@ -13,11 +13,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fleetsim import __version__
-from fleetsim.metrics.recorder import Recorder
+from fleetsim.metrics.recorder import ActionStats, Recorder
 from fleetsim.run.results import CPU_LIMIT_PERCENT, generator_health
+from fleetsim.run.selfcheck import pipe_check
 from fleetsim.scenario.model import Scenario
 
-__all__ = ["WorkerFigures", "build_summary", "workers_generator"]
+__all__ = ["HEADLINE", "WorkerFigures", "action_figures", "build_summary", "workers_generator"]
+
+HEADLINE = "service"
+"""The figure an action's top-level ``p50_ms`` … ``max_ms`` repeat (README: "Which latency")."""
 
 
 class WorkerFigures:
@@ -49,6 +53,7 @@ def workers_generator(merged: Recorder, workers: Sequence[WorkerFigures]) -> dic
     gen = generator_health(merged, max((w.cpu_percent for w in workers), default=0.0))
     gen["warnings"] = warnings
     gen["valid"] = not warnings
+    gen["busy_machine"] = any(g.get("busy_machine") for g in per)
     gen["workers"] = len(per)
     gen["per_worker"] = per  # moved to summary["generator_workers"] by build_summary
     return gen
@@ -66,15 +71,12 @@ def build_summary(s: Scenario, *, rec: Recorder, versions: Mapping[str, int], pl
     if interrupted and failure is None:
         failure = (f"interrupted by the user after {wall_s:.1f} s of the planned "
                    f"{s.duration_s:g} s")
-    actions = {}
+    actions: dict[str, Any] = {}
     errors_total: dict[str, int] = {}
     for key, a in sorted(rec.actions.items()):
-        errs = dict(a.errors)
-        for k, n in errs.items():
+        for k, n in a.errors.items():
             errors_total[k] = errors_total.get(k, 0) + n
-        actions[key] = {"count": a.hist.count, "sent": a.sent, "errors": sum(errs.values()),
-                        "errors_by_kind": errs,
-                        **{k: v for k, v in a.hist.summary().items() if k != "count"}}
+        actions[key] = action_figures(a)
     for key, h in sorted(rec.flows.items()):  # CSMS command → its effect, e.g. RemoteStart
         actions[key] = {"count": h.count, "sent": h.count, "errors": 0, "errors_by_kind": {},
                         "kind": "flow",
@@ -84,6 +86,12 @@ def build_summary(s: Scenario, *, rec: Recorder, versions: Mapping[str, int], pl
     generator = dict(generator)
     # fleetsim report reads generator.* as numbers: the per-worker breakdown sits beside it
     per_worker = generator.pop("per_worker", None)
+    pipes = pipe_check(rec, stations=sum(versions.values()) or planned, wall_s=wall_s,
+                       time_factor=s.clock.time_factor)
+    generator["pipes_saturated"] = pipes["saturated"]
+    if pipes["saturated"]:  # the run measured its own queue: say so, and fail the gate
+        generator["warnings"] = [*generator["warnings"], pipes["warning"]]
+        generator["valid"] = False
     extra = {} if per_worker is None else {"generator_workers": per_worker}
     injected = rec.injected_summary()
     if csms_restarts:
@@ -106,9 +114,44 @@ def build_summary(s: Scenario, *, rec: Recorder, versions: Mapping[str, int], pl
         "errors": {"total": sum(errors_total.values()), "by_kind": errors_total},
         "generator": generator,
         **extra,
+        "pipes": pipes,
+        "connect": {v: h.summary() for v, h in sorted(rec.connect.items())},
+        "boot": _boot(rec),
         "offline": rec.offline_summary(),
         # what fleetsim did on purpose (scenario faults:); errors above are what followed
         "faults_injected": injected,
         "conformance": dict(sorted(rec.conformance.items())),
         "sessions": {},
     }
+
+
+def action_figures(a: ActionStats) -> dict[str, Any]:
+    """One action's ``summary.json`` entry: calls and fates, the headline percentiles (the
+    :data:`HEADLINE` figure's), then each figure in full.
+
+    ``calls`` are first attempts; ``sent`` every CALL frame (retries and replays too);
+    ``errors`` the calls that finally failed; ``retried_by_kind`` the failed attempts that
+    were sent again; ``count`` the samples of the service figure (answers, CALLERRORs and
+    timeouts; ``censored`` of them are timeouts, recorded at the time they were given up).
+    """
+    errs = dict(a.errors)
+    queued: dict[str, Any] = dict(a.queued.summary())
+    queued["by_cause"] = {c: {"calls": int(v[0]), "total_s": round(v[1], 3),
+                              "max_ms": round(v[2] * 1000, 3)}
+                          for c, v in sorted(a.queued_by.items())}
+    figures = {"service": a.service.summary(), "response": a.response.summary(),
+               "queued": queued}
+    return {"count": a.service.count, "calls": a.first, "sent": a.sent,
+            "retries": a.sent - a.first, "errors": sum(errs.values()), "errors_by_kind": errs,
+            "retried_by_kind": dict(a.retried), "censored": a.censored,
+            "late_answers": a.late, "figure": HEADLINE,
+            **{k: v for k, v in figures[HEADLINE].items() if k != "count"}, **figures}
+
+
+def _boot(rec: Recorder) -> dict[str, Any]:
+    """Boot recovery: from the first BootNotification due to Accepted, and how many it took."""
+    h = rec.boot
+    retried = sum(n for k, n in rec.boot_attempts.items() if int(k) > 1)
+    return {"booted": h.count, "retried": retried,
+            "attempts": dict(sorted(rec.boot_attempts.items(), key=lambda kv: int(kv[0]))),
+            **{k: v for k, v in h.summary().items() if k != "count"}}

@@ -5,8 +5,17 @@ OCPP-J allows one outstanding CALL per direction (1.6 §4.1.1; 2.0.1 part 4 §4.
 channel is free, measures each from the moment it was *due* (coordinated omission),
 keeps transaction messages across a lost connection and replays them in order
 (1.6 §4.9; 2.0.1 E04), drops the oldest meter readings when the offline queue is
-full, and retries a transaction message that failed (1.6 §4.10; 2.0.1 E13). The
-station on top (:class:`~fleetsim.station.core.StationCore`) decides what to send.
+full, and retries a transaction message that failed (1.6 §4.10; 2.0.1 E13). While a
+transaction message waits for its retry, the other transaction messages wait behind it
+(their order is kept) but everything else — Heartbeat, StatusNotification, Authorize —
+flows. The station on top (:class:`~fleetsim.station.core.StationCore`) decides what
+to send.
+
+Each CALL is measured three ways (see :mod:`fleetsim.metrics.recorder`): service (sent →
+answer), response (due → answer) and queued (due → sent), the queueing split into the
+time spent behind the station's own calls, offline or before boot, and the engine's own
+lateness. A call due while offline or unbooted is *due*, for response, when the station
+could send again: that wait is the ``offline`` cause, not the CSMS's answer time.
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ class PendingCall:
     """A CALL waiting for its turn. ``build`` runs at send time (may return None: skip)."""
 
     __slots__ = ("action", "attempt", "build", "due", "key", "meter", "offline", "on_error",
-                 "on_result", "transactional")
+                 "on_result", "sends", "transactional")
 
     def __init__(self, action: str, key: str, build: Callable[[], Payload | None], due: float,
                  on_result: ResultFn | None, on_error: ErrorFn | None,
@@ -41,6 +50,7 @@ class PendingCall:
         self.meter = meter      # a periodic meter reading: the first to go when the queue is full
         self.offline = False    # queued while offline: counted until replayed
         self.attempt = 1        # TransactionMessageAttempts (1.6 §4.10, 2.0.1 E13)
+        self.sends = 0          # frames sent for it: retries and offline replays too
 
 
 class CallChannel:
@@ -71,6 +81,10 @@ class CallChannel:
     def check_response(self, action: str, payload: Payload) -> None:
         """Hook (``strict``): count a CALLRESULT that breaks its response schema."""
 
+    # rare state on the class until set: the last CALL that timed out, for its late answer
+    _late_id: str | None = None
+    _late_key = ""
+
     def _init_channel(self, ids: Iterator[str]) -> None:
         self._ids = ids
         self._queue: deque[PendingCall] = deque()
@@ -79,7 +93,7 @@ class CallChannel:
         self._inflight_sent = 0.0
         self._inflight_deadline = float("inf")
         self._free_since = 0.0
-        self._hold_until = 0.0         # a transaction message waits to be retried
+        self._tx_hold_until = 0.0      # a transaction message waits to be retried
         self._offline_pending = 0      # messages queued while offline, not yet replayed
         self._reconnected_at = -1.0  # when the drain clock started (reconnect)
         # the station-side ledger: action -> [CALLs sent (retries and replays too),
@@ -89,8 +103,9 @@ class CallChannel:
     def _channel_lost(self, kind: str) -> None:
         """The connection is gone: the in-flight CALL is lost; only transaction messages stay."""
         if self._inflight is not None:
-            self.rec.call_failed(self._inflight.key, kind)
-            if self._inflight.transactional:
+            replay = self._inflight.transactional
+            self.rec.call_failed(self._inflight.key, kind, retried=replay)
+            if replay:
                 self._queue.appendleft(self._inflight)  # replayed after reconnect
             self._inflight = None
             self._inflight_deadline = float("inf")
@@ -115,12 +130,17 @@ class CallChannel:
         self._inflight_deadline = float("inf")
         self._free_since = now
         dropped = self.dropped_ids
+        retry = call.transactional and self._may_retry(call)
         if dropped and self._inflight_id in dropped:  # never sent: fleetsim dropped it
             dropped.discard(self._inflight_id)
-            self.rec.call_failed(call.key, "interrupted")
+            self.rec.call_failed(call.key, "interrupted", retried=retry)
+        else:  # censored: it waited at least this long, and nobody knows how much longer
+            self.rec.call_failed(call.key, "timeout", now - call.due, now - self._inflight_sent,
+                                 retried=retry)
+            self._late_id, self._late_key = self._inflight_id, call.key
+        if retry:
+            self._retry(call, now)
         else:
-            self.rec.call_failed(call.key, "timeout")
-        if not (call.transactional and self._retry(call, now)):
             self.call_timed_out(call, now)
             if call.offline:
                 self._offline_done(now, replayed=False)
@@ -190,36 +210,61 @@ class CallChannel:
                 self.rec.offline_drained(now - self._reconnected_at)
                 self._reconnected_at = -1.0
 
-    def _retry(self, call: PendingCall, now: float) -> bool:
+    def _may_retry(self, call: PendingCall) -> bool:
+        return call.attempt < self.tx_attempts and not self.stopping
+
+    def _retry(self, call: PendingCall, now: float) -> None:
         """Send a failed transaction message again, TransactionMessageRetryInterval x attempt
-        later, ahead of everything else (order is kept): 1.6 §4.10, 2.0.1 E13."""
-        if call.attempt >= self.tx_attempts or self.stopping:
-            return False
+        later, ahead of the other transaction messages (their order is kept: 1.6 §4.10,
+        2.0.1 E13); the station's other messages go on meanwhile."""
         wait = self.clock.interval_wall(self.tx_retry_s * call.attempt)
         call.attempt += 1
         call.due = now + wait
         self._queue.appendleft(call)
-        self._hold_until = now + wait
-        self.at(self._hold_until, _noop)
-        return True
+        self._tx_hold_until = now + wait
+        self.at(self._tx_hold_until, _noop)
+
+    def _next(self, now: float) -> PendingCall | None:
+        """Take the next CALL to send: the head, or while a transaction message waits for
+        its retry, the first one that is not a transaction message."""
+        q = self._queue
+        if not self.booted:
+            if q[0].action != "BootNotification":
+                return None
+        elif now < self._tx_hold_until and q[0].transactional:
+            for i, c in enumerate(q):
+                if not c.transactional:
+                    del q[i]
+                    return c
+            return None
+        return q.popleft()
 
     def _pump(self, now: float) -> None:
-        if self._inflight is not None or not self.connected or now < self._hold_until:
+        if self._inflight is not None or not self.connected:
             return
         q = self._queue
         while q:
-            head = q[0]
-            if not self.booted and head.action != "BootNotification":
+            head = self._next(now)
+            if head is None:
                 return
-            q.popleft()
             payload = head.build()
             if payload is None:
                 if head.offline:
                     self._offline_done(now, replayed=False)
                 continue
-            if head.due < self._ready_since:
-                # queued while offline or before boot: the CSMS is not to blame for that wait
-                head.due = self._ready_since
+            # due → sent, by cause: offline or before boot (until the station was ready),
+            # behind its own earlier calls (the pipe was busy, or a transaction message
+            # waited for the retry ahead of it), then the engine's own lateness
+            due, ready = head.due, self._ready_since
+            offline_s = 0.0
+            if due < ready:  # the CSMS is not to blame for that wait: response starts here
+                offline_s, due = ready - due, ready
+                head.due = ready
+            free = self._free_since
+            if head.transactional and self._tx_hold_until > free:
+                free = self._tx_hold_until
+            own_s = free - due if free > due else 0.0
+            start = free if free > due else due
             msg_id = next(self._ids)
             self.out.append(encode_call(msg_id, head.action, payload))
             counts = self.msg_counts.get(head.action)
@@ -227,8 +272,10 @@ class CallChannel:
                 self.msg_counts[head.action] = [1, 0, 0]
             else:
                 counts[0] += 1
-            self.rec.call_sent(head.key, now - (head.due if head.due > self._free_since
-                                                else self._free_since))
+            self.rec.call_sent(head.key, own_s=own_s, offline_s=offline_s,
+                               engine_s=now - start if now > start else 0.0,
+                               first=head.sends == 0)
+            head.sends += 1
             self._inflight, self._inflight_id, self._inflight_sent = head, msg_id, now
             self._inflight_deadline = now + self.cfg.call_timeout_wall_s
             return
@@ -236,13 +283,13 @@ class CallChannel:
     def _on_result(self, frame: CallResult, now: float) -> None:
         call = self._inflight
         if call is None or frame.msg_id != self._inflight_id:
-            if not self._expected_duplicate(frame.msg_id):
+            if not (self._expected_duplicate(frame.msg_id) or self._late(frame.msg_id)):
                 self.rec.fault("unexpected_result")
             return
         self._inflight = None
         self._inflight_deadline = float("inf")
         self._free_since = now
-        self.rec.call_done(call.key, now - call.due)
+        self.rec.call_done(call.key, now - call.due, now - self._inflight_sent)
         self.msg_counts[call.action][1] += 1
         if self.strict:
             self.check_response(call.action, frame.payload)
@@ -254,20 +301,33 @@ class CallChannel:
     def _on_call_error(self, frame: CallError, now: float) -> None:
         call = self._inflight
         if call is None or frame.msg_id != self._inflight_id:
-            if not self._expected_duplicate(frame.msg_id):
+            if not (self._expected_duplicate(frame.msg_id) or self._late(frame.msg_id)):
                 self.rec.fault("unexpected_callerror")
             return
         self._inflight = None
         self._inflight_deadline = float("inf")
         self._free_since = now
-        self.rec.call_failed(call.key, "CALLERROR:" + frame.code)
+        retry = call.transactional and self._may_retry(call)
+        self.rec.call_failed(call.key, "CALLERROR:" + frame.code, now - call.due,
+                             now - self._inflight_sent, retried=retry)
         self.msg_counts[call.action][2] += 1
-        if call.transactional and self._retry(call, now):
+        if retry:
+            self._retry(call, now)
             return
         if call.on_error is not None:
             call.on_error(frame.code, now)
         if call.offline:
             self._offline_done(now, replayed=False)
+
+    def _late(self, msg_id: str) -> bool:
+        """The answer to the last CALL that timed out: the CSMS was slow, not wrong. Counted
+        (``late`` of its action), not applied: the station gave the call up (a timed-out
+        BootNotification is sent again, and that one's answer counts)."""
+        if msg_id != self._late_id:
+            return False
+        self._late_id = None
+        self.rec.late_answer(self._late_key)
+        return True
 
     def _expected_duplicate(self, msg_id: str) -> bool:
         """The second answer to a CALL the fault injector duplicated: not the CSMS's fault."""

@@ -25,7 +25,7 @@ from fleetsim.drivers.session import Session, StationPlan
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.scenario.fleet import StationSpec
 from fleetsim.scenario.reconnect import RetryBackOff
-from fleetsim.station.channel import CallChannel, Payload
+from fleetsim.station.channel import CallChannel, Payload, PendingCall
 from fleetsim.station.clock import Clock
 from fleetsim.station.config import StationConfig
 from fleetsim.station.connector import Connector
@@ -56,6 +56,9 @@ class StationCore(CallChannel):
     _offline_threshold_s: float | None = None   # set by SetVariables (OCPPCommCtrlr)
     _offline_since = 0.0
     _status_at_close: tuple[str, ...] = ()
+    _boot_first_due = -1.0     # when the first BootNotification of this boot was due
+    _boot_calls = 0            # BootNotifications sent for this boot so far
+    _boot_interval_s = 0.0     # the last interval a BootNotification answer gave [sim s]
 
     def __init__(self, spec: StationSpec, plan: StationPlan, *, clock: Clock, recorder: Recorder,
                  config: StationConfig, ids: Iterator[str] | None = None) -> None:
@@ -99,7 +102,7 @@ class StationCore(CallChannel):
     def on_open(self, now: float) -> None:
         self.connected = True
         self._free_since = self._ready_since = now
-        self._hold_until = 0.0
+        self._tx_hold_until = 0.0
         if self._offline_pending:
             self._reconnected_at = now  # the drain clock runs from here to an empty queue
         if (self.boots and not self.cfg.reconnect.boot_on_reconnect
@@ -204,18 +207,39 @@ class StationCore(CallChannel):
     # ------------------------------------------------------------------ boot & heartbeat
     def boot(self, now: float) -> None:
         self._cancel("boot")
+        if self._boot_first_due < 0:
+            self._boot_first_due = now
+        self._boot_calls += 1
         self.call("BootNotification", self.boot_payload, now, on_result=self._boot_result,
-                  first=True)
+                  on_error=self._boot_failed, first=True)
+
+    def _boot_failed(self, _code: str, now: float) -> None:
+        self._boot_again(now)
+
+    def call_timed_out(self, call: PendingCall, now: float) -> None:
+        if call.action == "BootNotification":
+            self._boot_again(now)
+
+    def _boot_again(self, now: float) -> None:
+        """A BootNotification was not accepted (Pending/Rejected, CALLERROR or no answer):
+        send another after the interval the CSMS last gave (1.6 §4.2, 2.0.1 B01/B02), or
+        ``boot_retry_default_s`` when it never gave one. A real station keeps trying."""
+        retry = self._boot_interval_s or self.cfg.boot_retry_default_s
+        self.at(now + self.clock.interval_wall(retry), self._reboot, name="boot")
 
     def _boot_result(self, p: Payload, now: float) -> None:
         status = p.get("status")
         interval = p.get("interval")
         interval_s = float(interval) if isinstance(interval, int | float) and interval > 0 else 0.0
+        if interval_s:
+            self._boot_interval_s = interval_s
         if status == "Accepted":
             self.booted = True
             self._ready_since = now
             self.boots += 1
             self.next_boot_reason = None
+            self.rec.boot_accepted(now - self._boot_first_due, self._boot_calls)
+            self._boot_first_due, self._boot_calls = -1.0, 0
             hb = self.heartbeat_override_s or self.cfg.heartbeat_interval_s or interval_s or 300.0
             self.set_heartbeat(hb, now)
             self.after_boot(now)
@@ -224,8 +248,7 @@ class StationCore(CallChannel):
 
                 after_reboot(self, now)
         else:
-            retry = interval_s or self.cfg.boot_retry_default_s
-            self.at(now + self.clock.interval_wall(retry), self._reboot, name="boot")
+            self._boot_again(now)
 
     def _resume(self, now: float) -> None:
         """Back online without a BootNotification (``reconnect.boot_on_reconnect: false``).

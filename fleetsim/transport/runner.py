@@ -29,7 +29,8 @@ _INF = float("inf")
 class StationRunner:
     """Owns a station core's connection and timer handle for the engine."""
 
-    __slots__ = ("_attempts", "_handle", "_reboot_s", "_wait_s", "_wake_at", "closing", "conn",
+    __slots__ = ("_attempts", "_connect_t0", "_handle", "_reboot_s", "_wait_s", "_wake_at",
+                 "closing", "conn",
                  "connected_once", "engine", "rng", "shaper", "source", "station", "uri")
 
     def __init__(self, engine: Engine, station: StationCore, uri: str, source: str | None) -> None:
@@ -45,6 +46,7 @@ class StationRunner:
         self.shaper = faults.shaper_for(station) if faults is not None else None
         self._wake_at = _INF
         self._reboot_s: float | None = None  # a reset: reconnect after this long, no backoff
+        self._connect_t0 = 0.0  # when this connect attempt began (TCP connect)
 
     # timers -----------------------------------------------------------------------
     def reschedule(self) -> None:
@@ -126,6 +128,7 @@ class StationRunner:
         if self.source:
             kwargs["local_addr"] = (self.source, 0)
         eng.attempts += 1
+        self._connect_t0 = monotonic()
         try:
             await asyncio.wait_for(loop.create_connection(lambda: conn, u.host, u.port, **kwargs),
                                    eng.connect_timeout_s)
@@ -157,7 +160,9 @@ class StationRunner:
         ping_s = self.station.ping_interval_s
         if ping_s > 0:
             conn.start_pings(ping_s, self.station.cfg.reconnect.ping_timeout_s)
-        self.station.on_open(monotonic())
+        now = monotonic()  # TCP connect, TLS, HTTP upgrade: the CSMS's connect latency
+        eng.rec.connected(self.station.spec.version.value, now - self._connect_t0)
+        self.station.on_open(now)
         conn.flush()
         self.reschedule()
 

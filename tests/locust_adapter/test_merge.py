@@ -20,10 +20,10 @@ def worker(run: Path, tag: str, *, latencies_s: list[float], cpu: float, lag_s: 
     d.mkdir(parents=True)
     rec = Recorder()
     for x in latencies_s:
-        rec.call_sent("1.6/Heartbeat", 0.0)
-        rec.call_done("1.6/Heartbeat", x)
-    rec.call_sent("1.6/Heartbeat", 0.0)
-    rec.call_failed("1.6/Heartbeat", "CALLERROR:InternalError")
+        rec.call_sent("1.6/Heartbeat", own_s=0.0, offline_s=0.0, engine_s=0.0)
+        rec.call_done("1.6/Heartbeat", x, x)
+    rec.call_sent("1.6/Heartbeat", own_s=0.0, offline_s=0.0, engine_s=0.0)
+    rec.call_failed("1.6/Heartbeat", "CALLERROR:InternalError", 0.003, 0.003)
     for _ in range(100):
         rec.record_loop_lag(lag_s)
     st = rec.interval(1.0, {"connected": float(len(indices)), "booted": float(len(indices))})
@@ -46,11 +46,11 @@ def test_merge_adds_exactly_and_judges_each_worker(tmp_path: Path) -> None:
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert out.workers == 2 and summary["completed"] is True
     hb = summary["actions"]["1.6/Heartbeat"]
-    assert (hb["count"], hb["sent"], hb["errors"]) == (3, 5, 2)
+    assert (hb["count"], hb["sent"], hb["errors"]) == (5, 5, 2)  # CALLERRORs are samples
     merged = Recorder()
     merged.add(a)
     merged.add(b)
-    assert hb["max_ms"] == merged.actions["1.6/Heartbeat"].hist.summary()["max_ms"]
+    assert hb["max_ms"] == merged.actions["1.6/Heartbeat"].service.summary()["max_ms"]
     assert summary["stations"] == {"planned": 4, "connected_max": 4, "booted": 4, "started": 4}
     assert summary["versions"] == {"1.6": 4}
     gen = summary["generator"]

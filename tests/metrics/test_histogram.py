@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
 
@@ -51,15 +53,54 @@ def test_merged_histograms_equal_the_histogram_of_the_union() -> None:
 def test_recorder_accounts_for_every_call_and_merges() -> None:
     a, b = Recorder(), Recorder()
     for r in (a, b):
-        r.call_sent("1.6/Heartbeat", 0.0)
-        r.call_done("1.6/Heartbeat", 0.002)
-        r.call_sent("1.6/Heartbeat", 0.5)  # late: more than 100 ms after due
-        r.call_failed("1.6/Heartbeat", "timeout")
+        r.call_sent("1.6/Heartbeat", own_s=0.0, offline_s=0.0, engine_s=0.0)
+        r.call_done("1.6/Heartbeat", 0.002, 0.002)
+        # late: more than 100 ms after due, 40 ms of it behind the station's own calls
+        r.call_sent("1.6/Heartbeat", own_s=0.04, offline_s=0.0, engine_s=0.5)
+        r.call_failed("1.6/Heartbeat", "timeout", 30.54, 30.0)
     b = Recorder.from_wire(b.to_wire())
     a.add(b)
     st = a.actions["1.6/Heartbeat"]
     assert (st.sent, st.answered, sum(st.errors.values())) == (4, 2, 2)
     assert a.late_sends == 2
+    # a timeout is a sample, censored at the time it was given up, in both figures
+    assert st.censored == 2 and st.service.count == 4 and st.response.count == 4
+    assert st.service.max_ms() == pytest.approx(30_000, rel=0.001)
+    assert st.response.max_ms() == pytest.approx(30_540, rel=0.001)
+    assert st.queued.max_ms() == pytest.approx(540, rel=0.001)
+    assert st.queued_by["own_calls"][0] == 2 and st.queued_by["engine"][0] == 2
+    assert st.queued_by["own_calls"][1] == pytest.approx(0.08)
+
+
+def test_figures_merge_bucket_for_bucket_across_engines() -> None:
+    """Each of the three figures merges exactly, whatever engine recorded a sample."""
+    rng = random.Random(7)
+    one, parts = Recorder(), [Recorder() for _ in range(3)]
+    for i in range(3000):
+        svc, own = rng.uniform(0.001, 2.0), rng.choice((0.0, rng.uniform(0.002, 0.5)))
+        for r in (one, parts[i % 3]):
+            r.call_sent("2.0.1/Authorize", own_s=own, offline_s=0.0, engine_s=0.0)
+            r.call_done("2.0.1/Authorize", own + svc, svc)
+    merged = Recorder()
+    for p in parts:
+        merged.add(Recorder.from_wire(p.to_wire()))
+    want, got = one.actions["2.0.1/Authorize"], merged.actions["2.0.1/Authorize"]
+    for fig in ("service", "response", "queued"):
+        assert getattr(got, fig).buckets() == getattr(want, fig).buckets()
+    assert got.queued_by["own_calls"] == pytest.approx(want.queued_by["own_calls"])
+
+
+def test_a_retried_attempt_is_not_a_second_error() -> None:
+    """TransactionMessageAttempts: three refusals of one message are one error, two retries."""
+    r = Recorder()
+    for attempt in (1, 2, 3):
+        r.call_sent("1.6/StartTransaction", own_s=0, offline_s=0, engine_s=0,
+                    first=attempt == 1)
+        r.call_failed("1.6/StartTransaction", "CALLERROR:InternalError", 0.01, 0.01,
+                      retried=attempt < 3)
+    st = r.actions["1.6/StartTransaction"]
+    assert (st.sent, st.first, sum(st.errors.values()), sum(st.retried.values())) == (3, 1, 1, 2)
+    assert st.service.count == 3  # each CALLERROR has its real answer time
 
 
 def test_values_beyond_an_hour_are_clamped_and_counted() -> None:

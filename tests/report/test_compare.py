@@ -119,7 +119,8 @@ def test_an_interrupted_or_saturated_run_is_flagged_above_the_verdicts() -> None
     assert lines[0] == ("WARNING: the current run did not complete (interrupted by the user "
                         "after 12.0 s of the planned 60 s): its figures cover only the part "
                         "that ran")
-    assert lines[1].startswith("WARNING: the current run's load generator was saturated")
+    assert lines[1].startswith("WARNING: the current run's figures are suspect (its load generator "
+                               "was saturated)")
     assert lines[2].split()[0] == "action"
     assert compare_summaries(base, base, Tolerance()).caveats == ()
 

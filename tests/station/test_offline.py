@@ -104,7 +104,10 @@ def test_transaction_message_retried_after_callerror_then_given_up() -> None:
     assert len(starts) == 3
     assert starts[1] - starts[0] == pytest.approx(10, abs=0.01)   # interval x 1
     assert starts[2] - starts[1] == pytest.approx(20, abs=0.01)   # interval x 2
-    assert ex.st.rec.actions["1.6/StartTransaction"].errors["CALLERROR:InternalError"] == 2
+    st = ex.st.rec.actions["1.6/StartTransaction"]
+    # one message, answered at the third attempt: no error, two retried attempts
+    assert not st.errors and st.retried["CALLERROR:InternalError"] == 2
+    assert (st.sent, st.first) == (3, 1)
 
 
 def test_strict_mode_counts_schema_violations_per_action() -> None:

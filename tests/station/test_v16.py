@@ -101,9 +101,12 @@ def test_one_outstanding_call_and_latency_from_due_time() -> None:
     for i, t in zip(itertools.count(2), (2.5, 3.0, 3.5), strict=False):
         st.out.clear()
         st.on_frame(f'[3,"{i}",{{}}]'.encode(), t)
-    h = st.rec.actions["1.6/StatusNotification"].hist
+    sn = st.rec.actions["1.6/StatusNotification"]
+    h = sn.response  # from due: the third waited 1 s behind the two before it
     assert h.count == 3 and h.max_ms() == pytest.approx(1500, rel=0.002)
-    assert st.rec.actions["1.6/BootNotification"].hist.max_ms() == pytest.approx(2000, rel=0.002)
+    assert sn.service.max_ms() == pytest.approx(500, rel=0.002)  # what the CSMS took
+    assert sn.queued_by["own_calls"][0] == 2 and sn.queued_by["own_calls"][2] == pytest.approx(1.0)
+    assert st.rec.actions["1.6/BootNotification"].service.max_ms() == pytest.approx(2000, rel=0.002)
 
 
 def test_callerror_and_garbage_are_counted_not_raised() -> None:

@@ -53,7 +53,7 @@ async def run_fleet(url: str, n: int, duration_s: float, *, factor: float = 600.
 
 def accounted(rec: Recorder) -> None:
     for key, a in rec.actions.items():
-        assert a.sent == a.answered + sum(a.errors.values()), key
+        assert a.sent == a.answered + sum(a.errors.values()) + sum(a.retried.values()), key
 
 
 async def test_mixed_fleet_against_ack_server() -> None:

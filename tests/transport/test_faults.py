@@ -151,7 +151,7 @@ async def test_latency_keeps_order_and_duplicates_are_the_same_frame_twice() -> 
     assert 0 < rec.injected["message_duplicated"] - 9 <= dup <= rec.injected["message_duplicated"]
     assert not rec.faults.get("unexpected_result")  # the second answers were expected
     assert rec.injected["latency_stations"] == 9
-    boot = rec.actions["2.0.1/BootNotification"].hist
+    boot = rec.actions["2.0.1/BootNotification"].service
     assert boot.percentile_ms(1) >= 35.0  # 120 ms ± 80 ms on the way out
 
 
