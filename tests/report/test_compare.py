@@ -155,3 +155,27 @@ def test_compare_command_rejects_bad_options(tmp_path: Path, args: list[str],
         _ns(tmp_path, tmp_path, *args)
     assert info.value.code == exitcodes.USAGE
     assert "error" in capsys.readouterr().err
+
+
+def _figures(service_p99: float, response_p99: float, n: int = 5000) -> Any:
+    def fig(p99: float) -> dict[str, float]:
+        return {"count": n, "p50_ms": p99 / 4, "p95_ms": p99 / 2, "p99_ms": p99}
+    entry = {"count": n, "calls": n, "errors": 0, "figure": "service", **fig(service_p99),
+             "service": fig(service_p99), "response": fig(response_p99)}
+    return parse_summary({"scenario": "unit", "actions": {"2.0.1/Authorize": entry}})
+
+
+def test_compare_judges_each_figure_apart() -> None:
+    """A stall the CSMS caused shows in the response tail even when service barely moved."""
+    got = _outcomes(_figures(50.0, 60.0), _figures(52.0, 900.0))
+    assert got[("2.0.1/Authorize", "p99")] is Outcome.OK
+    assert got[("2.0.1/Authorize", "response.p99")] is Outcome.REGRESSION
+    got = _outcomes(_figures(50.0, 60.0), _figures(90.0, 100.0),
+                    percentiles=("service.p99", "queued.p99"))
+    assert got[("2.0.1/Authorize", "service.p99")] is Outcome.REGRESSION
+    assert got[("2.0.1/Authorize", "queued.p99")] is Outcome.INSUFFICIENT  # not in the run
+
+
+def test_an_older_run_reads_as_the_response_figure() -> None:
+    old = _summary(a__X=(5000, 0, 100.0))
+    assert old.actions["a/X"].latency("response")["p99"] == 100.0

@@ -83,3 +83,21 @@ def test_holds_means_fail() -> None:
     assert slo.holds(612.0)
     assert not slo.holds(500.0)
     assert not slo.holds(float("nan"))
+
+
+@pytest.mark.parametrize(("text", "figure", "metric"), [
+    ("2.0.1/Authorize.service.p99 > 200ms", "service", "p99"),
+    ("*/*.response.p99.9 > 2s", "response", "p999"),
+    ("actions.queued.max > 1s", "queued", "max"),
+    ("2.0.1/Authorize.p99 > 200ms", None, "p99"),
+])
+def test_a_latency_can_name_its_figure(text: str, figure: str | None, metric: str) -> None:
+    slo = parse_slo(text)
+    assert (slo.figure, slo.metric, slo.kind) == (figure, metric, Kind.LATENCY)
+
+
+def test_a_figure_names_only_latencies_and_pipes_saturated_is_a_flag() -> None:
+    with pytest.raises(SloError, match="service is a latency figure"):
+        parse_slo("2.0.1/Authorize.service.count > 1")
+    slo = parse_slo("generator.pipes_saturated == true")
+    assert (slo.kind, slo.threshold) == (Kind.BOOL, True)
