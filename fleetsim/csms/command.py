@@ -104,6 +104,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
     parser.add_argument("--client-ca", metavar="PEM", help="profile 3: require a client "
                         "certificate signed by this CA whose CN is the station id")
+    parser.add_argument("--ca-key", metavar="PEM", help="with --client-ca: that CA's key, "
+                        "to sign station CSRs (SignCertificate, A02); default: an in-memory CA")
     parser.add_argument("--password-file", metavar="FILE", help="profiles 1/2: require HTTP "
                         "Basic; the file holds one template line (with {station_id}) or "
                         "station_id:password lines")
@@ -146,6 +148,7 @@ def config_from_args(ns: argparse.Namespace) -> CsmsConfig:
         tls_cert=ns.tls_cert,
         tls_key=ns.tls_key,
         client_ca=ns.client_ca,
+        ca_key=ns.ca_key,
         password_template=template,
         passwords=passwords,
         commands_file=ns.commands if ns.worker_index == 0 else None,
@@ -222,7 +225,8 @@ def shared_options(ns: argparse.Namespace) -> list[str]:
     if ns.reject:
         options += ["--reject", *ns.reject]
     for flag, value in (("--tls-cert", ns.tls_cert), ("--tls-key", ns.tls_key),
-                        ("--client-ca", ns.client_ca), ("--password-file", ns.password_file)):
+                        ("--client-ca", ns.client_ca), ("--ca-key", ns.ca_key),
+                        ("--password-file", ns.password_file)):
         if value:
             options += [flag, value]
     return options

@@ -56,6 +56,9 @@ class CsmsConfig:
     client_ca: str | None = None
     """Profile 3: stations must present a certificate signed by this CA whose CN is the
     station id of the URL."""
+    ca_key: str | None = None
+    """With ``client_ca``: the CA's key, to sign station CSRs (A02) with the CA the
+    handshake trusts. Without it the CSMS signs with its own in-memory CA."""
     password_template: str | None = None
     """Profile 1/2: HTTP Basic required, password = this with {station_id} substituted."""
     passwords: Mapping[str, str] = field(default_factory=dict)

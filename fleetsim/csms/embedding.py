@@ -33,6 +33,9 @@ def embedded_options(s: Scenario, out: Path) -> dict[str, Any]:
                 raise FleetsimError("csms.tls: mutual TLS needs ca (the CA of the station "
                                     "certificates)")
             opts["client_ca"] = tls.ca
+            ca_key = Path(tls.ca).with_suffix(".key")  # `fleetsim certs` puts it beside
+            if ca_key.is_file():
+                opts["ca_key"] = str(ca_key)  # station CSRs are signed by the trusted CA
     if s.csms.password is not None:
         opts["password"] = s.csms.password
     if any(r.mode == "kill" for r in s.faults.csms_restarts):

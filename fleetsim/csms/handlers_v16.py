@@ -11,6 +11,7 @@ from typing import Any
 
 from ocpp.v16 import call, call_result
 
+from fleetsim.csms.handlers_security import SecurityV16
 from fleetsim.csms.metering import read_samples
 from fleetsim.csms.session import StationSession, route
 from fleetsim.csms.versions import OcppVersion
@@ -18,7 +19,7 @@ from fleetsim.csms.versions import OcppVersion
 __all__ = ["V16Session"]
 
 
-class V16Session(StationSession):
+class V16Session(SecurityV16, StationSession):
     """A 1.6J station's session."""
 
     version = OcppVersion.V16
@@ -121,19 +122,5 @@ class V16Session(StationSession):
 
     # -- Security Whitepaper (edition 3) messages ---------------------------------
 
-    @route("LogStatusNotification")
-    def on_log_status_notification(self, **_: Any) -> object:
-        return call_result.LogStatusNotification()
-
-    @route("SecurityEventNotification")
-    def on_security_event_notification(self, **_: Any) -> object:
-        return call_result.SecurityEventNotification()
-
-    @route("SignCertificate")
-    def on_sign_certificate(self, **_: Any) -> object:
-        # This CSMS has no CA: it will never send CertificateSigned, so it refuses.
-        return call_result.SignCertificate(status="Rejected")
-
-    @route("SignedFirmwareStatusNotification")
-    def on_signed_firmware_status_notification(self, **_: Any) -> object:
-        return call_result.SignedFirmwareStatusNotification()
+    # LogStatusNotification, SecurityEventNotification, SignCertificate and
+    # SignedFirmwareStatusNotification: fleetsim.csms.handlers_security

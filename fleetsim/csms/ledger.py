@@ -58,6 +58,8 @@ CREATE TABLE IF NOT EXISTS seq_no_anomalies(
 CREATE TABLE IF NOT EXISTS commands(
     station_id TEXT NOT NULL, action TEXT NOT NULL, outcome TEXT NOT NULL,
     count INTEGER NOT NULL, PRIMARY KEY(station_id, action, outcome)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS station_events(
+    station_id TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL, at TEXT NOT NULL);
 INSERT OR IGNORE INTO meta VALUES('schema_version', '1');
 """
 
@@ -98,6 +100,7 @@ class Ledger:
         self._messages: dict[tuple[str, str], list[int]] = {}
         self._anomalies: list[tuple[Any, ...]] = []
         self._commands: dict[tuple[str, str, str], int] = {}
+        self._events: list[tuple[str, str, str, str]] = []
 
     @classmethod
     def open(cls, path: str | Path) -> Ledger:
@@ -176,6 +179,11 @@ class Ledger:
         key = (station_id, action, outcome)
         self._commands[key] = self._commands.get(key, 0) + 1
 
+    def record_event(self, station_id: str, kind: str, detail: str, at: str) -> None:
+        """Record what a station reported or was given: a security event, a certificate
+        issued, a firmware/log status, a monitor trip, … (never a secret)."""
+        self._events.append((station_id, kind, detail, at))
+
     def add_seq_no_anomaly(self, anomaly: SeqNoAnomaly) -> None:
         """Record a duplicate, skipped or late TransactionEvent seqNo."""
         a = anomaly
@@ -193,6 +201,7 @@ class Ledger:
             + len(self._messages)
             + len(self._anomalies)
             + len(self._commands)
+            + len(self._events)
         )
 
     def flush(self) -> None:
@@ -217,6 +226,7 @@ class Ledger:
             )
             db.executemany(_INSERT_ANOMALY, self._anomalies)
             db.executemany(_UPSERT_COMMANDS, ((*k, n) for k, n in self._commands.items()))
+            db.executemany("INSERT INTO station_events VALUES(?, ?, ?, ?)", self._events)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -227,6 +237,7 @@ class Ledger:
         self._messages.clear()
         self._anomalies.clear()
         self._commands.clear()
+        self._events.clear()
 
     def close(self) -> None:
         """Flush (if writable) and close. Idempotent."""
@@ -297,6 +308,13 @@ class Ledger:
         rows = self._query("SELECT action, outcome, SUM(count) FROM commands "
                            "GROUP BY action, outcome")
         return {(a, o): int(n) for a, o, n in rows}
+
+    def events(self, station_id: str | None = None,
+               kind: str | None = None) -> list[tuple[str, str, str, str]]:
+        """Recorded station events (station_id, kind, detail, at) in arrival order."""
+        rows = self._query("SELECT * FROM station_events WHERE (?1 IS NULL OR station_id = ?1) "
+                           "AND (?2 IS NULL OR kind = ?2) ORDER BY rowid", (station_id, kind))
+        return [(str(a), str(b), str(c), str(d)) for a, b, c, d in rows]
 
     def boot_counts(self) -> dict[str, int]:
         """BootNotifications received per station (committed rows only)."""

@@ -63,6 +63,7 @@ class EmbeddedCsms:
         tls_cert: str | Path | None = None,
         tls_key: str | Path | None = None,
         client_ca: str | Path | None = None,
+        ca_key: str | Path | None = None,
         password: str | None = None,
         passwords: Mapping[str, str] | None = None,
         commands_file: str | Path | None = None,
@@ -81,6 +82,7 @@ class EmbeddedCsms:
         self.processes = processes
         self.start_timeout_s = start_timeout_s
         self.tls_cert, self.tls_key, self.client_ca = tls_cert, tls_key, client_ca
+        self.ca_key = ca_key
         # HTTP Basic (profiles 1/2): a template with {station_id}, or a table; handed to the
         # child in a 0600 file, never on its command line (ps would show it)
         self._password, self._passwords = password, dict(passwords or {})
@@ -217,7 +219,7 @@ class EmbeddedCsms:
         if self.durable:
             options.append("--durable")
         for flag, value in (("--tls-cert", self.tls_cert), ("--tls-key", self.tls_key),
-                            ("--client-ca", self.client_ca),
+                            ("--client-ca", self.client_ca), ("--ca-key", self.ca_key),
                             ("--commands", self.commands_file)):
             if value is not None:
                 options += [flag, str(value)]

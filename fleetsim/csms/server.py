@@ -31,6 +31,7 @@ from websockets.typing import Subprotocol
 
 from fleetsim.csms.backend import Backend, utc_now
 from fleetsim.csms.config import CsmsConfig
+from fleetsim.csms.handlers_security import password_of
 from fleetsim.csms.ledger import Ledger
 from fleetsim.csms.session import StationSession
 from fleetsim.csms.versions import OcppVersion
@@ -177,14 +178,20 @@ class CsmsServer:
             # Security profile 3: the certificate must name the station it connects as.
             from fleetsim.security.tls import peer_common_name
 
-            cn = peer_common_name(connection.transport.get_extra_info("peercert"))
+            peer = connection.transport.get_extra_info("peercert")
+            cn = peer_common_name(peer)
             if cn != station_id:
                 self.refused_cert += 1
                 self._log_refusal(f"refused {station_id}: client certificate CN {cn!r}",
                                   self.refused_cert)
                 return connection.respond(HTTPStatus.FORBIDDEN,
                                           "Client certificate does not name this station.\n")
-        expected = self.config.expected_password(station_id)
+            # which certificate it is: a reconnect after CertificateSigned (A02) shows here
+            self.ledger.record_event(station_id, "client_certificate",
+                                     str(peer.get("serialNumber", "")).lower().lstrip("0"),
+                                     self.backend.now_iso())
+        expected = (password_of(self.backend, station_id)  # A01: one this CSMS set
+                    or self.config.expected_password(station_id))
         if expected is not None and not _basic_ok(request, station_id, expected):
             # Security profiles 1/2: HTTP Basic, user = station id (passwords never logged).
             self.refused_auth += 1

@@ -111,6 +111,13 @@ def _set_ping(st: StationCore, v: int, t: float) -> None:
     st._ping_interval_s = float(v)  # applies from the next connection
 
 
+def _set_auth_key(st: StationCore, v: str, t: float) -> None:
+    from fleetsim.station.security import set_password
+
+    if not set_password(st, v, t):  # Security Whitepaper: 16-40 characters
+        raise ValueError("password length")
+
+
 def _keys() -> dict[str, Key]:
     ks = [
         Key("HeartbeatInterval", "int", get=lambda st: str(round(
@@ -146,6 +153,10 @@ def _keys() -> dict[str, Key]:
         Key("WebSocketPingInterval", "int", get=lambda st: str(round(st.ping_interval_s)),
             set=_set_ping),
         Key("LocalAuthListEnabled", "bool", "true"),
+        # Security Whitepaper ed. 3: AuthorizationKey is write-only, never read back
+        Key("AuthorizationKey", "text", get=lambda st: "", set=_set_auth_key),
+        Key("SecurityProfile", "int", get=lambda st: str(st.cfg.security_profile),
+            readonly=True),
         Key("LocalAuthListMaxLength", "int", str(LOCAL_LIST_MAX), readonly=True),
         Key("SendLocalListMaxLength", "int", str(SEND_LIST_MAX), readonly=True),
         Key("GetConfigurationMaxKeys", "int", str(MAX_KEYS), readonly=True),

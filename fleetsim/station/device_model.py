@@ -87,6 +87,13 @@ def _set_offline_threshold(st: StationCore, v: int, t: float) -> None:
     st._offline_threshold_s = float(v)
 
 
+def _set_password(st: StationCore, v: str, t: float) -> None:
+    from fleetsim.station.security import set_password
+
+    if not set_password(st, v, t):  # A01: 16-40 characters
+        raise ValueError("password length")
+
+
 def _backoff_setter(name: str) -> Setter:
     """A setter of one OCPPCommCtrlr.RetryBackOff* value; it applies from the next wait."""
     def set_value(st: StationCore, v: int, t: float) -> None:
@@ -214,6 +221,8 @@ def variables(connectors: int) -> tuple[Var, ...]:
         Var("SecurityCtrlr", "SecurityProfile", mutability="ReadOnly",
             get=lambda st: str(st.cfg.security_profile)),
         Var("SecurityCtrlr", "OrganizationName", "string", default="fleetsim"),
+        Var("SecurityCtrlr", "BasicAuthPassword", "string", "WriteOnly",
+            get=lambda st: "", set=_set_password),
         *_evse_vars(connectors),
     )
 

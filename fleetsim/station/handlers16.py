@@ -13,6 +13,7 @@ from fleetsim.station import lifecycle as lc
 from fleetsim.station.config_keys import change_configuration, get_configuration
 from fleetsim.station.connector import Connector, Reservation
 from fleetsim.station.dispatch import Handler, const
+from fleetsim.station.handlers_security import HANDLERS_16
 from fleetsim.station.limits import apply_limits, composite_for, limits_of
 from fleetsim.station.measure import sampled_values
 from fleetsim.station.remote import find_connector, remote_session, stop_transaction
@@ -243,4 +244,5 @@ HANDLERS: dict[str, Handler] = {
     "TriggerMessage": trigger,
     "UnlockConnector": unlock,
     "UpdateFirmware": update_firmware,
+    **HANDLERS_16,  # Security Whitepaper ed. 3
 }

@@ -30,6 +30,8 @@ def get_variables(st: Station2, p: P, now: float) -> P:
         r: P = {"attributeType": attr, "component": d["component"], "variable": d["variable"]}
         if v is not None and attr != "Actual":
             status = "NotSupportedAttributeType"
+        elif v is not None and v.mutability == "WriteOnly":
+            status = "Rejected"  # B06.FR.?: a WriteOnly value is never read back
         elif v is not None:
             r["attributeValue"] = dm.get_value(st, v)[:2500]
         r["attributeStatus"] = status

@@ -46,6 +46,7 @@ def begin_reset(st: StationCore, t: float, kind: str, *, boot_reason: str = "Rem
     """Stop every session now, then reconnect and boot once the stops are answered."""
     st.pending_reset = "now"
     st.next_boot_reason = boot_reason
+    extra(st)["rebooted"] = boot_reason  # A04: reported as a security event after the boot
     reason = _RESET_REASON.get(kind, "ImmediateReset")
     for c in st.connectors:
         if c.session is not None:
@@ -78,6 +79,13 @@ def after_reboot(st: StationCore, t: float) -> None:
     firmware = ex.pop("firmware_installed", None)
     if firmware is not None:  # 2.0.1 L01: Installed is reported after the reboot
         _firmware_status(st, t, "Installed", firmware)
+    rebooted = ex.pop("rebooted", None)
+    if rebooted is not None or "sec" in ex or "signed_fw_installed" in ex:
+        from fleetsim.station.security import after_boot
+        from fleetsim.station.signed_firmware import after_install_boot
+
+        after_install_boot(st, t)
+        after_boot(st, t, rebooted)
     if ex.get("aligned"):
         start_aligned(st, t)
     apply_limits(st, t)

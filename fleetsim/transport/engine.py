@@ -23,6 +23,7 @@ import psutil
 from fleetsim.exceptions import CsmsUnreachable, FleetsimError
 from fleetsim.metrics.recorder import IntervalStats, Recorder
 from fleetsim.station.core import StationCore
+from fleetsim.station.security import note_connect_failure
 from fleetsim.transport.connection import describe_failure
 from fleetsim.transport.faults import FaultInjector
 from fleetsim.transport.runner import StationRunner
@@ -185,6 +186,7 @@ class Engine:
                                                 "http_"))
                        else f"connect_{kind}")
         self.connect_failures[kind] = self.connect_failures.get(kind, 0) + 1
+        note_connect_failure(runner.station, kind, detail, monotonic())  # A04 security events
         if self.first_error is None:
             self.first_error = f"{runner.uri}: {describe_failure(kind, detail)}"
         # a fleet that grows while running (Locust spawning) judges on attempts alone

@@ -15,6 +15,7 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from fleetsim.station.core import StationCore
+from fleetsim.station.security import load_own_certificate, own_password
 from fleetsim.transport.backoff import Backoff, ExponentialBackoff, policy_for
 from fleetsim.transport.connection import StationConnection, tls_detail
 
@@ -105,7 +106,7 @@ class StationRunner:
             return
         loop = eng.loop
         sid = self.station.station_id
-        password = eng.password
+        password = own_password(self.station) or eng.password  # A01: one the CSMS set
         if password is not None:  # security profile 1/2: one password per station
             password = password.replace("{station_id}", sid)
         conn = StationConnection(self.station, self.uri, self.station.spec.version.subprotocol,
@@ -118,6 +119,8 @@ class StationRunner:
             ctx_for = getattr(eng.opt, "ssl_context_for", None)
             try:
                 ctx = ctx_for(sid) if ctx_for is not None else eng.ssl_context
+                if ctx is not None and ctx_for is not None:  # profile 3: a certificate the CSMS signed (A02)
+                    ctx = load_own_certificate(self.station, ctx)
             except (OSError, ssl.SSLError) as exc:  # e.g. this station's certificate is missing
                 self.conn = None
                 eng.connect_failed(self, "tls_error", f"client certificate: {exc}")

@@ -169,7 +169,10 @@ def test_trigger_message(v: OcppVersion) -> None:
     assert ex.csms("TriggerMessage", {"requestedMessage": "BootNotification"}) == {
         "status": "Rejected"}  # F06.FR.17
     assert ex.csms("TriggerMessage", {"requestedMessage": "SignV2GCertificate"}) == {
-        "status": "NotImplemented"}
+        "status": "Accepted"}  # A03 (M): a CSR for the V2G certificate follows
+    assert ex.of("SignCertificate")[-1]["certificateType"] == "V2GCertificate"
+    assert ex.csms("TriggerMessage", {"requestedMessage": "PublishFirmwareStatusNotification"}) \
+        == {"status": "NotImplemented"}
 
 
 def test_unlock_cache_data_transfer(v: OcppVersion) -> None:
