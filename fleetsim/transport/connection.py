@@ -247,7 +247,7 @@ class StationConnection(asyncio.Protocol):
 
     def _write(self) -> None:
         t = self.transport
-        if t is None:
+        if t is None or t.is_closing():  # aborted: connection_lost comes on the next tick
             return
         for chunk in self.ws.data_to_send():
             if chunk:
