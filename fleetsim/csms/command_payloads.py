@@ -23,6 +23,7 @@ _VARIABLES = {
     "AuthorizeRemoteTxRequests": ("AuthCtrlr", "AuthorizeRemoteStart"),
     "ConnectionTimeOut": ("TxCtrlr", "EVConnectionTimeOut"),
 }
+_V21_ONLY = frozenset({"SetDERControl", "GetDERControl", "ClearDERControl", "AFRRSignal"})
 _PROFILE_ID = 9001  # the embedded CSMS's own profile id: a later command replaces it
 
 
@@ -36,9 +37,14 @@ class CommandContext:
 
 
 def build(action: str, params: Mapping[str, Any], *, v16: bool,
-          ctx: CommandContext) -> tuple[str, dict[str, Any]] | None:
+          ctx: CommandContext, v21: bool = False) -> tuple[str, dict[str, Any]] | None:
     """(OCPP action, payload) for a command, or None if it does not apply to this station."""
     p = params
+    if action in _V21_ONLY or (action == "SetChargingProfile" and float(p["limit"]) < 0):
+        if not v21:
+            return None  # DER control, aFRR and discharge exist only in 2.1
+        if action != "SetChargingProfile":
+            return _der(action, p, ctx)
     if action == "RemoteStart":
         tag = str(p.get("id_tag") or ctx.id_tag)
         if v16:
@@ -126,6 +132,33 @@ def _set_profile(p: Mapping[str, Any], v16: bool,
             "chargingProfileId": _PROFILE_ID, "stackLevel": level,
             "chargingProfilePurpose": purpose, "chargingProfileKind": "Absolute",
             "chargingSchedule": schedule}}
+    if float(p["limit"]) < 0:  # 2.1 part 2 §Q: V2X discharge at a central setpoint
+        period = schedule["chargingSchedulePeriod"][0]
+        period["setpoint"] = period.pop("limit")
+        period["operationMode"] = "CentralSetpoint"
     return "SetChargingProfile", {"evseId": 0, "chargingProfile": {
         "id": _PROFILE_ID, "stackLevel": level, "chargingProfilePurpose": purpose,
         "chargingProfileKind": "Absolute", "chargingSchedule": [{"id": 1, **schedule}]}}
+
+
+def _der(action: str, p: Mapping[str, Any], ctx: CommandContext) -> tuple[str, dict[str, Any]]:
+    """2.1 DER control (part 2 §R) and AFRRSignal (§Q11) requests."""
+    if action == "AFRRSignal":
+        return "AFRRSignal", {"timestamp": ctx.now_iso, "signal": int(p.get("signal", -100))}
+    if action == "GetDERControl":
+        return "GetDERControl", {"requestId": ctx.remote_start_id}
+    kind = str(p.get("control", "LimitMaxDischarge"))
+    if action == "ClearDERControl":
+        return "ClearDERControl", {"isDefault": False, "controlType": kind}
+    timing: dict[str, Any] = {"startTime": ctx.now_iso}
+    if p.get("duration_s"):
+        timing["duration"] = float(p["duration_s"])
+    body: dict[str, Any] = {"isDefault": False, "controlId": f"fleetsim-{kind}",
+                            "controlType": kind}
+    if kind == "LimitMaxDischarge":
+        body["limitMaxDischarge"] = {"priority": 0,
+                                     "pctMaxDischargePower": float(p.get("pct", 50)), **timing}
+    else:  # a curve: one point at x (% of nominal), y 0
+        body["curve"] = {"priority": 0, "yUnit": "Not_Applicable", **timing,
+                         "curveData": [{"x": float(p.get("x", 110)), "y": 0.0}]}
+    return "SetDERControl", body

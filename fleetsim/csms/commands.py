@@ -163,7 +163,8 @@ class CommandRunner:
             ctx = CommandContext(now_iso=clock.iso(now), id_tag=self._token(),
                                  remote_start_id=next(self._ids),
                                  transaction_id=tx[0] if tx else None)
-            built = build(spec.action, spec.params, v16=not session.version.is_v2, ctx=ctx)
+            built = build(spec.action, spec.params, v16=not session.version.is_v2, ctx=ctx,
+                          v21=session.version.label == "2.1")
             if built is None:
                 continue
             task = asyncio.get_running_loop().create_task(self._send(session, *built))

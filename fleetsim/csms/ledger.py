@@ -275,10 +275,15 @@ class Ledger:
         return None if found is None else _tx_row(found)
 
     def meter_values(
-        self, station_id: str | None = None, transaction_id: str | None = None
+        self, station_id: str | None = None, transaction_id: str | None = None,
+        measurand: str | None = None,
     ) -> list[MeterValueRow]:
-        """Stored samples, optionally of one station and/or transaction, in arrival order."""
+        """Stored samples, optionally of one station, transaction and/or measurand, in
+        arrival order."""
         clauses, params = [], []
+        if measurand is not None:
+            clauses.append("measurand = ?")
+            params.append(measurand)
         if station_id is not None:
             clauses.append("station_id = ?")
             params.append(station_id)

@@ -1,7 +1,8 @@
 """Meter values: pick the samples the ledger keeps and normalise their units.
 
-Only ``Energy.Active.Import.Register`` and ``Power.Active.Import`` are kept
-(any phase), which is what reconciliation needs and keeps the ledger small.
+Only ``Energy.Active.Import.Register``, ``Energy.Active.Export.Register`` (2.1
+V2X) and ``Power.Active.Import`` are kept (any phase), which is what
+reconciliation needs and keeps the ledger small.
 Input is the ``meterValue`` list as the ``ocpp`` library hands it to a
 handler (snake_case keys). Defaults follow the spec: measurand
 Energy.Active.Import.Register, unit Wh (1.6 SampledValue; 2.x UnitOfMeasure,
@@ -16,12 +17,13 @@ from typing import Any
 
 from fleetsim.csms.records import MeterSample
 
-__all__ = ["ENERGY_REGISTER", "POWER", "energy_register_wh", "read_samples"]
+__all__ = ["ENERGY_REGISTER", "EXPORT_REGISTER", "POWER", "energy_register_wh", "read_samples"]
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
+EXPORT_REGISTER = "Energy.Active.Export.Register"
 POWER = "Power.Active.Import"
 
-_DEFAULT_UNIT = {ENERGY_REGISTER: "Wh", POWER: "W"}
+_DEFAULT_UNIT = {ENERGY_REGISTER: "Wh", EXPORT_REGISTER: "Wh", POWER: "W"}
 _SCALE = {"kWh": ("Wh", 1000.0), "kW": ("W", 1000.0)}
 
 
@@ -58,13 +60,14 @@ def _sample(timestamp: str, sampled: Mapping[str, Any]) -> MeterSample | None:
     return MeterSample(timestamp, measurand, sampled.get("phase"), value, unit)
 
 
-def energy_register_wh(samples: Sequence[MeterSample], *, last: bool = False) -> float | None:
+def energy_register_wh(samples: Sequence[MeterSample], *, last: bool = False,
+                       measurand: str = ENERGY_REGISTER) -> float | None:
     """The energy register [Wh] among ``samples``: the first (or ``last``) total.
 
     Only phase-less samples are totals; None if no total in Wh was sampled.
     """
     totals = [
-        s for s in samples if s.measurand == ENERGY_REGISTER and s.unit == "Wh" and s.phase is None
+        s for s in samples if s.measurand == measurand and s.unit == "Wh" and s.phase is None
     ]
     if not totals:
         return None

@@ -133,6 +133,19 @@ class ChargeState:
         power = (after - before) * 3600.0 / dt_s if dt_s > 0 else 0.0
         return ChargeStep(energy_wh=step, power_w=power)
 
+    def discharge(self, energy_wh: float, min_soc: float) -> float:
+        """V2X: feed up to ``energy_wh`` back to the grid, never below ``min_soc``; the
+        energy exported [Wh]. The battery gives ``energy / efficiency``; what was delivered
+        so far stays delivered, and the car wants the exported energy back (its target SoC
+        is unchanged), so it charges again when the discharge ends."""
+        k_soc = 1.0 / (self.efficiency * self._battery_wh)  # SoC per exported Wh
+        room_wh = max(0.0, self.soc - min_soc) / k_soc
+        out = min(max(0.0, energy_wh), room_wh)
+        drop = out * k_soc
+        self.soc -= drop
+        self.soc_start -= drop  # keeps delivered_wh (grid import) where it was
+        return out
+
     def _piece(self, soc: float, limit: float) -> tuple[float, float, float]:
         """(end SoC, power at ``soc``, dP/dSoC) of the constant or linear piece at ``soc``."""
         pts = self._points

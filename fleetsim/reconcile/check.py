@@ -1,7 +1,8 @@
 """Compare a run's station-side ledger (``sessions.csv``) with the CSMS's ledger.
 
 Every transaction a station started must be in the CSMS ledger, stopped, with
-meter start and stop equal to 1 Wh; the CSMS must hold no transaction the stations
+meter start and stop equal to 1 Wh (and, for a 2.1 V2X session, the export
+register at its first and last reading equal to the station's export start and stop); the CSMS must hold no transaction the stations
 never made; OCPP 2.x transactions must have no seqNo gaps or duplicates. Each
 difference is listed; an empty list means nothing was lost.
 """
@@ -14,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fleetsim.csms.metering import EXPORT_REGISTER
 from fleetsim.exceptions import ResultsError
 
 __all__ = ["Difference", "Reconciliation", "reconcile"]
@@ -23,7 +25,8 @@ TOLERANCE_WH = 1.0
 
 @dataclass(frozen=True, slots=True)
 class Difference:
-    kind: str            # missing_in_csms, not_stopped, meter_start, meter_stop, unknown_to_stations,
+    kind: str            # missing_in_csms, not_stopped, meter_start, meter_stop, export_start,
+                         # export_stop, unknown_to_stations,
     station_id: str      # no_transaction_id, seq_no_gap, seq_no_duplicate
     transaction_id: str
     detail: str
@@ -71,6 +74,10 @@ def reconcile(results_dir: str | Path, ledger_path: str | Path | None = None) ->
     try:
         rows = {(t.station_id, t.transaction_id): t for t in ledger.transactions()}
         anomalies = ledger.seq_no_anomalies()
+        exports: dict[tuple[str, str], list[float]] = {}
+        for m in ledger.meter_values(measurand=EXPORT_REGISTER):
+            if m.transaction_id is not None and m.phase is None:
+                exports.setdefault((m.station_id, m.transaction_id), []).append(m.value)
     finally:
         ledger.close()
     diffs: list[Difference] = []
@@ -92,6 +99,8 @@ def reconcile(results_dir: str | Path, ledger_path: str | Path | None = None) ->
                                    ("meter_stop", s["meter_stop_wh"], row.meter_stop_wh)):
             if theirs is None or abs(float(mine) - float(theirs)) > TOLERANCE_WH:
                 diffs.append(Difference(kind, sid, tid, f"stations {mine} Wh, CSMS {theirs} Wh"))
+        if s.get("export_stop_wh"):  # 2.1 V2X: the export register must agree as well
+            diffs.extend(_export_differences(s, exports.get((sid, tid), ())))
         if row.missing_seq_nos:
             diffs.append(Difference("seq_no_gap", sid, tid,
                                     f"seqNo never received: {list(row.missing_seq_nos)}"))
@@ -106,3 +115,15 @@ def reconcile(results_dir: str | Path, ledger_path: str | Path | None = None) ->
                                     f"(started {row.started_at})"))
     return Reconciliation(transactions_stations=len(sessions), transactions_csms=len(rows),
                           differences=tuple(diffs))
+
+
+def _export_differences(s: dict[str, str], registers: Any) -> list[Difference]:
+    """Export register differences of one V2X session (the CSMS's first and last reading)."""
+    sid, tid = s["station_id"], s["transaction_id"]
+    seen = list(registers)
+    out = []
+    for kind, mine, theirs in (("export_start", s["export_start_wh"], seen[0] if seen else None),
+                               ("export_stop", s["export_stop_wh"], seen[-1] if seen else None)):
+        if theirs is None or abs(float(mine) - float(theirs)) > TOLERANCE_WH:
+            out.append(Difference(kind, sid, tid, f"stations {mine} Wh, CSMS {theirs} Wh"))
+    return out

@@ -30,7 +30,8 @@ __all__ = ["MESSAGE_COLUMNS", "SESSION_COLUMNS", "ResultsFolder", "generator_hea
 
 SESSION_COLUMNS = ("station_id", "connector_id", "archetype", "id_tag", "transaction_id",
                    "arrival", "departure", "started", "stopped", "energy_kwh", "wanted_kwh",
-                   "meter_start_wh", "meter_stop_wh", "stop_reason", "vehicle")
+                   "meter_start_wh", "meter_stop_wh", "stop_reason", "vehicle",
+                   "export_start_wh", "export_stop_wh")  # export: 2.1 V2X sessions only
 MESSAGE_COLUMNS = ("station_id", "ocpp_version", "action", "sent", "answered", "callerror",
                    "unanswered")
 LAG_P99_LIMIT_MS = 20.0
@@ -144,7 +145,8 @@ class ResultsFolder:
                 r["station_id"], r["connector_id"], r["archetype"], r["id_tag"],
                 "" if tx_id is None else tx_id, iso(r["arrival_s"]), iso(r["departure_s"]),
                 iso(r["started_s"]), iso(r["stopped_s"]), r["energy_kwh"], r["wanted_kwh"],
-                r["meter_start_wh"], r["meter_stop_wh"], r["stop_reason"], r["vehicle"]))
+                r["meter_start_wh"], r["meter_stop_wh"], r["stop_reason"], r["vehicle"],
+                r.get("export_start_wh", ""), r.get("export_stop_wh", "")))
             self.session_count += 1
             self.session_energy_kwh += float(r["energy_kwh"])
 

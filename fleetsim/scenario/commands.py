@@ -20,7 +20,12 @@ csms_commands:
 Actions: RemoteStart, RemoteStop, SetChargingProfile, ClearChargingProfile, Reset,
 ChangeAvailability (``operative: false``), GetConfiguration, ChangeConfiguration
 (``key``, ``value``), TriggerMessage (``message``), GetCompositeSchedule
-(``duration``), DataTransfer, GetBaseReport (2.x only), UnlockConnector.
+(``duration``), DataTransfer, GetBaseReport (2.x only), UnlockConnector; 2.1 only:
+SetDERControl (``control``: a DER control type, ``pct`` for LimitMaxDischarge, ``x``
+the first curve point for the others, ``duration``), GetDERControl, ClearDERControl
+(``control``), AFRRSignal (``signal``, −100…100: % of station capacity, negative
+exports). A negative SetChargingProfile ``limit`` (``-7kW``) asks 2.1 V2X cars to
+discharge (operationMode CentralSetpoint); 2.0.1 and 1.6 stations are skipped.
 Exactly one of ``at`` (``HH:MM`` daily, ``+30m`` once after the start, or an ISO
 time once), ``every`` (a simulated period) or ``rate`` (share per simulated
 hour) says when; ``share`` (default 100 %) says of which connected stations;
@@ -38,12 +43,16 @@ from typing import Any
 from fleetsim.exceptions import ScenarioError
 from fleetsim.scenario.reader import Node, parse_duration_s
 
-__all__ = ["ACTIONS", "CommandSpec", "parse_commands"]
+__all__ = ["ACTIONS", "V21_ACTIONS", "CommandSpec", "parse_commands"]
+
+V21_ACTIONS = ("SetDERControl", "GetDERControl", "ClearDERControl", "AFRRSignal")
+"""OCPP 2.1 only: sent to 2.1 stations, skipped for the others."""
 
 ACTIONS = ("RemoteStart", "RemoteStop", "SetChargingProfile", "ClearChargingProfile", "Reset",
            "ChangeAvailability", "GetConfiguration", "ChangeConfiguration", "TriggerMessage",
-           "GetCompositeSchedule", "DataTransfer", "GetBaseReport", "UnlockConnector")
-_LIMIT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(kW|W|A)\s*$")
+           "GetCompositeSchedule", "DataTransfer", "GetBaseReport", "UnlockConnector",
+           *V21_ACTIONS)
+_LIMIT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(kW|W|A)\s*$")
 _SHARE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*(?:/\s*h)?\s*$")
 
 
@@ -130,6 +139,11 @@ def _params(n: Node, action: str) -> dict[str, Any]:
     for key in ("type", "message", "key", "value", "id_tag", "vendor_id"):
         if n.has(key):
             p[key] = str(n.raw(key))
+    if n.has("control"):  # 2.1 DER control type, e.g. LimitMaxDischarge, HVMustTrip
+        p["control"] = str(n.raw("control"))
+    for key in ("pct", "signal", "x"):
+        if n.has(key):
+            p[key] = n.number(key)
     if n.has("operative"):
         p["operative"] = n.boolean("operative", True)
     if n.has("keys"):

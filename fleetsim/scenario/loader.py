@@ -246,9 +246,10 @@ def _ocpp(n: Node) -> OcppConfig:
         raise n.error("must include Energy.Active.Import.Register", "measurands")
     authorize = n.boolean("authorize", True)
     strict = n.boolean("strict", False)
+    v2x_share = n.number("v2x_share", 0.30, minimum=0.0, maximum=1.0)
     n.finish()
     return OcppConfig(meter_interval_s=meter, heartbeat_interval_s=hb, measurands=measurands,
-                      authorize=authorize, strict=strict)
+                      authorize=authorize, strict=strict, v2x_share=v2x_share)
 
 
 def _drivers(n: Node) -> DriversConfig:

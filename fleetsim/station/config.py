@@ -37,3 +37,4 @@ class StationConfig:
     firmware_step_s: float = 60.0          # each firmware/diagnostics/log status step [simulated s]
     security_profile: int = 0              # 0 none, 1 Basic, 2 TLS + Basic, 3 mutual TLS
     strict: bool = False                   # validate every received CSMS message (conformance)
+    v2x_share: float = 0.30                # [A] 2.1: cars that can discharge (station/v2x.py)

@@ -9,9 +9,13 @@ during a transaction always add up to meterStop − meterStart exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fleetsim.drivers.charge import ChargeState
 from fleetsim.drivers.session import Evse, Session
+
+if TYPE_CHECKING:
+    from fleetsim.station.v2x import V2xCar
 
 __all__ = ["Connector", "Reservation", "Transaction"]
 
@@ -47,11 +51,11 @@ class Transaction:
 class Connector:
     """Mutable per-connector state, owned by one station core."""
 
-    __slots__ = ("charge", "charging", "connector_id", "delivered_wh", "evse", "flow_t0", "full",
-                 "id_tag", "last_sim", "limit_w", "mark_sim", "mark_wh", "meter_start_wh", "operative", "pending_operative",
+    __slots__ = ("charge", "charging", "connector_id", "delivered_wh", "evse", "export_start_wh",
+                 "export_wh", "exported_wh", "flow_t0", "full", "id_tag", "last_sim", "limit_w",
+                 "mark_sim", "mark_wh", "meter_start_wh", "operative", "pending_operative",
                  "power_w", "register_wh", "remote_start_id", "reservation", "reservation_used",
-                 "seq_no", "session",
-                 "soc", "status", "tx", "wanted_wh")
+                 "seq_no", "session", "soc", "status", "tx", "v2x", "wanted_wh")
 
     def __init__(self, connector_id: int, evse: Evse, register_wh: float = 0.0) -> None:
         self.connector_id = connector_id
@@ -79,6 +83,10 @@ class Connector:
         self.reservation_used: int | None = None   # the reservation this session consumed
         self.flow_t0 = 0.0          # when a CSMS command that starts a transaction arrived
         self.remote_start_id: int | None = None    # 2.x RequestStartTransaction remoteStartId
+        self.export_wh = 0.0        # Energy.Active.Export.Register: monotonic, like register_wh
+        self.exported_wh = 0.0      # exported during the plugged-in session [Wh]
+        self.export_start_wh = 0    # the export register when the transaction opened
+        self.v2x: V2xCar | None = None  # the plugged car can discharge (2.1 V2X), see v2x.py
 
     @property
     def busy(self) -> bool:
@@ -94,13 +102,15 @@ class Connector:
         self.full = False
         self.last_sim = self.mark_sim = sim_s
         self.mark_wh = 0.0
+        self.exported_wh = 0.0
 
     def open_transaction(self, sim_s: float, tx_id: str | int | None) -> Transaction:
         """Start drawing power and open a transaction at the current register."""
         self.charging = True
         self.last_sim = self.mark_sim = sim_s
-        self.mark_wh = self.delivered_wh
+        self.mark_wh = self.delivered_wh - self.exported_wh
         self.meter_start_wh = int(self.register_wh)
+        self.export_start_wh = int(self.export_wh)
         self.tx = Transaction(tx_id, self.meter_start_wh, sim_s)
         return self.tx
 
@@ -114,25 +124,33 @@ class Connector:
         dt = sim_s - self.last_sim
         self.last_sim = sim_s
         ch = self.charge
+        limit = self.limit_w
+        if limit is not None and limit < 0.0 and self.charging and ch is not None:
+            if self.v2x is not None:  # 2.1 V2X: a negative limit/setpoint discharges
+                from fleetsim.station.v2x import discharge
+
+                return discharge(self, ch, dt, -limit)
+            limit = 0.0  # a car that cannot discharge just stops drawing
         if not self.charging or self.full or ch is None:
             self.power_w = 0.0
             return 0.0
         before = self.delivered_wh
         if dt > 0:
-            step = ch.advance(dt, self.limit_w)
+            step = ch.advance(dt, limit)
             self.register_wh += step.energy_wh
             self.delivered_wh = ch.delivered_wh
             self.soc = ch.soc
             self.full = ch.done
-        self.power_w = ch.power_w(self.limit_w)
+        self.power_w = ch.power_w(limit)
         return self.delivered_wh - before
 
     def reading_power_w(self) -> float:
         """Mean power since the previous reading [W], for Sample.Periodic and
         Transaction.End values: Σ P·Δt over the readings equals the register's increments."""
         dt_h = (self.last_sim - self.mark_sim) / 3600.0
-        energy = self.delivered_wh - self.mark_wh
-        self.mark_sim, self.mark_wh = self.last_sim, self.delivered_wh
+        net_wh = self.delivered_wh - self.exported_wh  # V2X export counts negative
+        energy = net_wh - self.mark_wh
+        self.mark_sim, self.mark_wh = self.last_sim, net_wh
         return energy / dt_h if dt_h > 0 else self.power_w
 
     def seconds_to_full(self) -> float | None:
@@ -156,3 +174,4 @@ class Connector:
         self.session = None
         self.charge = None
         self.full = False
+        self.v2x = None

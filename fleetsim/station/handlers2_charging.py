@@ -73,7 +73,8 @@ def get_profiles(st: Station2, p: P, now: float) -> P:
     ids = crit.get("chargingProfileId")
     sources = crit.get("chargingLimitSource")
     found = [x for x in limits_of(st).profiles
-             if (evse_id is None or x.connector_id == evse_id)
+             if x.id >= 0  # negative ids: the station's own (DER trip, aFRR), never reported
+             and (evse_id is None or x.connector_id == evse_id)
              and (purpose is None or x.raw.get("chargingProfilePurpose") == purpose)
              and (level is None or x.stack_level == level)
              and (not ids or x.id in ids)

@@ -41,6 +41,9 @@ def sampled_values(c: Connector, measurands: tuple[str, ...], context: str, powe
             wh = int(c.register_wh)
             out.append({"value": str(wh) if as_text else wh, "context": context,
                         "measurand": m, "unit": "Wh"})
+            if c.v2x is not None or c.export_wh > 0:  # 2.1 V2X: the register of the other way
+                out.append({"value": int(c.export_wh), "context": context,
+                            "measurand": "Energy.Active.Export.Register", "unit": "Wh"})
         elif m == "Power.Active.Import":
             out.append({"value": num(power_w), "context": context, "measurand": m, "unit": "W"})
         elif m == "Current.Import":

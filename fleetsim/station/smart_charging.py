@@ -152,6 +152,23 @@ def parse_time(value: object) -> float | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
+def _period_limit(x: Mapping[str, Any]) -> float | None:
+    """A period's limit; below zero it discharges a V2X car (2.1 part 2 §Q).
+
+    2.1 operation modes: CentralSetpoint/ExternalSetpoint follow ``setpoint`` (negative:
+    export), Idle holds at 0, ChargingOnly never discharges; a bare negative ``limit`` is
+    the legacy way to ask for discharge, which 2.1 still accepts.
+    """
+    mode, limit, setpoint = x.get("operationMode"), x.get("limit"), x.get("setpoint")
+    if mode == "Idle":
+        return 0.0
+    if mode in ("CentralSetpoint", "ExternalSetpoint") and setpoint is not None:
+        return float(setpoint) if limit is None else min(float(setpoint), float(limit))
+    if limit is None:
+        return None
+    return max(0.0, float(limit)) if mode == "ChargingOnly" else float(limit)
+
+
 def parse_profile(p: Mapping[str, Any], *, connector_id: int, now_s: float) -> Profile:
     """A 1.6 csChargingProfiles or 2.x ChargingProfileType as a :class:`Profile`.
 
@@ -172,8 +189,7 @@ def parse_profile(p: Mapping[str, Any], *, connector_id: int, now_s: float) -> P
     unit = sched["chargingRateUnit"]
     if unit not in ("W", "A"):
         raise ValueError(f"charging rate unit {unit} is not supported")
-    periods = tuple(sorted((Period(float(x["startPeriod"]),
-                                   None if x.get("limit") is None else float(x["limit"]),
+    periods = tuple(sorted((Period(float(x["startPeriod"]), _period_limit(x),
                                    x.get("numberPhases")) for x in sched["chargingSchedulePeriod"]),
                            key=lambda x: x.start_s))
     start = parse_time(sched.get("startSchedule"))
@@ -232,6 +248,8 @@ def limit_w(profiles: Sequence[Profile], t: float, *, connector_id: int, tx_id: 
     if tx is None:
         tx = _winner(profiles, Purpose.TX_DEFAULT, t, connector_id, tx_id, tx_start_s, el)
     if cap is not None:
+        if cap == 0.0:  # a zero station maximum stops discharge too (2.1 V2X, a DER trip)
+            return 0.0
         cap *= max_share
         return cap if tx is None else min(tx, cap)
     return tx

@@ -203,3 +203,24 @@ class Station201(Station2):
 
 class Station21(Station2):
     version_prefix = "2.1/"
+
+    def handlers(self) -> dict[str, Handler]:
+        from fleetsim.station.handlers21 import HANDLERS21
+
+        return HANDLERS21
+
+    def begin_session(self, c: Connector, t: float, *, authorize: bool | None = None) -> None:
+        if c.session is not None:  # 2.1 V2X: is this car bidirectional?
+            from fleetsim.station.der import discharge_share
+            from fleetsim.station.v2x import rated, v2x_car
+
+            car = v2x_car(self.station_id, c.session, max_power_w=c.evse.max_power_w,
+                          dc=c.evse.dc, share=self.cfg.v2x_share)
+            c.v2x = None if car is None else rated(car, discharge_share(self))
+        super().begin_session(c, t, authorize=authorize)
+
+    def record_session(self, c: Connector, t: float, reason: str) -> None:
+        super().record_session(c, t, reason)
+        if c.v2x is not None or c.export_wh > c.export_start_wh:
+            self.finished_sessions[-1].update(export_start_wh=c.export_start_wh,
+                                              export_stop_wh=int(c.export_wh))

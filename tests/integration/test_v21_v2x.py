@@ -1,0 +1,75 @@
+"""OCPP 2.1 V2X end to end: the embedded CSMS asks bidirectional cars to discharge.
+
+A whole ``fleetsim run`` against the embedded CSMS in strict mode: a negative
+central setpoint makes the cars export (negative power, a rising export
+register), DER controls are set, reported, started and stopped, an aFRR
+signal is followed, and reconciliation checks the export register as well.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from fleetsim.csms.ledger import Ledger
+from fleetsim.reconcile.check import reconcile
+from fleetsim.run.standalone import run_scenario
+from fleetsim.scenario import parse_scenario
+
+
+def test_v2x_discharge_der_and_reconciliation(tmp_path: Path) -> None:
+    s = parse_scenario({
+        "name": "v2x", "seed": 3, "duration": "8s",
+        "stations": {"count": 4,  # all connected well before the first command (+15m) "id_prefix": "VX", "id_digits": 2, "connect_rate": 200,
+                     "versions": {"2.1": 1}},
+        "csms": {"target": "embedded", "heartbeat_interval": "3600s"},
+        "clock": {"time_factor": 600, "start": "2026-01-05T17:30:00Z"},
+        "ocpp": {"meter_interval": "120s", "strict": True, "v2x_share": 1.0},
+        "drivers": {"model": "uniform",
+                    "overrides": {"uniform": {"sessions_per_day": 200, "dwell_h": [3, 4]}}},
+        "csms_commands": [
+            {"action": "SetDERControl", "at": "+15m", "control": "LimitMaxDischarge",
+             "pct": 50, "duration": "2h"},
+            {"action": "GetDERControl", "at": "+20m"},
+            {"action": "SetChargingProfile", "at": "18:00", "limit": "-7kW",
+             "purpose": "default", "duration": "30m"},
+            {"action": "SetDERControl", "at": "+45m", "control": "HVMustTrip", "x": 95,
+             "duration": "10m"},
+            {"action": "AFRRSignal", "at": "+60m", "signal": -50},
+        ],
+    }, file="v2x.yaml")
+    out = run_scenario(s, out_dir=tmp_path / "run", progress=False)
+    summary = json.loads((out.path / "summary.json").read_text())
+    assert summary["errors"]["total"] == 0, summary["errors"]
+    assert summary["conformance"] == {}  # strict: every CSMS message valid
+
+    with open(out.path / "sessions.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    exported = [r for r in rows if r["export_stop_wh"]
+                and int(r["export_stop_wh"]) > int(r["export_start_wh"])]
+    assert exported, "no session exported energy"
+    rec = reconcile(out.path)
+    assert rec.ok, rec.differences[:5]
+
+    ledger = Ledger.open_readonly(out.path / "csms.sqlite")
+    try:
+        outcomes = ledger.command_outcomes()
+        totals = ledger.action_totals()
+        power = [r.value for r in ledger.meter_values(measurand="Power.Active.Import")
+                 if "T18:02" <= r.timestamp[10:16] <= "T18:28"]
+        export = ledger.meter_values(measurand="Energy.Active.Export.Register")
+    finally:
+        ledger.close()
+    assert outcomes[("SetDERControl", "Accepted")] == 8
+    assert outcomes[("GetDERControl", "Accepted")] == 4
+    assert outcomes[("SetChargingProfile", "Accepted")] == 4
+    assert outcomes[("AFRRSignal", "Accepted")] >= 1
+    # the 50 % LimitMaxDischarge halves the 11 kW rating: -5.5 kW, never below
+    assert power and min(power) >= -5500.0 - 1 and min(power) < -1000.0
+    assert max(r.value for r in export) > 0
+    for action in ("ReportDERControl", "NotifyDERStartStop", "NotifyDERAlarm"):
+        assert totals.get(action, 0) >= 4, (action, totals)
+    series = (out.path / "timeseries.csv").read_text().splitlines()
+    kw = [float(line.split(",")[series[0].split(",").index("power_kw")]) for line in series[1:]]
+    assert min(kw) < 0  # the fleet exported: the power plot goes below zero
