@@ -35,6 +35,8 @@ class StationConfig:
     remote_dwell_s: float = 7200.0         # a remote-started car stays this long [simulated s]
     remote_energy_kwh: float = 20.0        # … and wants this much
     firmware_step_s: float = 60.0          # each firmware/diagnostics/log status step [simulated s]
+    local_pre_authorize: bool = False      # LocalPreAuthorize: no Authorize for a known token
+    auth_cache: bool = False               # AuthorizationCacheEnabled / AuthCacheCtrlr.Enabled
     security_profile: int = 0              # 0 none, 1 Basic, 2 TLS + Basic, 3 mutual TLS
     strict: bool = False                   # validate every received CSMS message (conformance)
     v2x_share: float = 0.30                # [A] 2.1: cars that can discharge (station/v2x.py)

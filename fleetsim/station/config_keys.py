@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from fleetsim.station import localauth as la
 from fleetsim.station.limits import MAX_PERIODS, MAX_PROFILES, MAX_STACK_LEVEL
 
 if TYPE_CHECKING:
@@ -141,10 +142,12 @@ def _keys() -> dict[str, Key]:
         Key("MeterValuesAlignedData", "csl", "Energy.Active.Import.Register"),
         Key("StopTxnSampledData", "csl", "Energy.Active.Import.Register"),
         Key("StopTxnAlignedData", "csl", ""),
-        Key("LocalAuthorizeOffline", "bool", "true"),
-        Key("LocalPreAuthorize", "bool", "false"),
+        Key("LocalAuthorizeOffline", "bool", get=la.getter(la.Flag.OFFLINE),
+            set=la.setter(la.Flag.OFFLINE)),
+        Key("LocalPreAuthorize", "bool", get=la.getter(la.Flag.PRE), set=la.setter(la.Flag.PRE)),
         Key("AllowOfflineTxForUnknownId", "bool", "false"),
-        Key("AuthorizationCacheEnabled", "bool", "false"),
+        Key("AuthorizationCacheEnabled", "bool", get=la.getter(la.Flag.CACHE),
+            set=la.setter(la.Flag.CACHE)),
         Key("StopTransactionOnEVSideDisconnect", "bool", "true"),
         Key("StopTransactionOnInvalidId", "bool", "true"),
         Key("UnlockConnectorOnEVSideDisconnect", "bool", "true"),
@@ -152,7 +155,8 @@ def _keys() -> dict[str, Key]:
         Key("ResetRetries", "int", "1"),
         Key("WebSocketPingInterval", "int", get=lambda st: str(round(st.ping_interval_s)),
             set=_set_ping),
-        Key("LocalAuthListEnabled", "bool", "true"),
+        Key("LocalAuthListEnabled", "bool", get=la.getter(la.Flag.LIST),
+            set=la.setter(la.Flag.LIST)),
         # Security Whitepaper ed. 3: AuthorizationKey is write-only, never read back
         Key("AuthorizationKey", "text", get=lambda st: "", set=_set_auth_key),
         Key("SecurityProfile", "int", get=lambda st: str(st.cfg.security_profile),

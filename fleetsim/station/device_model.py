@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fleetsim.station import config_keys as ck
+from fleetsim.station import localauth as la
 from fleetsim.station.limits import MAX_PERIODS, MAX_STACK_LEVEL
 
 if TYPE_CHECKING:
@@ -166,9 +167,12 @@ def variables(connectors: int) -> tuple[Var, ...]:
         Var("AuthCtrlr", "Enabled", "boolean", default="true"),
         Var("AuthCtrlr", "AuthorizeRemoteStart", "boolean",
             get=k["AuthorizeRemoteTxRequests"].get, set=k["AuthorizeRemoteTxRequests"].set),
-        Var("AuthCtrlr", "LocalAuthorizeOffline", "boolean", default="true"),
-        Var("AuthCtrlr", "LocalPreAuthorize", "boolean", default="false"),
-        Var("AuthCacheCtrlr", "Enabled", "boolean", default="false"),
+        Var("AuthCtrlr", "LocalAuthorizeOffline", "boolean", get=la.getter(la.Flag.OFFLINE),
+            set=la.setter(la.Flag.OFFLINE)),
+        Var("AuthCtrlr", "LocalPreAuthorize", "boolean", get=la.getter(la.Flag.PRE),
+            set=la.setter(la.Flag.PRE)),
+        Var("AuthCacheCtrlr", "Enabled", "boolean", get=la.getter(la.Flag.CACHE),
+            set=la.setter(la.Flag.CACHE)),
         Var("TxCtrlr", "EVConnectionTimeOut", default="60", unit="s"),
         Var("TxCtrlr", "StopTxOnEVSideDisconnect", "boolean", "ReadOnly", "true"),
         Var("TxCtrlr", "StopTxOnInvalidId", "boolean", default="true"),
@@ -199,7 +203,8 @@ def variables(connectors: int) -> tuple[Var, ...]:
         Var("SmartChargingCtrlr", "RateUnit", "MemberList", "ReadOnly", "A,W", values="A,W"),
         Var("SmartChargingCtrlr", "ExternalControlSignalsEnabled", "boolean", "ReadOnly",
             "false"),
-        Var("LocalAuthListCtrlr", "Enabled", "boolean", default="true"),
+        Var("LocalAuthListCtrlr", "Enabled", "boolean", get=la.getter(la.Flag.LIST),
+            set=la.setter(la.Flag.LIST)),
         Var("LocalAuthListCtrlr", "Entries", mutability="ReadOnly",
             get=lambda st: str(len((st.extra or {}).get("local_list", (0, {}))[1]))),
         Var("LocalAuthListCtrlr", "ItemsPerMessage", mutability="ReadOnly",

@@ -15,6 +15,7 @@ from fleetsim.station.connector import Connector, Reservation
 from fleetsim.station.dispatch import Handler, const
 from fleetsim.station.handlers_security import HANDLERS_16
 from fleetsim.station.limits import apply_limits, composite_for, limits_of
+from fleetsim.station.localauth import clear_cache as clear_cache_entries
 from fleetsim.station.measure import sampled_values
 from fleetsim.station.remote import find_connector, remote_session, stop_transaction
 from fleetsim.station.smart_charging import Purpose, parse_profile, parse_time
@@ -118,7 +119,9 @@ def unlock(st: Station16, p: P, now: float) -> P:
 
 
 def clear_cache(st: Station16, p: P, now: float) -> P:
-    return {"status": "Accepted"}  # no authorization cache is kept: it is always clear
+    """§5.4: the authorization cache is emptied (fleetsim.station.localauth)."""
+    clear_cache_entries(st)
+    return {"status": "Accepted"}
 
 
 def data_transfer(st: Station16, p: P, now: float) -> P:

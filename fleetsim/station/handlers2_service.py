@@ -59,7 +59,11 @@ def trigger(st: Station2, p: P, now: float) -> P:
 
 
 def clear_cache(st: Station2, p: P, now: float) -> P:
-    return {"status": "Accepted"}  # C11: no authorization cache is kept
+    """C11: the authorization cache is emptied (fleetsim.station.localauth)."""
+    from fleetsim.station.localauth import clear_cache as clear_entries
+
+    clear_entries(st)
+    return {"status": "Accepted"}
 
 
 def data_transfer(st: Station2, p: P, now: float) -> P:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from fleetsim.station.connector import Connector, Transaction
 from fleetsim.station.core import Payload, StationCore
 from fleetsim.station.dispatch import Handler
+from fleetsim.station.localauth import cache_answer, local_decision
 from fleetsim.station.measure import reading_power_w, sampled_values
 
 __all__ = ["Station16"]
@@ -58,15 +59,20 @@ class Station16(StationCore):
         self.status(c.connector_id, "Preparing", t)
         if authorize is None:
             authorize = self.cfg.authorize
-        if authorize and self.connected:
+        local = local_decision(self, c.id_tag) if authorize else True
+        if local is None:
             tag = c.id_tag
             self.call("Authorize", lambda: {"idTag": tag}, t,
-                      on_result=lambda p, now: self._authorized(c, p, now),
+                      on_result=lambda p, now: self._authorized(c, p, now, tag),
                       on_error=lambda code, now: self._start(c, now))
+        elif local:
+            self._start(c, t)  # free vend, local list/cache, or offline: authorised locally
         else:
-            self._start(c, t)  # offline or free vend: authorised locally
+            self.rec.fault("session_not_authorized")  # the local list/cache says no
+            self.status(c.connector_id, "Finishing", t)
 
-    def _authorized(self, c: Connector, p: Payload, now: float) -> None:
+    def _authorized(self, c: Connector, p: Payload, now: float, tag: str = "") -> None:
+        cache_answer(self, tag, p.get("idTagInfo"))
         if c.session is None:
             return
         if _accepted(p):

@@ -17,6 +17,7 @@ from typing import Any
 from fleetsim.station.connector import Connector, Transaction
 from fleetsim.station.core import Payload, StationCore
 from fleetsim.station.dispatch import Handler
+from fleetsim.station.localauth import cache_answer, local_decision
 from fleetsim.station.measure import reading_power_w, sampled_values
 
 __all__ = ["Station2", "Station21", "Station201"]
@@ -129,17 +130,24 @@ class Station2(StationCore):
             apply_limits(self, t)
         if authorize is None:
             authorize = self.cfg.authorize
-        if authorize and self.connected:
-            self.call("Authorize", lambda: {"idToken": {"idToken": c.id_tag, "type": "ISO14443"}},
-                      t, on_result=lambda p, now: self._authorized(c, tx, p, now),
+        local = local_decision(self, c.id_tag) if authorize else True
+        if local is None:
+            tag = c.id_tag
+            self.call("Authorize", lambda: {"idToken": {"idToken": tag, "type": "ISO14443"}},
+                      t, on_result=lambda p, now: self._authorized(c, tx, p, now, tag),
                       on_error=lambda code, now: self._charge(c, tx, now))
+        elif local:
+            self._charge(c, tx, t)  # free vend, local list/cache, or offline (C12-C15)
         else:
-            self._charge(c, tx, t)
+            self.rec.fault("session_not_authorized")  # the local list/cache says no
+            self.end_session(c, t, reason="DeAuthorized")
 
-    def _authorized(self, c: Connector, tx: Transaction, p: Payload, now: float) -> None:
+    def _authorized(self, c: Connector, tx: Transaction, p: Payload, now: float,
+                    tag: str = "") -> None:
+        info = p.get("idTokenInfo")
+        cache_answer(self, tag, info)
         if c.tx is not tx:
             return
-        info = p.get("idTokenInfo")
         if isinstance(info, dict) and info.get("status") == "Accepted":
             self._charge(c, tx, now)
         else:

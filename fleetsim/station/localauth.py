@@ -1,0 +1,114 @@
+"""Local authorization: the authorization cache, the local list, pre- and offline
+authorization (OCPP 1.6 §3.5; 2.0.1 part 2 C10-C15 and D01).
+
+A station that authorizes locally sends no Authorize for a token its local list or
+cache holds as Accepted (LocalPreAuthorize), and while offline decides from them
+(LocalAuthorizeOffline): a token they hold as not Accepted is refused, an unknown
+one is let through as before (OfflineTxForUnknownIdEnabled). Authorize answers fill
+the cache when it is enabled (1.6 AuthorizationCacheEnabled, 2.0.1
+AuthCacheCtrlr.Enabled); ClearCache empties it. The groupId / parentIdTag of an
+answer is kept with the cached status. The flags start from the station's config
+(``local_pre_authorize``, ``auth_cache``), the CSMS may change them; everything is
+kept in ``st.extra["auth"]``, allocated on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fleetsim.station.lifecycle import extra
+
+if TYPE_CHECKING:
+    from fleetsim.station.core import StationCore
+
+__all__ = ["Flag", "cache_answer", "clear_cache", "flag", "local_decision", "set_flag"]
+
+CACHE_MAX = 1000  # entries; the least recently added goes first
+
+
+class Flag:
+    """Names of the local-authorization switches."""
+
+    PRE = "pre"          # LocalPreAuthorize / AuthCtrlr.LocalPreAuthorize
+    OFFLINE = "offline"  # LocalAuthorizeOffline / AuthCtrlr.LocalAuthorizeOffline
+    CACHE = "cache"      # AuthorizationCacheEnabled / AuthCacheCtrlr.Enabled
+    LIST = "list"        # LocalAuthListEnabled / LocalAuthListCtrlr.Enabled
+
+
+def _defaults(st: StationCore) -> dict[str, bool]:
+    return {Flag.PRE: st.cfg.local_pre_authorize, Flag.OFFLINE: True,
+            Flag.CACHE: st.cfg.auth_cache, Flag.LIST: True}
+
+
+def flag(st: StationCore, name: str) -> bool:
+    auth = (st.extra or {}).get("auth")
+    if auth is not None and name in auth:
+        return bool(auth[name])
+    return _defaults(st)[name]
+
+
+def set_flag(st: StationCore, name: str, value: bool) -> None:
+    extra(st).setdefault("auth", {})[name] = value
+    if name == Flag.CACHE and not value:
+        clear_cache(st)
+
+
+def getter(name: str) -> Any:
+    return lambda st: "true" if flag(st, name) else "false"
+
+
+def setter(name: str) -> Any:
+    def set_value(st: StationCore, v: bool, t: float) -> None:
+        set_flag(st, name, v)
+    return set_value
+
+
+def _known_status(st: StationCore, token: str) -> str | None:
+    """The token's status in the local list (first) or the cache, or None if unknown."""
+    ex = st.extra
+    if ex is None:
+        return None
+    if flag(st, Flag.LIST):
+        status = ex.get("local_list", (0, {}))[1].get(token)
+        if status is not None:
+            return str(status)
+    cache = ex.get("auth", {}).get("entries")
+    if cache and flag(st, Flag.CACHE):
+        hit = cache.get(token)
+        if hit is not None:
+            return str(hit[0])
+    return None
+
+
+def local_decision(st: StationCore, token: str) -> bool | None:
+    """True: start without Authorize; False: refuse locally; None: ask the CSMS."""
+    if st.connected:
+        if flag(st, Flag.PRE) and _known_status(st, token) == "Accepted":
+            return True
+        return None
+    if not flag(st, Flag.OFFLINE):
+        return True  # as before: an offline station lets the driver charge
+    status = _known_status(st, token)
+    return status is None or status == "Accepted"
+
+
+def cache_answer(st: StationCore, token: str, info: Any) -> None:
+    """Remember an Authorize answer (idTagInfo / idTokenInfo) when the cache is on."""
+    if not isinstance(info, dict) or not flag(st, Flag.CACHE):
+        return
+    status = info.get("status")
+    if not isinstance(status, str):
+        return
+    group = info.get("parentIdTag") or (info.get("groupIdToken") or {}).get("idToken")
+    entries: dict[str, tuple[str, str | None]] = extra(st).setdefault(
+        "auth", {}).setdefault("entries", {})
+    entries.pop(token, None)
+    entries[token] = (status, group)
+    if len(entries) > CACHE_MAX:
+        del entries[next(iter(entries))]
+
+
+def clear_cache(st: StationCore) -> None:
+    auth = (st.extra or {}).get("auth")
+    if auth is not None:
+        auth.pop("entries", None)
