@@ -12,6 +12,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from pathlib import Path
+from typing import Any
 
 from fleetsim.report.results import (
     PLOTS,
@@ -114,9 +115,10 @@ def _run_notices(summary: RunSummary) -> str:
     warnings = "".join(f"<li>{escape(w)}</li>" for w in summary.generator_warnings)
     if not summary.generator_valid:
         return notices + (
-            '<div class="warn"><strong>&#9888; This run is not valid: the load generator '
-            "itself was saturated</strong>, so it sent late and the latencies below overstate "
-            f"the CSMS's. Use fewer stations per worker or more workers.<ul>{warnings}</ul></div>")
+            '<div class="warn"><strong>&#9888; This run is not valid: the generator measured '
+            "itself</strong> (a saturated or starved engine, or stations queueing behind their "
+            "own calls), so the response latencies below overstate the CSMS's; the service "
+            f"figure is still the CSMS's own time. Why, and the fix:<ul>{warnings}</ul></div>")
     if warnings:
         notices += f'<div class="warn">Generator warnings:<ul>{warnings}</ul></div>'
     return notices
@@ -145,7 +147,12 @@ def _facts(s: RunSummary) -> str:
         ("OCPP versions (stations)", versions),
         ("stations", _pairs(s.stations)),
         ("messages", _pairs(s.messages)),
-        ("generator", "valid" if s.generator_valid else "NOT VALID (saturated)"),
+        ("generator", "valid" if s.generator_valid else "NOT VALID (see the warning above)"),
+        ("station pipes", _pipes(s.pipes)),
+        *((f"connect + handshake {v}", f"{_number(c.get('count'), ',.0f')} opened, p50 "
+           f"{_ms(c.get('p50_ms'))}, p99 {_ms(c.get('p99_ms'))}, max {_ms(c.get('max_ms'))}")
+          for v, c in s.connect.items()),
+        ("boot recovery", _boot(s.boot)),
         ("event-loop lag p99 / max", f"{_ms(gen.get('loop_lag_p99_ms'))} / "
                                      f"{_ms(gen.get('loop_lag_max_ms'))}"),
         ("late sends, CPU", f"{_number(gen.get('late_sends'), ',.0f')}, "
@@ -157,14 +164,41 @@ def _facts(s: RunSummary) -> str:
 def _actions(actions: Mapping[str, ActionStats]) -> str:
     if not actions:
         return "<h2>Actions</h2><p>No calls were made.</p>"
-    rows = [(a.key, f"{a.calls:,}", f"{a.errors:,}", format_rate(a.error_rate),
-             *(format_ms(a.latency_ms[m]) for m in ("p50", "p90", "p95", "p99", "p999", "max",
-                                                     "mean")))
-            for a in sorted(actions.values(), key=lambda a: a.key)]
-    head = ("action", "calls", "errors", "error rate", "p50", "p90", "p95", "p99", "p99.9",
-            "max", "mean")
-    return ("<h2>Actions</h2><p>Latency from when a message was due to its answer "
-            "(coordinated omission corrected).</p>" + _table(head, rows, numeric=range(1, 11)))
+    rows = []
+    for a in sorted(actions.values(), key=lambda a: a.key):
+        svc, resp = a.latency("service"), a.latency("response")
+        own = a.waited_own / a.count if a.count else math.nan
+        rows.append((a.key, f"{a.calls:,}", f"{a.errors:,}", format_rate(a.error_rate),
+                     *(format_ms(svc[m]) for m in ("p50", "p90", "p99", "p999", "max")),
+                     *(format_ms(resp[m]) for m in ("p50", "p99", "max")),
+                     "-" if math.isnan(own) else format_rate(own), f"{a.censored:,}"))
+    head = ("action", "calls", "errors", "error rate", "service p50", "p90", "p99", "p99.9",
+            "max", "response p50", "p99", "max", "queued behind own", "timeouts (censored)")
+    return ("<h2>Actions</h2><p><strong>Service</strong>: from when the CALL left the "
+            "station to its answer: the CSMS's time. <strong>Response</strong>: from when "
+            "the call was due to its answer (coordinated omission corrected): what the "
+            "station saw, including time queued behind its own earlier calls. "
+            "Timeouts count at the time they were given up (censored: at least that); "
+            "CALLERRORs at their real answer time.</p>"
+            + _table(head, rows, numeric=range(1, 14)))
+
+
+def _pipes(p: Mapping[str, Any]) -> str:
+    if not p:
+        return "-"
+    state = "SATURATED" if p.get("saturated") else "ok"
+    return (f"{state}: {_number(p.get('utilisation', math.nan) * 100, '.0f')} % busy at service "
+            f"p50 {_ms(p.get('service_p50_ms'))}; "
+            f"{_number(p.get('waited_own_share', math.nan) * 100, '.1f')} % of calls queued "
+            f"behind their own station's calls")
+
+
+def _boot(b: Mapping[str, Any]) -> str:
+    if not b or not b.get("booted"):
+        return "-"
+    return (f"{_number(b.get('booted'), ',.0f')} boots, {_number(b.get('retried'), ',.0f')} "
+            f"needed more than one BootNotification; first due to Accepted p50 "
+            f"{_ms(b.get('p50_ms'))}, max {_ms(b.get('max_ms'))}")
 
 
 def _errors(s: RunSummary) -> str:

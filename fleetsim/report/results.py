@@ -85,6 +85,8 @@ class ActionStats:
     errors_by_kind: Mapping[str, int]
     latency_ms: Mapping[str, float]
     figures: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    censored: int = 0    # timeouts among the samples, counted at the time they were given up
+    waited_own: int = 0  # calls that queued > 1 ms behind their own station's earlier calls
 
     def latency(self, figure: str | None = None) -> Mapping[str, float]:
         """``figure``'s latencies (None: the headline); NaN when the run did not write it."""
@@ -148,6 +150,9 @@ class RunSummary:
     fault_events: tuple[Mapping[str, Any], ...] = ()  # kind, at_s, stations, …
     storm: StormFigures | None = None  # the biggest event's figures
     storm_events: tuple[StormFigures, ...] = ()
+    pipes: Mapping[str, Any] = field(default_factory=dict)  # the station-pipe self-check
+    connect: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # by version
+    boot: Mapping[str, Any] = field(default_factory=dict)  # boot recovery
 
     @property
     def generator_valid(self) -> bool:
@@ -219,6 +224,10 @@ def parse_summary(doc: object, *, file: str = SUMMARY) -> RunSummary:
                    for k, v in generator.items() if k != "warnings"},
         generator_warnings=tuple(warnings),
         sessions=fields.numbers(root.get("sessions", {}), "sessions"),
+        pipes=fields.mapping(root.get("pipes", {}), "pipes"),
+        connect={v: fields.numbers(c, f"connect.{v}")
+                 for v, c in fields.mapping(root.get("connect", {}), "connect").items()},
+        boot=fields.mapping(root.get("boot", {}), "boot"),
         **_faults(fields, root),
     )
 
@@ -286,6 +295,9 @@ def _action(fields: _Fields, key: str, value: object) -> ActionStats:
             figures[figure] = _latencies(fields, sub, f"{where}.{figure}", n)
     if not figures:  # an older run: one figure, measured due → answer
         figures["response"] = latency
+    queued = entry.get("queued")
+    causes = queued.get("by_cause", {}) if isinstance(queued, Mapping) else {}
+    own = causes.get("own_calls", {}) if isinstance(causes, Mapping) else {}
     return ActionStats(
         key=key,
         count=count,
@@ -294,6 +306,9 @@ def _action(fields: _Fields, key: str, value: object) -> ActionStats:
         errors_by_kind=fields.counts(entry.get("errors_by_kind", {}), f"{where}.errors_by_kind"),
         latency_ms=latency,
         figures=figures,
+        censored=int(fields.number(entry.get("censored", 0), f"{where}.censored")),
+        waited_own=int(fields.number(own.get("calls", 0) if isinstance(own, Mapping) else 0,
+                                     f"{where}.queued.by_cause.own_calls.calls")),
     )
 
 

@@ -8,31 +8,49 @@ from typing import TextIO
 
 import orjson
 
-from fleetsim.metrics.recorder import IntervalStats
+from fleetsim.metrics.recorder import RESPONSE_KEY, IntervalStats
+from fleetsim.run.selfcheck import WAITED_SHARE_LIMIT
 
 __all__ = ["IntervalTail", "ProgressLine"]
 
 
 class ProgressLine:
-    """``[ 12s] 300/300 connected, 300 booted | 845 msg/s | p99 12.3 ms | errors 0 | 45 plugged, 310 kW``."""
+    """One line a second::
+
+        [ 12s] 300/300 connected, 300 booted | 845 msg/s | service p99 12.3 ms (worst
+        action), response p99 40.1 ms | queued own 2% | errors 0, timeouts 0 | 45 plugged, 310 kW
+
+    *service* is the CSMS's time (sent → answer), *response* from due (what the stations
+    saw), *queued own* the share of calls that waited behind their own station's calls;
+    above 5 % the line says ``PIPES BUSY``: the response figure is then partly the
+    simulator's own queueing (summary.json's ``pipes`` says why and what to change)."""
 
     def __init__(self, planned: int, *, stream: TextIO | None = None, every_s: float = 1.0) -> None:
         self.planned, self.stream, self.every_s = planned, stream or sys.stderr, every_s
         self.errors = 0
+        self.timeouts = 0
         self._last = -1e9
 
     def __call__(self, st: IntervalStats) -> None:
         g, c = st.gauges, st.counts
         self.errors += c.get("errors", 0) + c.get("faults", 0)
+        self.timeouts += c.get("timeouts", 0)
         if st.t_s - self._last < self.every_s:
             return
         self._last = st.t_s
-        p99 = max((h.percentile_ms(99) for h in st.hists.values() if h.count), default=0.0)
-        msgs = c.get("sent", 0) + c.get("received", 0)
+        p99 = max((h.percentile_ms(99) for k, h in st.hists.items()
+                   if h.count and not k.startswith("~")), default=0.0)
+        resp = st.hists.get(RESPONSE_KEY)
+        r99 = resp.percentile_ms(99) if resp is not None and resp.count else 0.0
+        sent = c.get("sent", 0)
+        own = c.get("waited_own", 0) / sent if sent else 0.0
+        busy = " PIPES BUSY" if own > WAITED_SHARE_LIMIT and sent >= 20 else ""
+        msgs = sent + c.get("received", 0)
         self.stream.write(
             f"[{st.t_s:5.0f}s] {int(g.get('connected', 0))}/{self.planned} connected, "
-            f"{int(g.get('booted', 0))} booted | {msgs:.0f} msg/s | worst p99 {p99:.1f} ms | "
-            f"errors {self.errors} | {int(g.get('plugged', 0))} plugged, "
+            f"{int(g.get('booted', 0))} booted | {msgs:.0f} msg/s | service p99 {p99:.1f} ms, "
+            f"response p99 {r99:.1f} ms | queued own {own:.0%}{busy} | errors {self.errors}, "
+            f"timeouts {self.timeouts} | {int(g.get('plugged', 0))} plugged, "
             f"{g.get('power_kw', 0.0):.0f} kW\n")
         self.stream.flush()
 

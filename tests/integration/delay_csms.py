@@ -116,3 +116,37 @@ def _serve(csms: DelayCsms, pipe: Any) -> None:
     import uvloop
 
     uvloop.run(csms._main(pipe))
+
+
+def main() -> None:
+    """``python -m tests.integration.delay_csms --delay-ms 50 --port 9100``: serve until
+    Ctrl-C, then print the CALLs received per version/action."""
+    import argparse
+    import signal
+
+    ap = argparse.ArgumentParser(prog="python -m tests.integration.delay_csms")
+    ap.add_argument("--delay-ms", type=float, default=50.0)
+    ap.add_argument("--port", type=int, default=9100)
+    a = ap.parse_args()
+    csms = DelayCsms(a.delay_ms / 1000)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        subs = [Subprotocol(s) for s in VERSIONS]
+        async with serve(csms._handler, "127.0.0.1", a.port, subprotocols=subs):
+            print(f"answering every CALL after {a.delay_ms:g} ms on ws://127.0.0.1:{a.port}",
+                  flush=True)
+            await stop.wait()
+        for (v, action), n in sorted(csms.counts.items()):
+            print(f"{v}/{action} {n}")
+
+    import uvloop
+
+    uvloop.run(run())
+
+
+if __name__ == "__main__":
+    main()
