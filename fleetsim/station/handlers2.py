@@ -18,6 +18,7 @@ from fleetsim.station.handlers2_device import DEVICE_HANDLERS
 from fleetsim.station.handlers2_service import SERVICE_HANDLERS
 from fleetsim.station.handlers_security import HANDLERS_2
 from fleetsim.station.limits import limits_of
+from fleetsim.station.monitoring import MONITORING_HANDLERS
 from fleetsim.station.remote import find_connector, remote_session, stop_transaction
 from fleetsim.station.smart_charging import parse_profile, parse_time
 
@@ -160,4 +161,5 @@ HANDLERS: dict[str, Handler] = {
     **DEVICE_HANDLERS,
     **SERVICE_HANDLERS,
     **HANDLERS_2,  # A, M03-M05, signed L01 (replaces TriggerMessage and UpdateFirmware)
+    **MONITORING_HANDLERS,  # N
 }

@@ -305,7 +305,9 @@ def test_cost_and_transaction_status(v: OcppVersion) -> None:
 
 def test_unknown_action_is_not_implemented(v: OcppVersion) -> None:
     ex = booted(v)
-    reply = ex.csms("CustomerInformation", {"requestId": 1, "report": True, "clear": False})
+    reply = ex.csms("SetNetworkProfile", {"configurationSlot": 1, "connectionData": {
+        "ocppVersion": "OCPP20", "ocppTransport": "JSON", "ocppCsmsUrl": "wss://x",
+        "messageTimeout": 30, "securityProfile": 1, "ocppInterface": "Wired0"}})
     assert reply[2] == "NotSupported"
     ex.st.on_frame(b'[2,"q","NoSuchThing",{}]', ex.now)
     assert b'"NotImplemented"' in ex.st.out[-1]
