@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fleetsim.metrics.histogram import LatencyHistogram
+from fleetsim.metrics.wire import WireCounts
 
 __all__ = ["DRAIN_KEY", "QUEUE_CAUSES", "QUEUE_MATERIAL_S", "RESPONSE_KEY", "ActionStats",
            "IntervalStats", "Recorder"]
@@ -173,6 +174,7 @@ class Recorder:
         self.connect: dict[str, LatencyHistogram] = {}
         self.boot = LatencyHistogram()
         self.boot_attempts: Counter[str] = Counter()
+        self.wire = WireCounts()  # 2.1 SEND / CALLRESULTERROR: no latency, counted apart
 
     def _stats(self, key: str) -> ActionStats:
         st = self.actions.get(key)
@@ -378,6 +380,7 @@ class Recorder:
             mine.add(h)
         self.boot.add(other.boot)
         self.boot_attempts.update(other.boot_attempts)
+        self.wire.add(other.wire)
 
     def to_wire(self) -> dict[str, Any]:
         """The engine's exact totals as one JSON-able object (``recorder.json``).
@@ -400,6 +403,7 @@ class Recorder:
             "injected": dict(self.injected), "injected_events": self.injected_events,
             "connect": {v: h.encode() for v, h in self.connect.items()},
             "boot": {"hist": self.boot.encode(), "attempts": dict(self.boot_attempts)},
+            "wire": self.wire.to_wire(),
         }
 
     @classmethod
@@ -407,6 +411,7 @@ class Recorder:
         r = cls()
         for k, s in d["actions"].items():
             r.actions[k] = ActionStats.from_wire(s)
+        r.wire = WireCounts.from_wire(d.get("wire"))
         r.faults.update(d["faults"])
         r.incoming.update(d["incoming"])
         r.loop_lag = LatencyHistogram.decode(d["loop_lag"])

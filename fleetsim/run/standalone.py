@@ -52,7 +52,7 @@ def station_config(s: Scenario) -> StationConfig:
                          heartbeat_interval_s=s.ocpp.heartbeat_interval_s or None,
                          measurands=s.ocpp.measurands, authorize=s.ocpp.authorize,
                          call_timeout_wall_s=s.csms.call_timeout_s, strict=s.ocpp.strict,
-                         v2x_share=s.ocpp.v2x_share,
+                         v2x_share=s.ocpp.v2x_share, event_stream_s=s.ocpp.event_stream_s,
                          security_profile=security_profile(s.csms.password, s.csms.tls),
                          reconnect=s.reconnect)
 

@@ -247,9 +247,11 @@ def _ocpp(n: Node) -> OcppConfig:
     authorize = n.boolean("authorize", True)
     strict = n.boolean("strict", False)
     v2x_share = n.number("v2x_share", 0.30, minimum=0.0, maximum=1.0)
+    stream = n.duration_s("event_stream_interval", "0s") if n.has("event_stream_interval") else 0.0
     n.finish()
     return OcppConfig(meter_interval_s=meter, heartbeat_interval_s=hb, measurands=measurands,
-                      authorize=authorize, strict=strict, v2x_share=v2x_share)
+                      authorize=authorize, strict=strict, v2x_share=v2x_share,
+                      event_stream_s=stream)
 
 
 def _drivers(n: Node) -> DriversConfig:

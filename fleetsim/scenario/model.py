@@ -110,6 +110,7 @@ class OcppConfig:
     measurands: tuple[str, ...] = DEFAULT_MEASURANDS
     authorize: bool = True
     strict: bool = False  # validate every CSMS message; count violations (conformance)
+    event_stream_s: float = 0.0  # 2.1: a periodic event stream per transaction (0: none)
     v2x_share: float = 0.30  # [A] cars on a 2.1 station that can discharge (station/v2x.py)
 
 

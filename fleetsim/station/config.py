@@ -39,4 +39,5 @@ class StationConfig:
     auth_cache: bool = False               # AuthorizationCacheEnabled / AuthCacheCtrlr.Enabled
     security_profile: int = 0              # 0 none, 1 Basic, 2 TLS + Basic, 3 mutual TLS
     strict: bool = False                   # validate every received CSMS message (conformance)
+    event_stream_s: float = 0.0            # 2.1: NotifyPeriodicEventStream SENDs every … (0: off)
     v2x_share: float = 0.30                # [A] 2.1: cars that can discharge (station/v2x.py)

@@ -34,7 +34,9 @@ from fleetsim.station.frames import (
     Call,
     CallError,
     CallResult,
+    CallResultError,
     Malformed,
+    Send,
     encode_error,
     parse_frame,
 )
@@ -134,6 +136,8 @@ class StationCore(CallChannel):
             self._on_call_error(frame, now)
         elif type(frame) is Call:
             self._on_call(frame, now)
+        elif type(frame) is Send or type(frame) is CallResultError:
+            self.on_frame21(frame, now)
         else:
             assert isinstance(frame, Malformed)
             self.rec.fault(f"received_{frame.kind}")
@@ -181,6 +185,10 @@ class StationCore(CallChannel):
             if c.session is not None:
                 self.end_session(c, now, reason="Local")
         self._pump(now)
+
+    def on_frame21(self, frame: Send | CallResultError, now: float) -> None:
+        """A SEND or CALLRESULTERROR (OCPP 2.1 only): unknown before 2.1."""
+        self.rec.fault("received_unknown_message_type")
 
     def _on_call(self, frame: Call, now: float) -> None:
         answer_call(self, frame, now)

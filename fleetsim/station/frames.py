@@ -1,7 +1,9 @@
 """OCPP-J framing (OCPP-J 1.6 §4, OCPP 2.0.1 part 4 §4): encode and classify frames.
 
 ``[2, id, action, payload]`` CALL, ``[3, id, payload]`` CALLRESULT,
-``[4, id, code, description, details]`` CALLERROR. Parsing never raises: garbage
+``[4, id, code, description, details]`` CALLERROR; OCPP 2.1 adds
+``[5, id, code, description, details]`` CALLRESULTERROR and ``[6, id, action,
+payload]`` SEND (part 4 §4.2.4, §4.2.5). Parsing never raises: garbage
 comes back as a :class:`Malformed` with a kind for the fault counters.
 """
 
@@ -12,8 +14,9 @@ from typing import Any
 
 import orjson
 
-__all__ = ["Call", "CallError", "CallResult", "Malformed", "encode_call", "encode_error",
-           "encode_result", "parse_frame"]
+__all__ = ["Call", "CallError", "CallResult", "CallResultError", "Malformed", "Send",
+           "encode_call", "encode_error", "encode_result", "encode_result_error", "encode_send",
+           "parse_frame"]
 
 MAX_ID_LEN = 36  # OCPP-J: message id is a string of at most 36 characters
 
@@ -39,12 +42,30 @@ class CallError:
 
 
 @dataclass(frozen=True, slots=True)
+class CallResultError:
+    """2.1: the peer could not process a CALLRESULT we sent."""
+
+    msg_id: str
+    code: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """2.1: an unconfirmed message; never answered."""
+
+    msg_id: str
+    action: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class Malformed:
     kind: str  # malformed_json, bad_frame, unknown_message_type
     msg_id: str | None = None
 
 
-Frame = Call | CallResult | CallError | Malformed
+Frame = Call | CallResult | CallError | CallResultError | Send | Malformed
 
 
 def encode_call(msg_id: str, action: str, payload: dict[str, Any]) -> bytes:
@@ -57,6 +78,14 @@ def encode_result(msg_id: str, payload: dict[str, Any]) -> bytes:
 
 def encode_error(msg_id: str, code: str, description: str = "") -> bytes:
     return orjson.dumps([4, msg_id, code, description[:255], {}])
+
+
+def encode_send(msg_id: str, action: str, payload: dict[str, Any]) -> bytes:
+    return orjson.dumps([6, msg_id, action, payload])
+
+
+def encode_result_error(msg_id: str, code: str, description: str = "") -> bytes:
+    return orjson.dumps([5, msg_id, code, description[:255], {}])
 
 
 def parse_frame(data: str | bytes) -> Frame:
@@ -79,9 +108,13 @@ def parse_frame(data: str | bytes) -> Frame:
         if len(msg) != 4 or type(msg[2]) is not str or type(msg[3]) is not dict:
             return Malformed("bad_frame", msg_id)
         return Call(msg_id, msg[2], msg[3])
-    if kind == 4:
+    if kind == 4 or kind == 5:
         if len(msg) < 4 or type(msg[2]) is not str:
             return Malformed("bad_frame", msg_id)
         desc = msg[3] if type(msg[3]) is str else ""
-        return CallError(msg_id, msg[2], desc)
+        return (CallError if kind == 4 else CallResultError)(msg_id, msg[2], desc)
+    if kind == 6:
+        if len(msg) != 4 or type(msg[2]) is not str or type(msg[3]) is not dict:
+            return Malformed("bad_frame", msg_id)
+        return Send(msg_id, msg[2], msg[3])
     return Malformed("unknown_message_type", msg_id)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from fleetsim.station.der import DER_HANDLERS
 from fleetsim.station.dispatch import Handler
 from fleetsim.station.handlers2 import HANDLERS
+from fleetsim.station.streams import STREAM_HANDLERS
 
 __all__ = ["HANDLERS21"]
 
-HANDLERS21: dict[str, Handler] = {**HANDLERS, **DER_HANDLERS}
+HANDLERS21: dict[str, Handler] = {**HANDLERS, **DER_HANDLERS, **STREAM_HANDLERS}

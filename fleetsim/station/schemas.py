@@ -38,6 +38,8 @@ def _file(version: OcppVersion, action: str, response: bool) -> Path:
     d = schema_dir(version)
     if version is OcppVersion.V16:
         return d / (f"{action}Response.json" if response else f"{action}.json")
+    if not response and not (d / f"{action}Request.json").exists():
+        return d / f"{action}.json"  # 2.1 SEND messages have no Request/Response pair
     return d / (f"{action}Response.json" if response else f"{action}Request.json")
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from fleetsim.station.connector import Connector, Transaction
 from fleetsim.station.core import Payload, StationCore
 from fleetsim.station.dispatch import Handler
+from fleetsim.station.frames import CallResultError, Send, encode_result_error
 from fleetsim.station.localauth import cache_answer, local_decision
 from fleetsim.station.measure import reading_power_w, sampled_values
 
@@ -226,6 +227,39 @@ class Station21(Station2):
                           dc=c.evse.dc, share=self.cfg.v2x_share)
             c.v2x = None if car is None else rated(car, discharge_share(self))
         super().begin_session(c, t, authorize=authorize)
+
+    def after_boot(self, now: float) -> None:
+        super().after_boot(now)
+        if self.cfg.event_stream_s > 0:
+            from fleetsim.station.streams import open_streams
+
+            open_streams(self, now)
+
+    def stop(self, now: float) -> None:
+        if self.extra is not None and self.extra.get("streams"):
+            from fleetsim.station.streams import close_streams
+
+            close_streams(self, now)
+        super().stop(now)
+
+    def on_frame21(self, frame: Send | CallResultError, now: float) -> None:
+        if type(frame) is CallResultError:  # the CSMS could not process our CALLRESULT
+            self.rec.wire.resulterrors_received[f"{self.version_prefix}{frame.code}"] += 1
+        else:  # SEND flows station → CSMS only: never answered, counted as a fault
+            self.rec.fault("unexpected_send")
+
+    def check_response(self, action: str, payload: Payload) -> None:
+        """Strict: a CALLRESULT that breaks its schema earns a CALLRESULTERROR (2.1 part 4
+        §4.2.4) besides the conformance count."""
+        from fleetsim.station.dispatch import schema_problem
+
+        super().check_response(action, payload)
+        problem = schema_problem(self, action, payload, response=True)
+        msg_id = getattr(self, "_inflight_id", None)
+        if problem is not None and msg_id is not None:
+            self.out.append(encode_result_error(msg_id, problem, f"{action} response breaks "
+                                                "its schema"))
+            self.rec.wire.resulterrors_sent[f"{self.version_prefix}{problem}"] += 1
 
     def record_session(self, c: Connector, t: float, reason: str) -> None:
         super().record_session(c, t, reason)

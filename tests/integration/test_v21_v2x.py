@@ -3,7 +3,8 @@
 A whole ``fleetsim run`` against the embedded CSMS in strict mode: a negative
 central setpoint makes the cars export (negative power, a rising export
 register), DER controls are set, reported, started and stopped, an aFRR
-signal is followed, and reconciliation checks the export register as well.
+signal is followed, and reconciliation checks the export register as well. Each
+transaction also streams its power in SEND frames, counted apart from latency.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ def test_v2x_discharge_der_and_reconciliation(tmp_path: Path) -> None:
                      "versions": {"2.1": 1}},
         "csms": {"target": "embedded", "heartbeat_interval": "3600s"},
         "clock": {"time_factor": 600, "start": "2026-01-05T17:30:00Z"},
-        "ocpp": {"meter_interval": "120s", "strict": True, "v2x_share": 1.0},
+        "ocpp": {"meter_interval": "120s", "strict": True, "v2x_share": 1.0,
+                 "event_stream_interval": "120s"},
         "drivers": {"model": "uniform",
                     "overrides": {"uniform": {"sessions_per_day": 200, "dwell_h": [3, 4]}}},
         # repeated, not once: under a loaded box stations may connect tens of simulated
@@ -58,6 +60,8 @@ def test_v2x_discharge_der_and_reconciliation(tmp_path: Path) -> None:
     try:
         outcomes = ledger.command_outcomes()
         totals = ledger.action_totals()
+        stream_errors = sum(m.errors for m in ledger.message_counts()
+                            if m.action == "NotifyPeriodicEventStream")
         power = [r.value for r in ledger.meter_values(measurand="Power.Active.Import")]
         export = ledger.meter_values(measurand="Energy.Active.Export.Register")
     finally:
@@ -72,6 +76,12 @@ def test_v2x_discharge_der_and_reconciliation(tmp_path: Path) -> None:
     assert max(r.value for r in export) > 0
     for action in ("ReportDERControl", "NotifyDERStartStop", "NotifyDERAlarm"):
         assert totals.get(action, 0) >= 1, (action, totals)
+    # periodic event streams: every SEND arrived, valid, and is counted apart from latency
+    sends = summary["unconfirmed"]["sends"]["2.1/NotifyPeriodicEventStream"]
+    assert sends["count"] > 0 and sends["bytes"] > 60 * sends["count"]
+    assert totals["NotifyPeriodicEventStream"] == sends["count"] and stream_errors == 0
+    assert totals["OpenPeriodicEventStream"] >= 4
+    assert "2.1/NotifyPeriodicEventStream" not in summary["actions"]
     series = (out.path / "timeseries.csv").read_text().splitlines()
     kw = [float(line.split(",")[series[0].split(",").index("power_kw")]) for line in series[1:]]
     assert min(kw) < 0  # the fleet exported: the power plot goes below zero

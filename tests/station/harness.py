@@ -67,6 +67,7 @@ class Exchange:
         self.st, self.rtt = st, rtt
         self.answer = answer or default_answer(st.spec.version)
         self.sent: list[tuple[float, str, dict[str, Any]]] = []
+        self.unconfirmed: list[tuple[float, list[Any]]] = []  # 2.1 SEND and CALLRESULTERROR
         self.now = 0.0
 
     def open(self) -> None:
@@ -78,6 +79,11 @@ class Exchange:
             frames, self.st.out = list(self.st.out), []
             for raw in frames:
                 msg = orjson.loads(raw)
+                if msg[0] in (5, 6):  # 2.1 CALLRESULTERROR / SEND: never answered
+                    if msg[0] == 6:
+                        validate(self.st.spec.version, msg[2], msg[3])
+                    self.unconfirmed.append((self.now, msg))
+                    continue
                 assert msg[0] == 2
                 _, msg_id, action, payload = msg
                 validate(self.st.spec.version, action, payload)
