@@ -29,6 +29,7 @@ import orjson
 import fleetsim
 from fleetsim.csms.config import MEMORY_DB
 from fleetsim.exceptions import FleetsimError
+from fleetsim.lifeline import die_with_parent
 
 __all__ = ["EmbeddedCsms"]
 
@@ -142,7 +143,7 @@ class EmbeddedCsms:
                 stderr=log,
                 env=_child_env(),
                 start_new_session=True,  # the terminal's Ctrl-C is for the run, not for us
-                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+                preexec_fn=die_with_parent if sys.platform.startswith("linux") else None,
             )
         try:
             info = self._wait_ready(ready, log_path, log_start)
@@ -255,12 +256,6 @@ class EmbeddedCsms:
                 proc.wait(_POLL_S)
         info: dict[str, Any] = orjson.loads(ready.read_bytes())
         return info
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    from fleetsim.csms.workers import _die_with_parent as die
-
-    die()
 
 
 def _child_env() -> dict[str, str]:

@@ -13,23 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import signal
 import sys
 from collections.abc import Callable, Sequence
 
 from fleetsim.exceptions import FleetsimError
+from fleetsim.lifeline import die_with_parent
 
 __all__ = ["Workers"]
 
 _START_TIMEOUT_S = 30.0
 _STOP_TIMEOUT_S = 10.0
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 class Workers:
@@ -46,7 +40,7 @@ class Workers:
     async def start(self) -> None:
         """Start every worker and wait until each listens (or raise FleetsimError)."""
         preexec: Callable[[], None] | None = (
-            _die_with_parent if sys.platform.startswith("linux") else None
+            die_with_parent if sys.platform.startswith("linux") else None
         )
         for argv in self._argvs:
             proc = await asyncio.create_subprocess_exec(

@@ -26,6 +26,7 @@ from locust.env import Environment
 from locust.runners import LocalRunner, MasterRunner, Runner, WorkerRunner
 
 from fleetsim.exceptions import FleetsimError
+from fleetsim.lifeline import die_with_parent
 from fleetsim.locust_adapter.bridge import EngineBridge
 from fleetsim.locust_adapter.indices import CLAIM, FATAL, GRANT, RELEASE, IndexClaims, IndexPool
 from fleetsim.locust_adapter.options import add_options
@@ -84,6 +85,8 @@ class FleetNode:
         self.claims: IndexClaims | None = None
         ev: Any = environment.events  # locust's EventHook is untyped
         if self.is_worker:
+            if getattr(self.options, "processes", None):  # forked by a local master
+                die_with_parent()  # Locust's own master-heartbeat timeout is 60 s
             self.claims = IndexClaims(runner.send_message, tag="")
             runner.register_message(GRANT, self._on_grant)
         else:

@@ -13,16 +13,20 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from fleetsim import lifeline
 from fleetsim.drivers.registry import plan_fleet
 from fleetsim.exceptions import FleetsimError
+from fleetsim.lifeline import become_subreaper, die_with_parent
 from fleetsim.run.csms_restart import csms_restarts, read_origin
 from fleetsim.run.merge import merge_run, worker_dirs
 from fleetsim.run.progress import IntervalTail, ProgressLine
@@ -32,11 +36,12 @@ from fleetsim.scenario.fleet import build_fleet
 from fleetsim.scenario.model import Scenario
 from fleetsim.station.clock import iso_ms
 
-__all__ = ["LOCUSTFILE", "locust_command", "run_with_locust"]
+__all__ = ["LOCUSTFILE", "RunSignals", "locust_command", "run_with_locust"]
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "locustfile.py"
 FINAL_FILES_WAIT_S = 30.0  # engine children finish their graceful stop after Locust exits
 STARTUP_ALLOWANCE_S = 120.0  # Locust start, workers connecting, stop grace: then it hangs
+ORPHAN_GRACE_S = 10.0  # a leftover engine's graceful stop after SIGTERM, then SIGKILL
 _TAIL_CHARS = 1500
 
 
@@ -66,12 +71,61 @@ def locust_command(s: Scenario, out: Path, *, workers: int,
     return cmd
 
 
+class RunSignals:
+    """SIGINT and SIGTERM to ``fleetsim run`` — alone or with its group — while a run is on.
+
+    The first one stops the run gracefully: Locust (in its own session, so it
+    never gets the signal twice) is sent SIGINT to its whole group, the master and
+    every worker, which stop their engines' stations and write the final figures.
+    A second one stops the tree hard. A flag, not ``KeyboardInterrupt``: the
+    interrupt can never land half-way through writing a file or a progress line.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.locust: subprocess.Popen[bytes] | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> RunSignals:
+        if threading.current_thread() is not threading.main_thread():
+            return self  # only the main thread may handle signals (e.g. a test's thread)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._on_signal)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self.count += 1
+        self.forward()
+
+    def forward(self) -> None:
+        """Pass the stop on to Locust (if it runs): SIGINT first, SIGKILL after a second signal."""
+        proc = self.locust
+        if self.count == 0 or proc is None or proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGINT if self.count == 1 else signal.SIGKILL)
+
+
 def run_with_locust(s: Scenario, *, workers: int, out_base: str | Path = "results",
                     out_dir: str | Path | None = None, progress: bool = True) -> RunOutcome:
     """Run ``s`` under Locust with ``workers`` worker processes; raises on a failed run."""
     if workers < 1:
         raise FleetsimError("--workers must be >= 1 for the Locust path (0: in-process engine)")
-    out = run_dir(out_dir, out_base, s.name)
+    with RunSignals() as signals:
+        become_subreaper()  # a dying Locust's workers and engines are re-parented to us
+        try:
+            return _run(s, workers=workers, out=run_dir(out_dir, out_base, s.name),
+                        progress=progress, signals=signals)
+        finally:
+            become_subreaper(False)
+
+
+def _run(s: Scenario, *, workers: int, out: Path, progress: bool,
+         signals: RunSignals) -> RunOutcome:
     epoch = s.clock.epoch
     results = ResultsFolder(out, scenario_raw=s.raw, epoch_unix=epoch.timestamp())
     started_at = iso_ms(time.time())
@@ -81,7 +135,7 @@ def run_with_locust(s: Scenario, *, workers: int, out_base: str | Path = "result
         plans = plan_fleet(s, build_fleet(s), horizon_s=s.duration_s * s.clock.time_factor
                            + 3600.0)
     restarts: list[dict[str, Any]] = []
-    interrupted = False
+    before = lifeline.children()  # the caller's own children are not the run's
     try:
         with embedded_csms(s, out, plans) as csms:
             url = csms.url if csms is not None else None
@@ -90,42 +144,41 @@ def run_with_locust(s: Scenario, *, workers: int, out_base: str | Path = "result
                                horizon_s=s.duration_s, factor=s.clock.time_factor,
                                day_s_at_origin=epoch.timestamp() % 86400.0) as restarter:
                 try:
-                    interrupted = _run_locust(
-                        s, out, locust_command(s, out, workers=workers, csms_url=url), progress)
+                    if not signals.count:  # stopped while planning: start nothing
+                        _run_locust(s, out, locust_command(s, out, workers=workers,
+                                                           csms_url=url), progress, signals)
                 finally:
+                    # whatever Locust left behind stops before the CSMS it talks to
+                    spare = before | ({csms.pid} if csms is not None and csms.pid else set())
+                    for line in lifeline.stop_descendants(wait_s=2.0, grace_s=ORPHAN_GRACE_S,
+                                                        spare=spare):
+                        print(f"fleetsim: stopped a leftover process: {line}", file=sys.stderr)
                     if restarter is not None:
                         restarter.stop()
                         restarts = restarter.events
     except FleetsimError as exc:
         failure = str(exc)
     outcome = merge_run(out, s, started_at=started_at, results=results, failure=failure,
-                        csms_restarts=restarts, interrupted=interrupted)
+                        csms_restarts=restarts, interrupted=signals.count > 0)
     summary = outcome.summary
     if not summary["completed"] and not summary["interrupted"]:
         raise FleetsimError(f"{summary['failure']} (partial results in {out})")
     return RunOutcome(path=out, summary=summary)
 
 
-def _run_locust(s: Scenario, out: Path, cmd: list[str], progress: bool) -> bool:
-    """Run Locust to its end; True if the user interrupted it (Ctrl-C)."""
+def _run_locust(s: Scenario, out: Path, cmd: list[str], progress: bool,
+                signals: RunSignals) -> None:
+    """Run Locust to its end (or until a signal stopped it) and wait for the engines' files."""
     log_path = out / "locust.log"
     tail = IntervalTail(out)
     line = ProgressLine(s.stations.count) if progress else None
     deadline = time.monotonic() + s.duration_s + STARTUP_ALLOWANCE_S
-    ctrl_c = 0
-
-    def on_sigint(signum: int, frame: Any) -> None:
-        # Locust (same process group) got the same Ctrl-C and stops gracefully; a
-        # second one stops waiting for that. A flag, not KeyboardInterrupt, so the
-        # interrupt cannot land half-way through writing a progress line.
-        nonlocal ctrl_c
-        ctrl_c += 1
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGINT if ctrl_c == 1 else signal.SIGKILL)
-
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-        previous = signal.signal(signal.SIGINT, on_sigint)
+        # its own session: a signal to our group reaches it once, through us; it dies with us
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                start_new_session=True, preexec_fn=die_with_parent)
+        signals.locust = proc
+        signals.forward()  # a signal that came while it started
         try:
             while proc.poll() is None:
                 with contextlib.suppress(subprocess.TimeoutExpired):
@@ -134,28 +187,26 @@ def _run_locust(s: Scenario, out: Path, cmd: list[str], progress: bool) -> bool:
                     for st in tail.poll():
                         line(st)
                 if time.monotonic() > deadline:
-                    proc.kill()
                     raise FleetsimError(f"Locust did not finish within "
                                         f"{s.duration_s + STARTUP_ALLOWANCE_S:.0f} s: "
                                         f"{_tail(log_path)}")
         finally:
-            signal.signal(signal.SIGINT, previous)
             if proc.poll() is None:
-                proc.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-    _wait_final_files(out)
+    _wait_final_files(out, signals)
     if line is not None:
         for st in tail.poll():
             line(st)
-    if not worker_dirs(out):
+    if not worker_dirs(out) and not signals.count:
         raise FleetsimError(f"Locust exited with code {proc.returncode} before any station "
                             f"started: {_tail(log_path)}")
-    return ctrl_c > 0
 
 
-def _wait_final_files(out: Path) -> None:
+def _wait_final_files(out: Path, signals: RunSignals) -> None:
     deadline = time.monotonic() + FINAL_FILES_WAIT_S
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and signals.count < 2:
         if all((d / "worker.json").exists() for d in worker_dirs(out)):
             return
         time.sleep(0.1)
