@@ -129,7 +129,9 @@ class CsmsServer:
             subprotocols=[Subprotocol(p) for p in self.config.subprotocols],
             select_subprotocol=self._select_subprotocol,
             process_request=self._check_path,
-            compression=None,  # OCPP frames are small; deflate costs CPU on both ends
+            # permessage-deflate when a station offers it (2.0.1/2.1 require CSMSs to support
+            # it); a station that does not offer it costs nothing
+            compression="deflate",
             ping_interval=None,  # keepalive is the station's job (WebSocketPingInterval)
             max_size=2**20,
             reuse_port=self.config.reuse_port or None,

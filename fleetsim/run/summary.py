@@ -111,6 +111,7 @@ def build_summary(s: Scenario, *, rec: Recorder, versions: Mapping[str, int], pl
                      + sum(rec.incoming.values())},
         "incoming_calls": dict(rec.incoming),
         "unconfirmed": rec.wire.summary(wall_s),  # 2.1 SEND / CALLRESULTERROR (no latency)
+        "wire": {"compression": s.csms.compression, **rec.wire.bytes_summary()},
         "actions": actions,
         "errors": {"total": sum(errors_total.values()), "by_kind": errors_total},
         "generator": generator,

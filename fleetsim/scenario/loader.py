@@ -221,6 +221,7 @@ def _csms(n: Node, stations: StationsConfig) -> CsmsTarget:
         password=n.raw("password"),
         heartbeat_interval_s=n.duration_s("heartbeat_interval", "300s", positive=True),
         token_prefix=n.string("token_prefix", ""),
+        compression=n.string("compression", "off", choices=("off", "deflate")),
         tls=parse_tls(n.child("tls")),
     )
     if t.password is not None and not isinstance(t.password, str):

@@ -78,6 +78,7 @@ class CsmsTarget:
     password: str | None = None
     heartbeat_interval_s: float = 300.0
     token_prefix: str = ""
+    compression: str = "off"       # "deflate": offer permessage-deflate (RFC 7692)
     tls: TlsConfig | None = None   # security profiles 2 and 3 (fleetsim/scenario/security.py)
 
     def url_for(self, version: OcppVersion, station_id: str) -> str:

@@ -17,7 +17,8 @@ def engine_security(csms: CsmsTarget) -> dict[str, Any]:
     one shared context verifying the CSMS against ``tls.ca``. Profile 3: each
     station's own context with ``<client_certs>/<station_id>.pem``/``.key``.
     """
-    out: dict[str, Any] = {"password": csms.password}
+    out: dict[str, Any] = {"password": csms.password,
+                           "compression": csms.compression == "deflate"}
     tls = csms.tls
     if tls is None:
         return out

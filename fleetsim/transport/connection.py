@@ -16,6 +16,8 @@ from time import monotonic
 from typing import TYPE_CHECKING, cast
 
 from websockets.client import ClientProtocol
+from websockets.exceptions import NegotiationError
+from websockets.extensions.permessage_deflate import enable_client_permessage_deflate
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
 from websockets.protocol import State
@@ -83,10 +85,14 @@ class StationConnection(asyncio.Protocol):
     def __init__(self, station: StationCore, uri: str, subprotocol: str, *,
                  loop: asyncio.AbstractEventLoop, on_open: Callable[[], None],
                  on_lost: Callable[[str], None], after_io: Callable[[], None],
-                 password: str | None = None) -> None:
+                 password: str | None = None, compression: bool = False) -> None:
         self.station, self.loop = station, loop
+        # csms.compression: offer permessage-deflate (RFC 7692; websockets' defaults)
         self.ws = ClientProtocol(parse_uri(uri), subprotocols=[Subprotocol(subprotocol)],
-                                 max_size=MAX_FRAME_BYTES)
+                                 max_size=MAX_FRAME_BYTES,
+                                 extensions=enable_client_permessage_deflate(None)
+                                 if compression else None)
+        self.compression = compression
         self.subprotocol = subprotocol
         self.password = password
         self.transport: asyncio.Transport | None = None
@@ -108,6 +114,9 @@ class StationConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         ws = self.ws
+        wire = self.station.rec.wire
+        if self.opened:  # bytes of WebSocket frames; the HTTP upgrade is not OCPP traffic
+            wire.rx_wire += len(data)
         ws.receive_data(data)
         now = monotonic()
         station = self.station
@@ -122,6 +131,7 @@ class StationConnection(asyncio.Protocol):
                         payload, self._parts = b"".join(self._parts), []
                     else:
                         payload = bytes(ev.data) if type(ev.data) is not bytes else ev.data
+                    wire.rx_payload += len(payload)
                     station.on_frame(payload, now)
                 elif op is Opcode.PONG and self._pong_timer is not None:
                     self._pong_timer.cancel()  # the link is alive (WebSocketPingInterval)
@@ -176,19 +186,32 @@ class StationConnection(asyncio.Protocol):
                 self.shaper.send(out)
                 out.clear()
                 return
+            if self.compression:  # per-action wire bytes: write frame by frame
+                self._send_counted(out)
+                out.clear()
+                return
             send = self.ws.send_text
+            wire = self.station.rec.wire
             for frame in out:
+                wire.tx_payload += len(frame)
                 send(frame)
             out.clear()
             self._write()
+
+    def _send_counted(self, frames: Iterable[bytes]) -> None:
+        wire = self.station.rec.wire
+        for frame in frames:
+            wire.tx_payload += len(frame)
+            self.ws.send_text(frame)
+            n = self._write()
+            if self.compression:
+                wire.sent_frame(frame, n)
 
     def send_frames(self, frames: Iterable[bytes]) -> None:
         """Send frames now (the shaper releasing what it held); dropped once closing."""
         if self.transport is None or self.ws.state is not State.OPEN or self.shaper is SILENCE:
             return
-        for frame in frames:
-            self.ws.send_text(frame)
-        self._write()
+        self._send_counted(frames)
 
     def start_pings(self, interval_s: float, timeout_s: float) -> None:
         """WebSocketPingInterval (1.6 key, 2.0.1 OCPPCommCtrlr): ping every ``interval_s``;
@@ -233,6 +256,14 @@ class StationConnection(asyncio.Protocol):
 
     def _handshake(self, response: Response) -> None:
         if self.ws.handshake_exc is not None:
+            if response.status_code == 101:  # upgraded, but with what we cannot accept
+                self.failure = ("compression_negotiation_failed"
+                                if isinstance(self.ws.handshake_exc, NegotiationError)
+                                else "handshake_failed")
+                self.detail = str(self.ws.handshake_exc)
+                if self.transport is not None:
+                    self.transport.close()
+                return
             self.failure = f"http_{response.status_code}"
             self.detail = response.reason_phrase or None
             if self.transport is not None:
@@ -242,15 +273,23 @@ class StationConnection(asyncio.Protocol):
             self.failure = "subprotocol_refused"
             self.abort(self.failure)
             return
+        if self.compression and not self.ws.extensions:
+            self.station.rec.fault("compression_refused")  # RFC 7692: it may; we count it
         self.opened = True
         self._on_open()
 
-    def _write(self) -> None:
+    def _write(self) -> int:
+        """Write what the protocol has to send; the bytes written."""
         t = self.transport
         if t is None or t.is_closing():  # aborted: connection_lost comes on the next tick
-            return
+            return 0
+        n = 0
         for chunk in self.ws.data_to_send():
             if chunk:
+                n += len(chunk)
                 t.write(chunk)
             elif t.can_write_eof():
                 t.write_eof()
+        if self.opened:
+            self.station.rec.wire.tx_wire += n
+        return n

@@ -65,6 +65,7 @@ class EngineOptions:
     # reconnect: says (transport/backoff.py); first connects, and everything when False, use
     # the generic exponential backoff of backoff_base_s/backoff_cap_s
     reconnect_per_version: bool = False
+    compression: bool = False  # csms.compression: deflate — offer permessage-deflate
 
 
 @dataclass(slots=True)
@@ -100,6 +101,7 @@ class Engine:
         self.connect_timeout_s = options.connect_timeout_s
         self.backoff_base_s, self.backoff_cap_s = options.backoff_base_s, options.backoff_cap_s
         self.password, self.ssl_context = options.password, options.ssl_context
+        self.compression = options.compression
         sources = options.source_addresses
         self.runners = [StationRunner(self, st, uri, sources[i % len(sources)] if sources else None)
                         for i, (st, uri) in enumerate(zip(stations, uris, strict=True))]

@@ -111,7 +111,8 @@ class StationRunner:
             password = password.replace("{station_id}", sid)
         conn = StationConnection(self.station, self.uri, self.station.spec.version.subprotocol,
                                  loop=loop, on_open=self._opened, on_lost=self._lost,
-                                 after_io=self.after_io, password=password)
+                                 after_io=self.after_io, password=password,
+                                 compression=eng.compression)
         self.conn = conn
         u = conn.ws.uri
         kwargs: dict[str, Any] = {}
