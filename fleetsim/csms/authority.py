@@ -90,6 +90,34 @@ class Authority:
         chain = leaf.public_bytes(serialization.Encoding.PEM).decode() + self.pem
         return chain, self._serial
 
+    def contract_certificate(self, emaid: str, serial: int | None = None) -> x509.Certificate:
+        """An ISO 15118 contract certificate for ``emaid`` (CN), signed by this CA."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = dt.datetime.now(dt.UTC)
+        if serial is None:
+            self._serial += 1
+            serial = self._serial
+        return (x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, emaid[:64])]))
+                .issuer_name(self.cert.subject).public_key(key.public_key())
+                .serial_number(max(serial, 1))
+                .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + _VALID)
+                .sign(self.key, hashes.SHA256()))
+
+    def ocsp_good(self, cert: x509.Certificate) -> bytes:
+        """A signed OCSP response (DER) saying ``cert`` is good (M06)."""
+        from cryptography.x509 import ocsp
+
+        now = dt.datetime.now(dt.UTC)
+        return (ocsp.OCSPResponseBuilder()
+                .add_response(cert=cert, issuer=self.cert, algorithm=hashes.SHA256(),
+                              cert_status=ocsp.OCSPCertStatus.GOOD, this_update=now,
+                              next_update=now + dt.timedelta(days=1), revocation_time=None,
+                              revocation_reason=None)
+                .responder_id(ocsp.OCSPResponderEncoding.HASH, self.cert)
+                .sign(self.key, hashes.SHA256())
+                .public_bytes(serialization.Encoding.DER))
+
     def sign_firmware(self, location: str) -> SignedFirmware:
         sig = self.key.sign(location.encode(), ec.ECDSA(hashes.SHA256()))
         return SignedFirmware(location, self.pem, base64.b64encode(sig).decode())

@@ -14,6 +14,7 @@ AuthorizationKey) and the station accepted is the one its next handshake must ca
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -151,6 +152,44 @@ class SecurityV2(_Security):
     def on_sign_certificate(self, csr: str, certificate_type: str | None = None,
                             **_: Any) -> object:
         return self._call_result.SignCertificate(status=self._sign(csr, certificate_type))
+
+    @route("Authorize")
+    def on_authorize(self, id_token: dict[str, Any],
+                     iso15118_certificate_hash_data: list[dict[str, Any]] | None = None,
+                     certificate: str | None = None, **_: Any) -> object:
+        """C01, and C07 (Plug & Charge): certificateStatus when hash data or a chain came."""
+        if iso15118_certificate_hash_data is None and certificate is None:
+            info = {"status": self.backend.authorize(id_token["id_token"], id_token.get("type"))}
+            return self._call_result.Authorize(id_token_info=info)
+        # Plug & Charge: the contract (eMAID) is this CSMS's own, its certificate checked
+        # by hash data (no eMSP behind it): Accepted
+        info = {"status": "Accepted"}
+        self._event("pnc_authorize", id_token["id_token"])
+        return self._call_result.Authorize(id_token_info=info, certificate_status="Accepted")
+
+    @route("Get15118EVCertificate")
+    def on_get_15118_ev_certificate(self, action: str, exi_request: str, **_: Any) -> object:
+        """M01/M02: a contract certificate from this CSMS's CA (DER, base64; not EXI)."""
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        cert = authority_of(self.backend).contract_certificate(f"FSEMA-{self.station_id}")
+        self._event("contract_certificate", action)
+        der = cert.public_bytes(Encoding.DER)
+        return self._call_result.Get15118EVCertificate(
+            status="Accepted", exi_response=base64.b64encode(der).decode())
+
+    @route("GetCertificateStatus")
+    def on_get_certificate_status(self, ocsp_request_data: dict[str, Any], **_: Any) -> object:
+        """M06: a real OCSP response (good), signed by this CSMS's CA."""
+        ca = authority_of(self.backend)
+        try:
+            serial = int(ocsp_request_data["serial_number"], 16)
+        except ValueError:
+            return self._call_result.GetCertificateStatus(status="Failed")
+        ocsp = ca.ocsp_good(ca.contract_certificate(f"FSEMA-{self.station_id}", serial))
+        self._event("ocsp", ocsp_request_data["serial_number"])
+        return self._call_result.GetCertificateStatus(
+            status="Accepted", ocsp_result=base64.b64encode(ocsp).decode())
 
     @route("FirmwareStatusNotification")
     def on_firmware_status_notification(self, status: str, **_: Any) -> object:

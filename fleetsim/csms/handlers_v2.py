@@ -94,14 +94,8 @@ class _V2Session(StationSession):
         # P01: a CSMS without an implementation for the vendorId answers UnknownVendorId.
         return self._call_result.DataTransfer(status="UnknownVendorId")
 
-    @route("Get15118EVCertificate")
-    def on_get_15118_ev_certificate(self, **_: Any) -> object:
-        # No contract certificate pool here: Failed, with an empty EXI response.
-        return self._call_result.Get15118EVCertificate(status="Failed", exi_response="")
-
-    @route("GetCertificateStatus")
-    def on_get_certificate_status(self, **_: Any) -> object:
-        return self._call_result.GetCertificateStatus(status="Failed")
+    # Get15118EVCertificate, GetCertificateStatus, SignCertificate and Plug & Charge
+    # Authorize: fleetsim.csms.handlers_security
 
     @route("Heartbeat")
     def on_heartbeat(self, **_: Any) -> object:

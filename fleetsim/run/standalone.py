@@ -53,6 +53,10 @@ def station_config(s: Scenario) -> StationConfig:
                          measurands=s.ocpp.measurands, authorize=s.ocpp.authorize,
                          call_timeout_wall_s=s.csms.call_timeout_s, strict=s.ocpp.strict,
                          v2x_share=s.ocpp.v2x_share, event_stream_s=s.ocpp.event_stream_s,
+                         iso15118_share=s.ocpp.iso15118_share, pnc_share=s.ocpp.pnc_share,
+                         local_auth_share=s.ocpp.local_auth_share,
+                         security_events_per_day=s.ocpp.security_events_per_day,
+                         notify_events_per_day=s.ocpp.notify_events_per_day,
                          security_profile=security_profile(s.csms.password, s.csms.tls),
                          reconnect=s.reconnect)
 

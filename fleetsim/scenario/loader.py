@@ -249,10 +249,17 @@ def _ocpp(n: Node) -> OcppConfig:
     strict = n.boolean("strict", False)
     v2x_share = n.number("v2x_share", 0.30, minimum=0.0, maximum=1.0)
     stream = n.duration_s("event_stream_interval", "0s") if n.has("event_stream_interval") else 0.0
+    mix = {k: n.number(k, 0.0, minimum=0.0, maximum=1.0)
+           for k in ("iso15118_share", "pnc_share", "local_auth_share")}
+    if mix["pnc_share"] > mix["iso15118_share"]:
+        raise n.error("must not exceed iso15118_share (Plug & Charge cars speak ISO 15118)",
+                      "pnc_share")
+    rates = {k: n.number(k, 0.0, minimum=0.0, maximum=10_000.0)
+             for k in ("security_events_per_day", "notify_events_per_day")}
     n.finish()
     return OcppConfig(meter_interval_s=meter, heartbeat_interval_s=hb, measurands=measurands,
                       authorize=authorize, strict=strict, v2x_share=v2x_share,
-                      event_stream_s=stream)
+                      event_stream_s=stream, **mix, **rates)
 
 
 def _drivers(n: Node) -> DriversConfig:

@@ -113,6 +113,12 @@ class OcppConfig:
     strict: bool = False  # validate every CSMS message; count violations (conformance)
     event_stream_s: float = 0.0  # 2.1: a periodic event stream per transaction (0: none)
     v2x_share: float = 0.30  # [A] cars on a 2.1 station that can discharge (station/v2x.py)
+    # issue 14 traffic mix (0: off; scenarios/realistic_201.yaml sets the [A] values)
+    iso15118_share: float = 0.0  # 2.0.1 cars sending ISO 15118 needs (station/iso15118.py)
+    pnc_share: float = 0.0       # 2.0.1 cars authorizing by Plug & Charge
+    local_auth_share: float = 0.0  # stations with LocalPreAuthorize + cache (localauth.py)
+    security_events_per_day: float = 0.0  # per station (station/incidents.py)
+    notify_events_per_day: float = 0.0    # per 2.x station: hardwired faults
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,11 @@ class StationConfig:
     remote_dwell_s: float = 7200.0         # a remote-started car stays this long [simulated s]
     remote_energy_kwh: float = 20.0        # … and wants this much
     firmware_step_s: float = 60.0          # each firmware/diagnostics/log status step [simulated s]
+    iso15118_share: float = 0.0            # 2.0.1: cars sending ISO 15118 needs (iso15118.py)
+    pnc_share: float = 0.0                 # 2.0.1: cars authorizing by Plug & Charge
+    local_auth_share: float = 0.0          # stations with LocalPreAuthorize + cache on (localauth)
+    security_events_per_day: float = 0.0   # background SecurityEventNotification (incidents.py)
+    notify_events_per_day: float = 0.0     # 2.x background hardwired NotifyEvent (incidents.py)
     local_pre_authorize: bool = False      # LocalPreAuthorize: no Authorize for a known token
     auth_cache: bool = False               # AuthorizationCacheEnabled / AuthCacheCtrlr.Enabled
     security_profile: int = 0              # 0 none, 1 Basic, 2 TLS + Basic, 3 mutual TLS

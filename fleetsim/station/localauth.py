@@ -8,12 +8,14 @@ one is let through as before (OfflineTxForUnknownIdEnabled). Authorize answers f
 the cache when it is enabled (1.6 AuthorizationCacheEnabled, 2.0.1
 AuthCacheCtrlr.Enabled); ClearCache empties it. The groupId / parentIdTag of an
 answer is kept with the cached status. The flags start from the station's config
-(``local_pre_authorize``, ``auth_cache``), the CSMS may change them; everything is
+(``local_pre_authorize``, ``auth_cache``; ``local_auth_share`` of the stations, chosen
+by a stable hash of the station id, get both), the CSMS may change them; everything is
 kept in ``st.extra["auth"]``, allocated on first use.
 """
 
 from __future__ import annotations
 
+import zlib
 from typing import TYPE_CHECKING, Any
 
 from fleetsim.station.lifecycle import extra
@@ -36,8 +38,10 @@ class Flag:
 
 
 def _defaults(st: StationCore) -> dict[str, bool]:
-    return {Flag.PRE: st.cfg.local_pre_authorize, Flag.OFFLINE: True,
-            Flag.CACHE: st.cfg.auth_cache, Flag.LIST: True}
+    local = st.cfg.local_auth_share > 0 and (
+        zlib.crc32(f"localauth/{st.station_id}".encode()) / 2**32 < st.cfg.local_auth_share)
+    return {Flag.PRE: st.cfg.local_pre_authorize or local, Flag.OFFLINE: True,
+            Flag.CACHE: st.cfg.auth_cache or local, Flag.LIST: True}
 
 
 def flag(st: StationCore, name: str) -> bool:

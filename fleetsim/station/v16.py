@@ -40,6 +40,10 @@ class Station16(StationCore):
         self.status(0, "Available", now)
         for c in self.connectors:
             self.status(c.connector_id, c.status, now)
+        if self.cfg.security_events_per_day:
+            from fleetsim.station.incidents import arm
+
+            arm(self, now)
 
     def report_status(self, c: Connector, t: float) -> None:
         self.status(c.connector_id, c.status, t)

@@ -18,6 +18,7 @@ from fleetsim.station.connector import Connector, Transaction
 from fleetsim.station.core import Payload, StationCore
 from fleetsim.station.dispatch import Handler
 from fleetsim.station.frames import CallResultError, Send, encode_result_error
+from fleetsim.station.iso15118 import authorize_payload
 from fleetsim.station.localauth import cache_answer, local_decision
 from fleetsim.station.measure import reading_power_w, sampled_values
 
@@ -54,6 +55,10 @@ class Station2(StationCore):
     def after_boot(self, now: float) -> None:
         for c in self.connectors:
             self.status(c, now)
+        if self.cfg.security_events_per_day or self.cfg.notify_events_per_day:
+            from fleetsim.station.incidents import arm
+
+            arm(self, now)
 
     def report_status(self, c: Connector, t: float) -> None:
         self.status(c, t)
@@ -125,6 +130,10 @@ class Station2(StationCore):
         # F01/F02: a remote start opens the transaction with trigger RemoteStart and the token
         self.tx_event(c, tx, t, "Started", "RemoteStart" if remote else "CablePluggedIn",
                       charging_state="EVConnected", context="Transaction.Begin", id_token=remote)
+        if self.cfg.iso15118_share or self.cfg.pnc_share:  # K15, M, C07 (2.0.1)
+            from fleetsim.station.iso15118 import on_plug
+
+            on_plug(self, c, t)
         if self.limits is not None:
             from fleetsim.station.limits import apply_limits
 
@@ -134,8 +143,9 @@ class Station2(StationCore):
         local = local_decision(self, c.id_tag) if authorize else True
         if local is None:
             tag = c.id_tag
-            self.call("Authorize", lambda: {"idToken": {"idToken": tag, "type": "ISO14443"}},
-                      t, on_result=lambda p, now: self._authorized(c, tx, p, now, tag),
+            request = authorize_payload(self, c, tag)  # RFID, or Plug & Charge (C07)
+            self.call("Authorize", lambda: request, t,
+                      on_result=lambda p, now: self._authorized(c, tx, p, now, tag),
                       on_error=lambda code, now: self._charge(c, tx, now))
         elif local:
             self._charge(c, tx, t)  # free vend, local list/cache, or offline (C12-C15)

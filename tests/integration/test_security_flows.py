@@ -15,10 +15,11 @@ from pathlib import Path
 from fleetsim.csms import CsmsConfig, serve
 from fleetsim.csms.authority import Authority
 from fleetsim.csms.handlers_security import authority_of
+from fleetsim.scenario.model import OcppVersion
 from fleetsim.security.certs import mint
 from fleetsim.security.tls import per_station_contexts
 from fleetsim.station import StationConfig
-from tests.integration.fleet import VERSIONS, Fleet, wait_for
+from tests.integration.fleet import VERSIONS, Fleet, sess, wait_for
 from tests.integration.test_protocol_depth import csms_call
 
 CFG = StationConfig(heartbeat_interval_s=3600, call_timeout_wall_s=3)
@@ -136,3 +137,38 @@ async def test_invalid_firmware_signature_is_reported_and_the_old_firmware_kept(
     finally:
         await fleet.finish()
         await server.close()
+
+
+async def test_plug_and_charge_authorization_against_the_embedded_csms() -> None:
+    from cryptography.x509 import ocsp
+
+    server = await serve(CsmsConfig(port=0, heartbeat_interval_s=3600, token_prefix="NONE"))
+    cfg = dataclasses.replace(CFG, iso15118_share=1.0, pnc_share=1.0, strict=True)
+    fleet = Fleet(server.url, (OcppVersion.V201,), lambda i: (sess(180, 1200, index=i),),
+                  config=cfg, connect_timeout_s=15)
+    try:
+        fleet.start()
+        st = fleet.stations[0]
+        await wait_for(lambda: st.connectors[0].charging, 15, "charging by Plug & Charge")
+        sid = fleet.ids[0]
+        assert _events(server, "ocsp")[sid] == [_hash_serial(st)]
+        assert [e.startswith("FSEMA") for e in _events(server, "pnc_authorize")[sid]] == [True]
+        counts = {m.action: m.count for m in server.ledger.message_counts()}
+        for action in ("NotifyEVChargingNeeds", "NotifyEVChargingSchedule",
+                       "GetCertificateStatus", "Authorize"):
+            assert counts[action] == 1, action
+        assert not fleet.rec.faults, fleet.rec.faults
+        assert not fleet.rec.conformance, fleet.rec.conformance  # strict: answers schema-valid
+        ca = authority_of(server.backend)  # the OCSP answer is real: parse and verify it
+        der = ca.ocsp_good(ca.contract_certificate("FSEMA-X", 77))
+        resp = ocsp.load_der_ocsp_response(der)
+        assert resp.certificate_status == ocsp.OCSPCertStatus.GOOD and resp.serial_number == 77
+    finally:
+        await fleet.finish()
+        await server.close()
+
+
+def _hash_serial(st: object) -> str:
+    from fleetsim.station.iso15118 import _hash_data
+
+    return _hash_data(st, st.connectors[0])["serialNumber"]  # type: ignore[arg-type,attr-defined]

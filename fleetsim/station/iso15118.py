@@ -1,0 +1,107 @@
+"""ISO 15118 cars on OCPP 2.0.1 stations: charging needs (K15) and Plug & Charge (M, C07).
+
+Which cars speak ISO 15118, and which of those use Plug & Charge, is decided from the
+station id and the session's planned arrival (a stable hash, like
+:mod:`fleetsim.station.v2x`), so the plan and its random streams are unchanged.
+Assumed parameters, tagged like ``drivers_models/``:
+
+- ``ISO15118_SHARE`` [A] 0.20 of cars negotiate with ISO 15118-2 (the rest: IEC 61851
+  PWM only); scenario key ``ocpp.iso15118_share``;
+- ``PNC_SHARE`` [A] 0.10 of all cars (half of the ISO 15118 ones) authorize with a
+  contract certificate (Plug & Charge); scenario key ``ocpp.pnc_share``;
+- ``INSTALL_SHARE`` [A] 0.05 of Plug & Charge sessions first fetch a contract
+  certificate (Get15118EVCertificate Install).
+
+An ISO 15118 car sends, after TransactionEvent Started, NotifyEVChargingNeeds
+(energy, currents, departure) and then NotifyEVChargingSchedule (its own plan: the
+EVSE's power until departure). A Plug & Charge car has its contract certificate
+checked (GetCertificateStatus with OCSP request data) and authorizes with its eMAID
+and ``iso15118CertificateHashData`` instead of an RFID token. No EXI is encoded: the
+Get15118EVCertificate request carries a base64 placeholder the CSMS answers with a
+real (self-signed CA) contract certificate. 2.1 reshaped these payloads; the flows
+are sent by 2.0.1 stations only.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import zlib
+from typing import TYPE_CHECKING, Any
+
+from fleetsim.station.dispatch import const
+
+if TYPE_CHECKING:
+    from fleetsim.station.connector import Connector
+    from fleetsim.station.core import StationCore
+
+__all__ = ["INSTALL_SHARE", "ISO15118_SHARE", "PNC_SHARE", "authorize_payload", "on_plug"]
+
+ISO15118_SHARE = 0.20   # [A]
+PNC_SHARE = 0.10        # [A] of all cars; at most ISO15118_SHARE
+INSTALL_SHARE = 0.05    # [A] of Plug & Charge sessions
+_MO_CA = "fleetsim MO sub-CA"  # the contract certificates' (simulated) issuer
+
+
+def _draw(st: StationCore, c: Connector, salt: str) -> float:
+    s = c.session
+    arrival = s.arrival_s if s is not None else 0.0
+    return zlib.crc32(f"{salt}/{st.station_id}/{c.connector_id}/{arrival:.3f}".encode()) / 2**32
+
+
+def emaid(st: StationCore, c: Connector) -> str:
+    """The car's contract id (an eMAID-shaped id with the fleet's token prefix)."""
+    return f"FSEMA{zlib.crc32(f'{st.station_id}/{c.connector_id}'.encode()):08X}"
+
+
+def _hash_data(st: StationCore, c: Connector) -> dict[str, str]:
+    """OCSPRequestDataType of the car's contract certificate (2.0.1 C07/M06)."""
+    return {"hashAlgorithm": "SHA256",
+            "issuerNameHash": hashlib.sha256(_MO_CA.encode()).hexdigest(),
+            "issuerKeyHash": hashlib.sha256(b"fleetsim MO key").hexdigest(),
+            "serialNumber": format(zlib.crc32(emaid(st, c).encode()), "x"),
+            "responderURL": "http://ocsp.fleetsim.invalid/"}
+
+
+def is_pnc(st: StationCore, c: Connector) -> bool:
+    return st.version_prefix == "2.0.1/" and _draw(st, c, "15118") < st.cfg.pnc_share
+
+
+def on_plug(st: StationCore, c: Connector, t: float) -> None:
+    """The car's ISO 15118 messages at plug-in (after TransactionEvent Started)."""
+    if st.version_prefix != "2.0.1/" or c.session is None or not st.connected:
+        return
+    x = _draw(st, c, "15118")
+    if x >= max(st.cfg.iso15118_share, st.cfg.pnc_share):
+        return
+    s = c.session
+    evse, volts = c.connector_id, int(c.evse.voltage_v)
+    amps = int(min(32.0, c.evse.max_power_w / (volts * max(c.evse.phases, 1))))
+    departure = st.clock.iso(st.clock.wall(s.departure_s))
+    needs: dict[str, Any] = {"requestedEnergyTransfer": "AC_three_phase" if c.evse.phases == 3
+                             else "AC_single_phase",
+                             "departureTime": departure,
+                             "acChargingParameters": {"energyAmount": int(s.energy_kwh * 1000),
+                                                      "evMinCurrent": 6, "evMaxCurrent": amps,
+                                                      "evMaxVoltage": volts}}
+    st.call("NotifyEVChargingNeeds", const({"evseId": evse, "chargingNeeds": needs}), t)
+    schedule = {"id": 1, "chargingRateUnit": "W", "duration": int(s.departure_s - s.arrival_s),
+                "chargingSchedulePeriod": [{"startPeriod": 0,
+                                            "limit": float(c.evse.max_power_w)}]}
+    st.call("NotifyEVChargingSchedule", const({"timeBase": st.clock.iso(t), "evseId": evse,
+                                               "chargingSchedule": schedule}), t)
+    if x < st.cfg.pnc_share:
+        if _draw(st, c, "install") < INSTALL_SHARE:
+            exi = base64.b64encode(f"CertificateInstallationReq {emaid(st, c)}".encode())
+            st.call("Get15118EVCertificate", const({
+                "iso15118SchemaVersion": "urn:iso:15118:2:2013:MsgDef", "action": "Install",
+                "exiRequest": exi.decode()}), t)
+        st.call("GetCertificateStatus", const({"ocspRequestData": _hash_data(st, c)}), t)
+
+
+def authorize_payload(st: StationCore, c: Connector, tag: str) -> dict[str, Any]:
+    """Authorize: Plug & Charge (eMAID and certificate hash data) or the RFID token."""
+    if is_pnc(st, c):
+        return {"idToken": {"idToken": emaid(st, c), "type": "eMAID"},
+                "iso15118CertificateHashData": [_hash_data(st, c)]}
+    return {"idToken": {"idToken": tag, "type": "ISO14443"}}

@@ -1,0 +1,65 @@
+"""ISO 15118 / Plug & Charge messages and background incidents, through the station core;
+every message sent is checked against its version's official schema by the harness."""
+
+from __future__ import annotations
+
+import pytest
+
+from fleetsim.scenario.model import OcppVersion
+from fleetsim.station import StationConfig, iso15118
+from tests.station.harness import Exchange, make, session
+
+
+def test_pnc_car_sends_needs_schedule_certificate_checks_and_authorizes_with_hash_data(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(iso15118, "INSTALL_SHARE", 1.0)
+    cfg = StationConfig(meter_interval_s=600, heartbeat_interval_s=3600, iso15118_share=1.0,
+                        pnc_share=1.0)
+    ex = Exchange(make(OcppVersion.V201, (session(100, 900),), config=cfg))
+    ex.open()
+    ex.run_until(200)
+    acts = ex.actions()
+    order = [a for a in acts if a in ("NotifyEVChargingNeeds", "NotifyEVChargingSchedule",
+                                      "Get15118EVCertificate", "GetCertificateStatus",
+                                      "Authorize")]
+    assert order == ["NotifyEVChargingNeeds", "NotifyEVChargingSchedule",
+                     "Get15118EVCertificate", "GetCertificateStatus", "Authorize"]
+    auth = ex.of("Authorize")[0]
+    assert auth["idToken"]["type"] == "eMAID"
+    assert auth["iso15118CertificateHashData"][0] == ex.of(
+        "GetCertificateStatus")[0]["ocspRequestData"]
+    needs = ex.of("NotifyEVChargingNeeds")[0]["chargingNeeds"]
+    assert needs["acChargingParameters"]["energyAmount"] == 10_000
+
+
+@pytest.mark.parametrize("v", [OcppVersion.V16, OcppVersion.V201, OcppVersion.V21])
+def test_plain_cars_and_other_versions_send_no_15118(v: OcppVersion) -> None:
+    cfg = StationConfig(meter_interval_s=600, heartbeat_interval_s=3600, iso15118_share=1.0,
+                        pnc_share=0.0 if v is OcppVersion.V201 else 1.0)
+    ex = Exchange(make(v, (session(100, 900),), config=cfg))
+    ex.open()
+    ex.run_until(200)
+    assert "GetCertificateStatus" not in ex.actions()
+    assert ("NotifyEVChargingNeeds" in ex.actions()) == (v is OcppVersion.V201)
+    if v is not OcppVersion.V16:
+        assert ex.of("Authorize")[0]["idToken"]["type"] == "ISO14443"
+
+
+@pytest.mark.parametrize("v", [OcppVersion.V16, OcppVersion.V201, OcppVersion.V21])
+def test_background_incidents_at_the_scenario_rates(v: OcppVersion) -> None:
+    cfg = StationConfig(meter_interval_s=600, heartbeat_interval_s=86_400,
+                        security_events_per_day=24, notify_events_per_day=24)
+    ex = Exchange(make(v, config=cfg))
+    assert ex.st.extra is None
+    ex.open()
+    ex.run_until(5 * 86_400)  # five simulated days (the harness clock runs at factor 1)
+    sec = len(ex.of("SecurityEventNotification"))
+    assert 80 <= sec <= 170  # Poisson, mean 120
+    faults = [e for p in ex.of("NotifyEvent") for e in p["eventData"]]
+    if v is OcppVersion.V16:
+        assert not faults  # 1.6 has no NotifyEvent
+    else:
+        raised = [e for e in faults if not e["cleared"]]
+        assert 80 <= len(raised) <= 170
+        assert all(e["eventNotificationType"] == "HardWiredNotification" for e in faults)
+        assert len(faults) - len(raised) >= len(raised) - 1  # each is cleared again
