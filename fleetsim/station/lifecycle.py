@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from fleetsim.station.core import StationCore
 
 __all__ = ["after_reboot", "after_session", "begin_reset", "cancel_reservation", "extra",
-           "request_reboot", "reserve", "start_aligned", "start_firmware", "start_upload"]
+           "reconnect_when_idle", "request_reboot", "reserve", "start_aligned", "start_firmware",
+           "start_upload"]
 
 _RESET_REASON = {"Soft": "SoftReset", "Hard": "HardReset"}
 _IDLE_WAIT_WALL_S = 5.0   # a reset waits at most this long for its stop messages' answers
@@ -51,7 +52,7 @@ def begin_reset(st: StationCore, t: float, kind: str, *, boot_reason: str = "Rem
     for c in st.connectors:
         if c.session is not None:
             st.end_session(c, t, reason=reason)
-    _await_idle(t, st, t + _IDLE_WAIT_WALL_S)
+    reconnect_when_idle(t, st)
 
 
 def request_reboot(st: StationCore, t: float, kind: str, *, boot_reason: str) -> bool:
@@ -64,11 +65,14 @@ def request_reboot(st: StationCore, t: float, kind: str, *, boot_reason: str) ->
     return True
 
 
-def _await_idle(t: float, st: StationCore, deadline: float) -> None:
+def reconnect_when_idle(t: float, st: StationCore, deadline: float | None = None) -> None:
+    """Close and reconnect once nothing is in flight (at most ``_IDLE_WAIT_WALL_S`` on):
+    a reset, or new credentials that apply from the next connection (A01, A02)."""
+    deadline = t + _IDLE_WAIT_WALL_S if deadline is None else deadline
     if st.idle or t >= deadline or not st.connected:
         st.reconnect_after = st.cfg.reboot_wall_s
     else:
-        st.at(t + _POLL_WALL_S, _await_idle, st, deadline)
+        st.at(t + _POLL_WALL_S, reconnect_when_idle, st, deadline)
 
 
 def after_reboot(st: StationCore, t: float) -> None:

@@ -17,14 +17,14 @@ import tempfile
 from typing import TYPE_CHECKING, Any
 
 from fleetsim.station.dispatch import const
-from fleetsim.station.lifecycle import extra
+from fleetsim.station.lifecycle import extra, reconnect_when_idle
 
 if TYPE_CHECKING:
     from fleetsim.station.core import StationCore
 
 __all__ = ["after_boot", "certificate_signed", "delete_certificate", "install_certificate",
            "installed_certificates", "load_own_certificate", "note_connect_failure",
-           "own_password", "reconnect_when_idle", "security_event", "send_csr", "set_password"]
+           "own_password", "security_event", "send_csr", "set_password"]
 
 # 1.6 Security Whitepaper ed. 3 spells the CSMS "CentralSystem", the station "ChargePoint"
 _NAMES_16 = {"FailedToAuthenticateAtCsms": "FailedToAuthenticateAtCentralSystem",
@@ -32,8 +32,6 @@ _NAMES_16 = {"FailedToAuthenticateAtCsms": "FailedToAuthenticateAtCentralSystem"
              "InvalidCsmsCertificate": "InvalidCentralSystemCertificate",
              "InvalidChargingStationCertificate": "InvalidChargePointCertificate"}
 PASSWORD_CHARS = (16, 40)   # A01.FR.?? / whitepaper: BasicAuthPassword is 16-40 characters
-_IDLE_WAIT_WALL_S = 5.0
-_POLL_WALL_S = 0.02
 
 
 def _sec(st: StationCore) -> dict[str, Any]:
@@ -82,15 +80,6 @@ def after_boot(st: StationCore, t: float, reboot_reason: str | None) -> None:
     if reboot_reason is not None:
         security_event(st, t, "FirmwareUpdated" if reboot_reason == "FirmwareUpdate"
                        else "ResetOrReboot", reboot_reason)
-
-
-def reconnect_when_idle(t: float, st: StationCore, deadline: float | None = None) -> None:
-    """Close and reconnect once nothing is in flight (new credentials apply on connect)."""
-    deadline = t + _IDLE_WAIT_WALL_S if deadline is None else deadline
-    if st.idle or t >= deadline or not st.connected:
-        st.reconnect_after = st.cfg.reboot_wall_s
-    else:
-        st.at(t + _POLL_WALL_S, reconnect_when_idle, st, deadline, name="sec_reconnect")
 
 
 # ---------------------------------------------------------------- password (A01)
