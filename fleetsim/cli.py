@@ -41,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--fail-on", action="append", default=[], metavar="EXPR",
                    help='SLO that fails the run, e.g. "2.0.1/TransactionEvent.p99 > 500ms"')
     r.add_argument("--quiet", action="store_true", help="no live progress line")
+    r.add_argument("--metrics-port", type=int, metavar="PORT",
+                   help="serve Prometheus metrics of the live, merged figures on PORT")
+    r.add_argument("--metrics-hold", type=_duration, metavar="DURATION",
+                   help="with --workers 0: keep --metrics-port up this long after the run "
+                        "(e.g. 20s) so a scraper takes the final figures")
     r.add_argument("--strict", action="store_true", help="validate every CSMS message against "
                    "the OCPP schemas; violations per action in summary.json (conformance)")
     r.add_argument("--workers", type=int, metavar="N", help="engine worker processes under "

@@ -60,6 +60,8 @@ class EngineBridge:
         self._t0 = time.monotonic()
         self.samples = 0
         self.fatal: str | None = None
+        self.live: dict[str, Any] | None = None  # the engine's latest live snapshot
+        self.on_live: Callable[[dict[str, Any]], None] | None = None
 
     @property
     def pid(self) -> int | None:
@@ -184,6 +186,10 @@ class EngineBridge:
             kind = msg.get("t")
             if kind == "samples":
                 self._fire(msg)
+            elif kind == "live":
+                self.live = msg.get("snap")
+                if self.on_live is not None and self.live is not None:
+                    self.on_live(self.live)
             elif kind == "warning":
                 log.warning("%s", msg.get("message"))
             elif kind == "fatal":

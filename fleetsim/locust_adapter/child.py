@@ -31,6 +31,7 @@ import orjson
 from fleetsim.drivers.registry import plan_fleet
 from fleetsim.drivers.session import StationPlan
 from fleetsim.exceptions import FleetsimError
+from fleetsim.live.figures import EngineFeed
 from fleetsim.locust_adapter.sampler import SampleRecorder
 from fleetsim.locust_adapter.wire import SAMPLE_PERIOD_S, RunContext, decode, encode
 from fleetsim.metrics.recorder import IntervalStats
@@ -120,6 +121,7 @@ class EngineChild:
         self._last_index = -1
         self._stopping: set[asyncio.Task[None]] = set()
         self.locust_cpu_percent: float | None = None  # the worker's own CPU, told on quit
+        self.live = EngineFeed(tag, lambda snap: self.send(encode({"t": "live", "snap": snap})))
 
     # ------------------------------------------------------------------ commands
     def start(self, indices: list[int]) -> None:
@@ -178,8 +180,11 @@ class EngineChild:
         stats.index, stats.t_s = idx, float(idx)
         if self.folder is not None:
             self.folder.interval(stats)
+        if self.engine is not None:  # the Fleet tab's and /metrics' figures (cumulative)
+            self.live.interval(self.engine, self.rec, stats.gauges.get("cpu_percent", 0.0))
 
     def on_sessions(self, rows: list[dict[str, Any]]) -> None:
+        self.live.sessions(rows)
         if self.folder is not None:
             self.folder.sessions(rows)
 
@@ -222,6 +227,7 @@ class EngineChild:
         self._note_booted(eng.runners)
         self._note_booted(self.running.values())
         self._flush_samples()
+        self.live.interval(eng, self.rec, cpu, final=True)
         if self.folder is not None:
             self.folder.close()
             self.folder.final("recorder.json", self.rec.to_wire())

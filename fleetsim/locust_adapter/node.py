@@ -84,6 +84,11 @@ class FleetNode:
         self.started_at = ""
         self.claims: IndexClaims | None = None
         ev: Any = environment.events  # locust's EventHook is untyped
+        from fleetsim.locust_adapter.webui import FleetView
+
+        self.view = FleetView(environment, is_worker=self.is_worker, is_master=self.is_master)
+        if web_ui is not None and not self.is_worker:
+            self.view.attach(web_ui)
         if self.is_worker:
             if getattr(self.options, "processes", None):  # forked by a local master
                 die_with_parent()  # Locust's own master-heartbeat timeout is 60 s
@@ -274,6 +279,11 @@ class FleetNode:
             s = self.scenario or parse_scenario(dict(ctx.scenario), file=ctx.scenario_file)
             self.bridge = EngineBridge(self.env, tag=self._tag(), on_fatal=self._report_fatal,
                                        call_timeout_ms=s.csms.call_timeout_s * 1000)
+            bridge = self.bridge
+            if self.is_worker:  # the engine's figures ride on Locust's worker reports
+                self.view.bridge_live = lambda: bridge.live
+            else:
+                bridge.on_live = self.view.board.update
         self.bridge.ensure(ctx)
         self.bridge.start(index)
 

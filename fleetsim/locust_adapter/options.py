@@ -28,6 +28,10 @@ def add_options(parser: Any) -> None:
                             "workers/<tag>/ inside it, the master merges them at the end")
     group.add_argument("--fleetsim-seed", type=int, default=None, include_in_web_ui=False,
                        help="override the scenario's seed")
+    group.add_argument("--fleetsim-metrics-port", type=int, metavar="PORT", default=None,
+                       include_in_web_ui=False,
+                       help="serve Prometheus metrics of the merged fleet figures on PORT "
+                            "(master or local run; the web UI also serves /metrics)")
     group.add_argument("--fleetsim-no-merge", action="store_true", default=False,
                        include_in_web_ui=False,
                        help="leave the merge to the caller (fleetsim run does it)")

@@ -29,12 +29,15 @@ def run_command(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     if workers == 0:  # today's in-process engine: one process, easiest to debug
         from fleetsim.run.standalone import run_scenario
 
-        outcome = run_scenario(scenario, out_dir=args.out, progress=not args.quiet)
+        outcome = run_scenario(scenario, out_dir=args.out, progress=not args.quiet,
+                               metrics_port=getattr(args, "metrics_port", None),
+                               metrics_hold_s=getattr(args, "metrics_hold", None) or 0.0)
     else:
         from fleetsim.run.distributed import run_with_locust
 
         outcome = run_with_locust(scenario, workers=workers, out_dir=args.out,
-                                  progress=not args.quiet)
+                                  progress=not args.quiet,
+                                  metrics_port=getattr(args, "metrics_port", None))
     summary = outcome.summary
     print_table(summary, out)
     from fleetsim.report.command import print_verdicts

@@ -52,7 +52,7 @@ def _free_port() -> int:
 
 
 def locust_command(s: Scenario, out: Path, *, workers: int,
-                   csms_url: str | None) -> list[str]:
+                   csms_url: str | None, metrics_port: int | None = None) -> list[str]:
     """The headless Locust command line for ``s`` with ``workers`` worker processes."""
     port = str(_free_port())  # never Locust's default 5557: runs must not meet each other
     cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
@@ -64,6 +64,8 @@ def locust_command(s: Scenario, out: Path, *, workers: int,
            "--loglevel", "WARNING"]
     if csms_url is not None:
         cmd += ["--fleetsim-csms", csms_url]
+    if metrics_port is not None:  # the master serves the merged figures
+        cmd += ["--fleetsim-metrics-port", str(metrics_port)]
     if s.load is None:  # with a load: section the scenario's shape drives users and the end
         cmd += ["--users", str(s.stations.count), "--spawn-rate",
                 f"{s.stations.connect_rate_per_s:g}", "--run-time",
@@ -111,7 +113,8 @@ class RunSignals:
 
 
 def run_with_locust(s: Scenario, *, workers: int, out_base: str | Path = "results",
-                    out_dir: str | Path | None = None, progress: bool = True) -> RunOutcome:
+                    out_dir: str | Path | None = None, progress: bool = True,
+                    metrics_port: int | None = None) -> RunOutcome:
     """Run ``s`` under Locust with ``workers`` worker processes; raises on a failed run."""
     if workers < 1:
         raise FleetsimError("--workers must be >= 1 for the Locust path (0: in-process engine)")
@@ -119,13 +122,13 @@ def run_with_locust(s: Scenario, *, workers: int, out_base: str | Path = "result
         become_subreaper()  # a dying Locust's workers and engines are re-parented to us
         try:
             return _run(s, workers=workers, out=run_dir(out_dir, out_base, s.name),
-                        progress=progress, signals=signals)
+                        progress=progress, signals=signals, metrics_port=metrics_port)
         finally:
             become_subreaper(False)
 
 
 def _run(s: Scenario, *, workers: int, out: Path, progress: bool,
-         signals: RunSignals) -> RunOutcome:
+         signals: RunSignals, metrics_port: int | None = None) -> RunOutcome:
     epoch = s.clock.epoch
     results = ResultsFolder(out, scenario_raw=s.raw, epoch_unix=epoch.timestamp())
     started_at = iso_ms(time.time())
@@ -146,7 +149,9 @@ def _run(s: Scenario, *, workers: int, out: Path, progress: bool,
                 try:
                     if not signals.count:  # stopped while planning: start nothing
                         _run_locust(s, out, locust_command(s, out, workers=workers,
-                                                           csms_url=url), progress, signals)
+                                                           csms_url=url,
+                                                           metrics_port=metrics_port),
+                                    progress, signals)
                 finally:
                     # whatever Locust left behind stops before the CSMS it talks to
                     spare = before | ({csms.pid} if csms is not None and csms.pid else set())

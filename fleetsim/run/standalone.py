@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -87,7 +88,8 @@ def csms_urls(s: Scenario, out: Path, plans: list[StationPlan]) -> Iterator[dict
 
 
 def run_scenario(s: Scenario, *, out_base: str | Path = "results", out_dir: str | Path | None = None,
-                 progress: bool = True) -> RunOutcome:
+                 progress: bool = True, metrics_port: int | None = None,
+                 metrics_hold_s: float = 0.0) -> RunOutcome:
     """Run ``s`` and write its results folder; raises FleetsimError on a failed run."""
     out = run_dir(out_dir, out_base, s.name)
 
@@ -103,8 +105,9 @@ def run_scenario(s: Scenario, *, out_base: str | Path = "results", out_dir: str 
     try:
         with embedded_csms(s, out, plans) as csms:
             urls = dict(s.csms.urls) if csms is None else {v: csms.url for v in OcppVersion}
-            report = _run_engine(s, specs, plans, urls, rec, results, epoch, progress, csms,
-                                 restarts)
+            with live_metrics(metrics_port, metrics_hold_s) as feed:
+                report = _run_engine(s, specs, plans, urls, rec, results, epoch, progress, csms,
+                                     restarts, feed)
     except FleetsimError as exc:
         failure = str(exc)
     summary = _summary(s, specs, rec, report, started_at, failure, restarts)
@@ -116,14 +119,22 @@ def run_scenario(s: Scenario, *, out_base: str | Path = "results", out_dir: str 
 
 def _run_engine(s: Scenario, specs: Any, plans: Any, urls: dict[OcppVersion, str], rec: Recorder,
                 results: ResultsFolder, epoch: Any, progress: bool, csms: Any,
-                restarts: list[dict[str, Any]]) -> EngineReport:
+                restarts: list[dict[str, Any]], feed: Any = None) -> EngineReport:
     cfg = station_config(s)
     line = ProgressLine(s.stations.count) if progress else None
+    engine: Engine | None = None
 
     def on_interval(st: Any) -> None:
         results.add_interval(st)
         if line is not None:
             line(st)
+        if feed is not None and engine is not None:
+            feed.interval(engine, rec, st.gauges.get("cpu_percent", 0.0))
+
+    def on_sessions(rows: Any) -> None:
+        results.add_sessions(rows)
+        if feed is not None:
+            feed.sessions(rows)
 
     async def main() -> EngineReport:
         loop = asyncio.get_running_loop()
@@ -144,8 +155,9 @@ def _run_engine(s: Scenario, specs: Any, plans: Any, urls: dict[OcppVersion, str
         uris = [target.url_for(sp.version, sp.station_id) for sp in specs]
         faults = (FaultInjector(s.faults, seed=s.seed, clock=clock)
                   if s.faults.station_side else None)
+        nonlocal engine
         engine = Engine(stations, uris, recorder=rec, on_interval=on_interval,
-                        on_sessions=results.add_sessions, on_messages=results.add_messages,
+                        on_sessions=on_sessions, on_messages=results.add_messages,
                         faults=faults, options=EngineOptions(
                             connect_rate_per_s=s.stations.connect_rate_per_s,
                             connect_timeout_s=s.csms.connect_timeout_s,
@@ -157,7 +169,10 @@ def _run_engine(s: Scenario, specs: Any, plans: Any, urls: dict[OcppVersion, str
                            horizon_s=s.duration_s, day_s_at_origin=clock.epoch_unix % 86400.0,
                            factor=s.clock.time_factor) as restarter:
             try:
-                return await engine.run(s.duration_s, stop)
+                report = await engine.run(s.duration_s, stop)
+                if feed is not None:
+                    feed.interval(engine, rec, report.cpu_percent, final=True)
+                return report
             finally:
                 if restarter is not None:
                     restarts.extend(restarter.events)
@@ -168,6 +183,33 @@ def _run_engine(s: Scenario, specs: Any, plans: Any, urls: dict[OcppVersion, str
         return uvloop.run(main())
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux/macOS
         return asyncio.run(main())
+
+
+@contextlib.contextmanager
+def live_metrics(port: int | None, hold_s: float = 0.0) -> Iterator[Any]:
+    """An :class:`EngineFeed` into a Prometheus endpoint on ``port`` (None: no endpoint),
+    kept up ``hold_s`` after the run so a scraper takes the final figures."""
+    if port is None:
+        yield None
+        return
+    from fleetsim.live.figures import Board, EngineFeed
+    from fleetsim.live.prometheus import MetricsServer
+
+    board = Board()
+    server = MetricsServer(board, port=port)
+    try:
+        yield EngineFeed("engine", board.update)
+        if hold_s > 0:  # Ctrl-C or SIGTERM ends the hold early; results are written after it
+            done = threading.Event()
+            old = {sig: signal.signal(sig, lambda *_: done.set())
+                   for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                done.wait(hold_s)
+            finally:
+                for sig, handler in old.items():
+                    signal.signal(sig, handler)
+    finally:
+        server.close()
 
 
 def _summary(s: Scenario, specs: Any, rec: Recorder, report: EngineReport | None,

@@ -100,6 +100,11 @@ class StationCore(CallChannel):
         """Set by a reset: the engine closes the socket and reconnects after this many wall s."""
         self._schedule_next_arrival()
 
+    @property
+    def sessions_arrived(self) -> int:
+        """Planned sessions whose arrival time has come (balked ones included)."""
+        return self._next_session
+
     # ------------------------------------------------------------------ engine API
     def on_open(self, now: float) -> None:
         self.connected = True

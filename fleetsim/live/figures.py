@@ -1,0 +1,220 @@
+"""Live fleet figures: one engine's cumulative snapshot, and the exact merge of many.
+
+An engine (the in-process one of ``fleetsim run``, or the child behind each Locust
+worker) builds a :func:`engine_snapshot` every second: a plain JSON-able dict with
+the station states, sessions, fleet power, every action's *cumulative* counts and
+HdrHistogram (encoded, exact), and the engine's health. Snapshots are cumulative,
+so the latest one of each engine is all a master needs: :func:`merge` adds them —
+counts add, histograms merge bucket for bucket — and the Fleet tab and the
+Prometheus endpoint both read the one :class:`LiveFigures` it returns. At the end
+of a run they therefore show what ``summary.json`` shows (the same recorder, the
+same merge).
+
+No station id ever leaves an engine here: states and actions are aggregated.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from fleetsim.metrics.histogram import LatencyHistogram
+from fleetsim.metrics.recorder import Recorder
+from fleetsim.run.results import LAG_P99_LIMIT_MS
+
+__all__ = ["STATES", "ActionFigures", "Board", "EngineFeed", "EngineHealth", "LiveFigures", "engine_snapshot",
+           "merge"]
+
+# mutually exclusive station states, in the order the tab shows them
+STATES = ("connecting", "booted", "charging", "offline", "failed")
+STALE_AFTER_S = 10.0  # an engine whose last snapshot is older than this is marked stale
+
+
+def _station_state(runner: Any) -> str:
+    st = runner.station
+    if st.booted:
+        return "charging" if any(c.charging and not c.full for c in st.connectors) else "booted"
+    if st.boots:
+        return "offline"  # booted before, now disconnected or reconnecting
+    if runner.conn is None and getattr(runner, "_attempts", 0) > 1:
+        return "failed"  # never booted, and its last connect attempt failed
+    return "connecting"
+
+
+def engine_snapshot(engine: Any, rec: Recorder, *, tag: str, cpu_percent: float,
+                    sessions_finished: int, final: bool = False) -> dict[str, Any]:
+    """One engine's cumulative figures now (call it on the engine's own loop)."""
+    states: Counter[str] = Counter()
+    plugged = started = 0
+    power_w = 0.0
+    queued = 0
+    for r in engine.runners:
+        states[_station_state(r)] += 1
+        st = r.station
+        started += st.sessions_arrived
+        queued += st.offline_pending
+        for c in st.connectors:
+            if c.session is not None:
+                plugged += 1
+                if c.charging and not c.full:
+                    power_w += c.power_w
+    lag = rec.loop_lag
+    return {
+        "tag": tag, "t_unix": time.time(), "final": final,
+        "stations": {s: states.get(s, 0) for s in STATES},
+        "sessions": {"started": started - rec.faults.get("session_balked", 0),
+                     "finished": sessions_finished},
+        "plugged": plugged, "power_kw": round(power_w / 1000.0, 3),
+        "offline_queued": queued,
+        "actions": {k: {"hist": a.hist.encode(), "sent": a.sent, "answered": a.answered,
+                        "errors": dict(a.errors)} for k, a in rec.actions.items()},
+        "faults": dict(rec.faults),
+        "health": {"loop_lag_p99_ms": round(lag.percentile_ms(99), 3),
+                   "loop_lag_max_ms": round(lag.max_ms(), 3),
+                   "cpu_percent": round(cpu_percent, 1)},
+    }
+
+
+@dataclass(slots=True)
+class ActionFigures:
+    hist: LatencyHistogram = field(default_factory=LatencyHistogram)
+    sent: int = 0
+    answered: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineHealth:
+    tag: str
+    loop_lag_p99_ms: float
+    loop_lag_max_ms: float
+    cpu_percent: float
+    age_s: float
+    stale: bool
+    valid: bool
+
+
+@dataclass(slots=True)
+class LiveFigures:
+    """The merged figures of every engine reporting (what the tab and /metrics show)."""
+
+    stations: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATES, 0))
+    sessions: dict[str, int] = field(default_factory=lambda: {"started": 0, "finished": 0})
+    plugged: int = 0
+    power_kw: float = 0.0
+    offline_queued: int = 0
+    actions: dict[str, ActionFigures] = field(default_factory=dict)
+    faults: Counter[str] = field(default_factory=Counter)
+    engines: list[EngineHealth] = field(default_factory=list)
+    finished: int = 0  # engines whose final figures are in
+
+    def errors_by_kind(self) -> Counter[str]:
+        out: Counter[str] = Counter()
+        for a in self.actions.values():
+            out.update(a.errors)
+        return out
+
+    def table(self) -> list[dict[str, Any]]:
+        """Per action: counts and exact percentiles (ms), for the tab and /fleet/data."""
+        rows = []
+        for key in sorted(self.actions):
+            a = self.actions[key]
+            h = a.hist
+            rows.append({"name": key, "sent": a.sent, "answered": a.answered,
+                         "errors": sum(a.errors.values()),
+                         "p50": round(h.percentile_ms(50), 3), "p90": round(h.percentile_ms(90), 3),
+                         "p99": round(h.percentile_ms(99), 3),
+                         "p999": round(h.percentile_ms(99.9), 3), "max": round(h.max_ms(), 3)})
+        return rows
+
+    def to_json(self) -> dict[str, Any]:
+        return {"stations": self.stations, "sessions": self.sessions, "plugged": self.plugged,
+                "power_kw": self.power_kw, "offline_queued": self.offline_queued,
+                "actions": self.table(), "errors": dict(self.errors_by_kind()),
+                "faults": dict(self.faults), "finished": self.finished,
+                "engines": [{"tag": e.tag, "loop_lag_p99_ms": e.loop_lag_p99_ms,
+                             "loop_lag_max_ms": e.loop_lag_max_ms, "cpu_percent": e.cpu_percent,
+                             "age_s": e.age_s, "stale": e.stale, "valid": e.valid}
+                            for e in self.engines]}
+
+
+def merge(snapshots: list[dict[str, Any]], *, now: float | None = None) -> LiveFigures:
+    """Add the engines' latest snapshots into one :class:`LiveFigures` (exact)."""
+    now = time.time() if now is None else now
+    out = LiveFigures()
+    power = 0.0
+    for snap in sorted(snapshots, key=lambda s: str(s.get("tag"))):
+        for s, n in snap["stations"].items():
+            out.stations[s] = out.stations.get(s, 0) + int(n)
+        for s, n in snap["sessions"].items():
+            out.sessions[s] = out.sessions.get(s, 0) + int(n)
+        out.plugged += int(snap["plugged"])
+        power += float(snap["power_kw"])
+        out.offline_queued += int(snap["offline_queued"])
+        for key, a in snap["actions"].items():
+            mine = out.actions.get(key)
+            if mine is None:
+                mine = out.actions[key] = ActionFigures()
+            mine.hist.add(LatencyHistogram.decode(a["hist"]))
+            mine.sent += int(a["sent"])
+            mine.answered += int(a["answered"])
+            mine.errors.update(a["errors"])
+        out.faults.update(snap["faults"])
+        out.finished += 1 if snap.get("final") else 0
+        h = snap["health"]
+        age = max(0.0, now - float(snap["t_unix"]))
+        stale = age > STALE_AFTER_S and not snap.get("final")
+        out.engines.append(EngineHealth(
+            tag=str(snap["tag"]), loop_lag_p99_ms=float(h["loop_lag_p99_ms"]),
+            loop_lag_max_ms=float(h["loop_lag_max_ms"]), cpu_percent=float(h["cpu_percent"]),
+            age_s=round(age, 1), stale=stale,
+            valid=float(h["loop_lag_p99_ms"]) <= LAG_P99_LIMIT_MS and not stale))
+    out.power_kw = round(power, 3)
+    return out
+
+
+class Board:
+    """The latest snapshot of every engine seen, merged on demand (cached until one changes).
+
+    Engines are never forgotten: a vanished engine's last figures stay in the sums (and it
+    is shown stale), so the counters the endpoint exports never go backwards.
+    """
+
+    def __init__(self) -> None:
+        self._snaps: dict[str, dict[str, Any]] = {}
+        self._cached: LiveFigures | None = None
+        self._cached_at = 0.0
+
+    def update(self, snap: dict[str, Any]) -> None:
+        self._snaps = {**self._snaps, str(snap["tag"]): snap}  # replaced whole: thread-safe reads
+        self._cached = None
+
+    @property
+    def engines(self) -> int:
+        return len(self._snaps)
+
+    def figures(self) -> LiveFigures:
+        now = time.time()
+        cached = self._cached
+        if cached is None or now - self._cached_at > 1.0:  # ages and staleness move on
+            cached = self._cached = merge(list(self._snaps.values()), now=now)
+            self._cached_at = now
+        return cached
+
+
+class EngineFeed:
+    """Builds an engine's snapshot on each interval and hands it to ``publish``."""
+
+    def __init__(self, tag: str, publish: Any) -> None:
+        self.tag, self.publish = tag, publish
+        self.sessions_finished = 0
+
+    def sessions(self, rows: list[Any]) -> None:
+        self.sessions_finished += len(rows)
+
+    def interval(self, engine: Any, rec: Recorder, cpu_percent: float, *,
+                 final: bool = False) -> None:
+        self.publish(engine_snapshot(engine, rec, tag=self.tag, cpu_percent=cpu_percent,
+                                     sessions_finished=self.sessions_finished, final=final))

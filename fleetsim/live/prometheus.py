@@ -1,0 +1,153 @@
+"""A Prometheus/OpenMetrics endpoint over a :class:`Board`'s merged, exact figures.
+
+``prometheus_client`` does the exposition format and the HTTP server (it is the
+reference implementation; hand-rolling the text format would be a liability). A
+custom collector renders the board at scrape time, so nothing is kept twice:
+
+- ``fleetsim_call_latency_seconds{version,action}``: a histogram whose buckets are
+  cumulative counts read off the run's own HdrHistogram (1 ms … 60 s);
+- ``fleetsim_calls_sent_total``, ``…_answered_total``, ``fleetsim_call_errors_total{kind}``,
+  ``fleetsim_faults_total{kind}``, ``fleetsim_sessions_{started,finished}_total``;
+- gauges: ``fleetsim_stations{state}``, ``fleetsim_plugged_vehicles``, ``fleetsim_power_kw``,
+  ``fleetsim_offline_queue_depth``, ``fleetsim_engine_loop_lag_p99_seconds{engine}``,
+  ``fleetsim_engine_cpu_percent{engine}``, ``fleetsim_engine_stale{engine}``.
+
+Labels are bounded: version × action, error kind, state, engine (one per process) —
+never a station id.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+from prometheus_client import start_http_server
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from fleetsim.live.figures import STATES, Board
+from fleetsim.metrics.histogram import LatencyHistogram
+
+__all__ = ["BUCKETS_S", "MetricsServer", "cumulative_buckets", "registry_for"]
+
+BUCKETS_S = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0,
+             30.0, 60.0)
+
+
+@functools.lru_cache(maxsize=4)
+def _layout(counts_len: int, sig_figs: int) -> tuple[Any, Any]:
+    """Per counts-array index: its value and its bucket's lowest value [µs]. The same for
+    every histogram of one size, so computed once."""
+    h = LatencyHistogram(significant_figures=sig_figs).hdr
+    values = [h.get_value_from_index(i) for i in range(counts_len)]
+    lowest = [h.get_lowest_equivalent_value(v) for v in values]
+    return np.array(values, dtype=np.float64), np.array(lowest, dtype=np.float64)
+
+
+def cumulative_buckets(h: LatencyHistogram) -> tuple[list[tuple[str, float]], float]:
+    """Prometheus buckets (``le`` → calls at or below it) and the sum [s] of ``h``.
+
+    A value counts under ``le`` when its HdrHistogram bucket starts at or below it
+    (0.1 % resolution); the sum adds each bucket's value times its count. Read straight
+    off the counts array: HdrHistogram's Python iterators take seconds per histogram.
+    """
+    hdr = h.hdr
+    counts = np.frombuffer(hdr.counts, dtype=np.uint64)[: hdr.counts_len]
+    values, lowest = _layout(int(hdr.counts_len), int(hdr.significant_figures))
+    nz = np.flatnonzero(counts)
+    n, low = counts[nz].astype(np.float64), lowest[nz]
+    out = [(repr(le), float(n[low <= le * 1e6].sum())) for le in BUCKETS_S]
+    out.append(("+Inf", float(h.count)))
+    return out, float((values[nz] * n).sum()) / 1e6
+
+
+class _BoardCollector(Collector):
+    def __init__(self, board: Board) -> None:
+        self.board = board
+
+    def collect(self) -> Iterator[Metric]:
+        f = self.board.figures()
+        lat = HistogramMetricFamily("fleetsim_call_latency_seconds",
+                                    "CALL latency from due to answer, per OCPP version and action",
+                                    labels=["version", "action"])
+        sent = CounterMetricFamily("fleetsim_calls_sent", "CALLs sent", labels=["version", "action"])
+        answered = CounterMetricFamily("fleetsim_calls_answered", "CALLRESULTs received",
+                                       labels=["version", "action"])
+        errors = CounterMetricFamily("fleetsim_call_errors", "CALLs that failed, by kind",
+                                     labels=["version", "action", "kind"])
+        for key in sorted(f.actions):
+            a = f.actions[key]
+            labels = _split(key)
+            buckets, total = cumulative_buckets(a.hist)
+            lat.add_metric(labels, buckets, total)
+            sent.add_metric(labels, a.sent)
+            answered.add_metric(labels, a.answered)
+            for kind, n in sorted(a.errors.items()):
+                errors.add_metric([*labels, kind], n)
+        yield from (lat, sent, answered, errors)
+        faults = CounterMetricFamily("fleetsim_faults", "station-level faults, by kind",
+                                     labels=["kind"])
+        for kind, n in sorted(f.faults.items()):
+            faults.add_metric([kind], n)
+        yield faults
+        for name, doc in (("started", "sessions that began (vehicle plugged in)"),
+                          ("finished", "sessions that ended")):
+            yield CounterMetricFamily(f"fleetsim_sessions_{name}", doc, value=f.sessions[name])
+        st = GaugeMetricFamily("fleetsim_stations", "stations by state", labels=["state"])
+        for s in STATES:
+            st.add_metric([s], f.stations.get(s, 0))
+        yield st
+        yield GaugeMetricFamily("fleetsim_plugged_vehicles", "vehicles plugged in",
+                                value=f.plugged)
+        yield GaugeMetricFamily("fleetsim_power_kw", "fleet charging power [kW]", value=f.power_kw)
+        yield GaugeMetricFamily("fleetsim_offline_queue_depth",
+                                "messages queued by stations while offline", value=f.offline_queued)
+        yield GaugeMetricFamily("fleetsim_engines", "engine processes reporting",
+                                value=len(f.engines))
+        yield GaugeMetricFamily("fleetsim_engines_finished",
+                                "engines whose final figures are in", value=f.finished)
+        lag = GaugeMetricFamily("fleetsim_engine_loop_lag_p99_seconds",
+                                "event-loop lag p99 per engine process", labels=["engine"])
+        cpu = GaugeMetricFamily("fleetsim_engine_cpu_percent", "CPU per engine process",
+                                labels=["engine"])
+        stale = GaugeMetricFamily("fleetsim_engine_stale", "1 when an engine's report is late",
+                                  labels=["engine"])
+        for e in f.engines:
+            lag.add_metric([e.tag], e.loop_lag_p99_ms / 1000.0)
+            cpu.add_metric([e.tag], e.cpu_percent)
+            stale.add_metric([e.tag], 1.0 if e.stale else 0.0)
+        yield from (lag, cpu, stale)
+
+
+def _split(key: str) -> list[str]:
+    version, _, action = key.partition("/")
+    return [version, action or key]
+
+
+def registry_for(board: Board) -> CollectorRegistry:
+    """A registry holding only ``board``'s collector (no process/platform defaults)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_BoardCollector(board))
+    return registry
+
+
+class MetricsServer:
+    """``/metrics`` for ``board`` on ``addr:port`` (port 0 picks a free one)."""
+
+    def __init__(self, board: Board, *, port: int, addr: str = "0.0.0.0") -> None:
+        self.registry = registry_for(board)
+        self._server: Any
+        self._server, self._thread = start_http_server(port, addr=addr, registry=self.registry)
+        self.port = int(self._server.server_port)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5.0)
