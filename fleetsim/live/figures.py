@@ -20,11 +20,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleetsim.metrics.histogram import LatencyHistogram
-from fleetsim.metrics.recorder import Recorder
+from fleetsim.metrics.recorder import ActionStats, Recorder
 from fleetsim.run.results import LAG_P99_LIMIT_MS
 
-__all__ = ["STATES", "ActionFigures", "Board", "EngineFeed", "EngineHealth", "LiveFigures", "engine_snapshot",
+__all__ = ["STATES", "Board", "EngineFeed", "EngineHealth", "LiveFigures", "engine_snapshot",
            "merge"]
 
 # mutually exclusive station states, in the order the tab shows them
@@ -68,21 +67,12 @@ def engine_snapshot(engine: Any, rec: Recorder, *, tag: str, cpu_percent: float,
                      "finished": sessions_finished},
         "plugged": plugged, "power_kw": round(power_w / 1000.0, 3),
         "offline_queued": queued,
-        "actions": {k: {"hist": a.hist.encode(), "sent": a.sent, "answered": a.answered,
-                        "errors": dict(a.errors)} for k, a in rec.actions.items()},
+        "actions": {k: a.to_wire() for k, a in rec.actions.items()},
         "faults": dict(rec.faults),
         "health": {"loop_lag_p99_ms": round(lag.percentile_ms(99), 3),
                    "loop_lag_max_ms": round(lag.max_ms(), 3),
                    "cpu_percent": round(cpu_percent, 1)},
     }
-
-
-@dataclass(slots=True)
-class ActionFigures:
-    hist: LatencyHistogram = field(default_factory=LatencyHistogram)
-    sent: int = 0
-    answered: int = 0
-    errors: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +95,7 @@ class LiveFigures:
     plugged: int = 0
     power_kw: float = 0.0
     offline_queued: int = 0
-    actions: dict[str, ActionFigures] = field(default_factory=dict)
+    actions: dict[str, ActionStats] = field(default_factory=dict)
     faults: Counter[str] = field(default_factory=Counter)
     engines: list[EngineHealth] = field(default_factory=list)
     finished: int = 0  # engines whose final figures are in
@@ -117,16 +107,19 @@ class LiveFigures:
         return out
 
     def table(self) -> list[dict[str, Any]]:
-        """Per action: counts and exact percentiles (ms), for the tab and /fleet/data."""
+        """Per action: counts and exact percentiles [ms] of the service figure (sent → answer:
+        the CSMS's), with the response (due → answer) and station-queueing p99 beside them."""
         rows = []
         for key in sorted(self.actions):
             a = self.actions[key]
-            h = a.hist
-            rows.append({"name": key, "sent": a.sent, "answered": a.answered,
+            h = a.service
+            rows.append({"name": key, "calls": a.first, "sent": a.sent, "answered": a.answered,
                          "errors": sum(a.errors.values()),
                          "p50": round(h.percentile_ms(50), 3), "p90": round(h.percentile_ms(90), 3),
                          "p99": round(h.percentile_ms(99), 3),
-                         "p999": round(h.percentile_ms(99.9), 3), "max": round(h.max_ms(), 3)})
+                         "p999": round(h.percentile_ms(99.9), 3), "max": round(h.max_ms(), 3),
+                         "responsep99": round(a.response.percentile_ms(99), 3),
+                         "queuedp99": round(a.queued.percentile_ms(99), 3)})
         return rows
 
     def to_json(self) -> dict[str, Any]:
@@ -156,11 +149,8 @@ def merge(snapshots: list[dict[str, Any]], *, now: float | None = None) -> LiveF
         for key, a in snap["actions"].items():
             mine = out.actions.get(key)
             if mine is None:
-                mine = out.actions[key] = ActionFigures()
-            mine.hist.add(LatencyHistogram.decode(a["hist"]))
-            mine.sent += int(a["sent"])
-            mine.answered += int(a["answered"])
-            mine.errors.update(a["errors"])
+                mine = out.actions[key] = ActionStats()
+            mine.add(ActionStats.from_wire(a))
         out.faults.update(snap["faults"])
         out.finished += 1 if snap.get("final") else 0
         h = snap["health"]

@@ -4,9 +4,11 @@
 reference implementation; hand-rolling the text format would be a liability). A
 custom collector renders the board at scrape time, so nothing is kept twice:
 
-- ``fleetsim_call_latency_seconds{version,action}``: a histogram whose buckets are
-  cumulative counts read off the run's own HdrHistogram (1 ms … 60 s);
-- ``fleetsim_calls_sent_total``, ``…_answered_total``, ``fleetsim_call_errors_total{kind}``,
+- ``fleetsim_call_latency_seconds{version,action,figure}``: a histogram whose buckets are
+  cumulative counts read off the run's own HdrHistograms (1 ms … 60 s), one per figure:
+  ``service`` (sent → answer, the CSMS's: summary.json's headline), ``response``
+  (due → answer) and ``queued`` (due → sent, the station's own wait);
+- ``fleetsim_calls_total`` (first attempts), ``fleetsim_calls_sent_total``, ``…_answered_total``, ``fleetsim_call_errors_total{kind}``,
   ``fleetsim_faults_total{kind}``, ``fleetsim_sessions_{started,finished}_total``;
 - gauges: ``fleetsim_stations{state}``, ``fleetsim_plugged_vehicles``, ``fleetsim_power_kw``,
   ``fleetsim_offline_queue_depth``, ``fleetsim_engine_loop_lag_p99_seconds{engine}``,
@@ -74,10 +76,15 @@ class _BoardCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         f = self.board.figures()
-        lat = HistogramMetricFamily("fleetsim_call_latency_seconds",
-                                    "CALL latency from due to answer, per OCPP version and action",
+        lat = HistogramMetricFamily(
+            "fleetsim_call_latency_seconds",
+            "CALL latency per OCPP version and action; figure: service (sent to answer, the "
+            "CSMS's), response (due to answer), queued (due to sent, the station's wait)",
+            labels=["version", "action", "figure"])
+        sent = CounterMetricFamily("fleetsim_calls_sent", "CALL frames sent (retries too)",
+                                   labels=["version", "action"])
+        calls = CounterMetricFamily("fleetsim_calls", "calls made (first attempts)",
                                     labels=["version", "action"])
-        sent = CounterMetricFamily("fleetsim_calls_sent", "CALLs sent", labels=["version", "action"])
         answered = CounterMetricFamily("fleetsim_calls_answered", "CALLRESULTs received",
                                        labels=["version", "action"])
         errors = CounterMetricFamily("fleetsim_call_errors", "CALLs that failed, by kind",
@@ -85,13 +92,16 @@ class _BoardCollector(Collector):
         for key in sorted(f.actions):
             a = f.actions[key]
             labels = _split(key)
-            buckets, total = cumulative_buckets(a.hist)
-            lat.add_metric(labels, buckets, total)
+            for figure, h in (("service", a.service), ("response", a.response),
+                              ("queued", a.queued)):
+                buckets, total = cumulative_buckets(h)
+                lat.add_metric([*labels, figure], buckets, total)
             sent.add_metric(labels, a.sent)
+            calls.add_metric(labels, a.first)
             answered.add_metric(labels, a.answered)
             for kind, n in sorted(a.errors.items()):
                 errors.add_metric([*labels, kind], n)
-        yield from (lat, sent, answered, errors)
+        yield from (lat, calls, sent, answered, errors)
         faults = CounterMetricFamily("fleetsim_faults", "station-level faults, by kind",
                                      labels=["kind"])
         for kind, n in sorted(f.faults.items()):

@@ -8,7 +8,8 @@ run feeds the board straight from its bridge. The master (or local runner) then
 serves, through Locust's documented extension points:
 
 - two tabs, *Fleet* (stations by state, sessions, power, errors by kind, engine
-  health) and *Fleet latency* (per action: calls, errors, exact p50/p90/p99/p99.9/max),
+  health) and *Fleet latency* (per action: calls, errors, the exact p50/p90/p99/p99.9/max
+  of the service figure — the CSMS's — and the response and queued p99 beside them),
   filled through ``extended_tabs``/``extended_tables`` and the ``extended_stats`` of
   ``/stats/requests``, which the UI polls every 2 s;
 - ``/fleet/data`` (the same figures as JSON) and ``/metrics`` on the web UI's port;
@@ -32,11 +33,14 @@ log = logging.getLogger(__name__)
 
 _FLEET = [{"key": "section", "title": "Section"}, {"key": "item", "title": "Item"},
           {"key": "value", "title": "Value"}]
-_LATENCY = [{"key": "name", "title": "Version/Action"}, {"key": "sent", "title": "Sent"},
+_LATENCY = [{"key": "name", "title": "Version/Action"}, {"key": "calls", "title": "Calls"},
+            {"key": "sent", "title": "Sent"},
             {"key": "answered", "title": "Answered"}, {"key": "errors", "title": "Errors"},
             {"key": "p50", "title": "p50 (ms)"}, {"key": "p90", "title": "p90 (ms)"},
             {"key": "p99", "title": "p99 (ms)"}, {"key": "p999", "title": "p99.9 (ms)"},
-            {"key": "max", "title": "Max (ms)"}]
+            {"key": "max", "title": "Max (ms)"},
+            {"key": "responsep99", "title": "Response p99 (ms, due→answer)"},
+            {"key": "queuedp99", "title": "Queued p99 (ms, station's wait)"}]
 
 
 def fleet_rows(f: LiveFigures) -> list[dict[str, Any]]:

@@ -73,7 +73,7 @@ def test_endpoint_agrees_with_the_results_folder(tmp_path: Path) -> None:
         wait_for(finished, 60, "the run's final figures on /metrics")
         # counters are monotonic between two scrapes, series by series
         for name in ("fleetsim_calls_sent_total", "fleetsim_calls_answered_total",
-                     "fleetsim_call_latency_seconds_count"):
+                     "fleetsim_calls_total", "fleetsim_call_latency_seconds_count"):
             for labels, v in first[name].items():
                 assert final[name][labels] >= v, (name, labels)
         proc.terminate()  # ends the hold; then the results folder is written
@@ -84,20 +84,25 @@ def test_endpoint_agrees_with_the_results_folder(tmp_path: Path) -> None:
             proc.wait()
         log.close()
     summary = json.loads((out / "summary.json").read_text())
-    hists = load_histograms(out)
+    hists = load_histograms(out)  # the headline figure: service
     assert hists
     for key, hdr in hists.items():
         version, action = key.split("/", 1)
         labels = (("action", action), ("version", version))
+        service = tuple(sorted((*labels, ("figure", "service"))))
         buckets, total = cumulative_buckets(LatencyHistogram(hdr))
         for le, n in buckets:
             got = final["fleetsim_call_latency_seconds_bucket"][
-                tuple(sorted((*labels, ("le", le))))]
+                tuple(sorted((*service, ("le", le))))]
             assert got == n, (key, le)
-        assert abs(final["fleetsim_call_latency_seconds_sum"][labels] - total) < 1e-6
+        assert abs(final["fleetsim_call_latency_seconds_sum"][service] - total) < 1e-6
         a = summary["actions"][key]
+        assert final["fleetsim_call_latency_seconds_count"][service] == a["count"]
         assert final["fleetsim_calls_sent_total"][labels] == a["sent"]
-        assert final["fleetsim_calls_answered_total"][labels] == a["count"]
+        assert final["fleetsim_calls_total"][labels] == a["calls"]
+        errors = sum(v for lab, v in final.get("fleetsim_call_errors_total", {}).items()
+                     if set(labels) <= set(lab))
+        assert errors == a["errors"]
     assert not any("station" in k for fam in final.values() for lab in fam for k, _ in lab
                    if k != "state")  # never a station-id label
     booted = summary["stations"]["booted"]
