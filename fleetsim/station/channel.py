@@ -217,7 +217,7 @@ class CallChannel:
         """Send a failed transaction message again, TransactionMessageRetryInterval x attempt
         later, ahead of the other transaction messages (their order is kept: 1.6 §4.10,
         2.0.1 E13); the station's other messages go on meanwhile."""
-        wait = self.clock.interval_wall(self.tx_retry_s * call.attempt)
+        wait = self.tx_retry_s * call.attempt  # wall s: TransactionMessageRetryInterval
         call.attempt += 1
         call.due = now + wait
         self._queue.appendleft(call)

@@ -1,9 +1,18 @@
 """Simulated time for stations: the engine owns the clock, models never read time.
 
 Stations keep their timers in *wall* seconds of the engine's monotonic clock
-(what latency is measured in); protocol intervals and driver sessions are in
-*simulated* seconds and are divided by ``factor`` to become wall seconds.
-Message timestamps follow the simulated clock or the wall clock.
+(what latency is measured in).
+
+Which timers compress (``factor`` simulated seconds per wall second):
+
+- driver sessions and the physics (arrival, departure, energy drawn, firmware steps):
+  simulated seconds, divided by ``factor``;
+- protocol intervals (heartbeat, meter sampling, clock-aligned readings, boot and
+  transaction-message retries, reconnect backoff, OfflineThreshold): wall seconds, as
+  on a real station, so a compressed fleet sends what a real fleet sends per station.
+  What the CSMS sets always means wall seconds; the scenario's own intervals are
+  divided by ``factor`` only when it asks (``clock.intervals: simulated``);
+- message timestamps: the simulated clock, or the wall clock (``wall_timestamps``).
 """
 
 from __future__ import annotations
@@ -66,6 +75,14 @@ class Clock:
         if self.wall_timestamps:
             return self.wall0 + (unix_s - self.unix0)
         return self.wall0 + (unix_s - self.epoch_unix) / self.factor
+
+    def calendar_unix(self, wall: float) -> float:
+        """The real calendar time (Unix s) at engine time ``wall``, whatever the stamps."""
+        return self.unix0 + (wall - self.wall0)
+
+    def wall_of_calendar(self, unix_s: float) -> float:
+        """Engine time at which the real calendar reads ``unix_s`` (inverse of calendar_unix)."""
+        return self.wall0 + (unix_s - self.unix0)
 
     def iso(self, wall: float) -> str:
         return iso_ms(self.unix(wall))

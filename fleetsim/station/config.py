@@ -12,15 +12,18 @@ __all__ = ["StationConfig"]
 
 @dataclass(frozen=True, slots=True)
 class StationConfig:
-    """Station behaviour; ``*_s`` intervals are simulated seconds, ``*_wall_s`` wall seconds."""
+    """Station behaviour. Protocol intervals are wall seconds, divided by ``interval_factor``
+    when the scenario asked for compressed intervals (``clock.intervals: simulated``);
+    the ``remote_*`` and ``firmware_step_s`` durations are simulated seconds."""
 
     vendor: str = "fleetsim"
     model: str = "SimStation"
     firmware: str = "0.1.0"
     meter_interval_s: float = 60.0
+    interval_factor: float = 1.0     # the scenario's meter/heartbeat/offline intervals ÷ this
     heartbeat_interval_s: float | None = None  # None: the interval the CSMS returns
     closed_loop_heartbeat: bool = False  # benchmarks: each Heartbeat as soon as the last is answered
-    boot_retry_default_s: float = 30.0         # when Pending/Rejected come with interval 0
+    boot_retry_default_s: float = 30.0         # [wall s] when Pending/Rejected come with interval 0
     measurands: tuple[str, ...] = DEFAULT_MEASURANDS
     authorize: bool = True
     call_timeout_wall_s: float = 30.0
@@ -28,7 +31,7 @@ class StationConfig:
     # protocol depth (issue #5): what the CSMS may change at run time starts from these
     authorize_remote: bool = True          # AuthorizeRemoteTxRequests / AuthCtrlr.AuthorizeRemoteStart
     tx_message_attempts: int = 3           # TransactionMessageAttempts (1.6 §4.10 / 2.0.1 E13)
-    tx_retry_interval_s: float = 60.0      # TransactionMessageRetryInterval
+    tx_retry_interval_s: float = 60.0      # TransactionMessageRetryInterval [wall s]
     connection_timeout_s: float = 60.0     # ConnectionTimeOut / TxCtrlr.EVConnectionTimeOut
     offline_queue_max: int = 10_000        # queued transaction messages; oldest meter values go first
     reboot_wall_s: float = 0.5             # how long a reset or firmware install keeps it away

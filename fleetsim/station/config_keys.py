@@ -77,10 +77,11 @@ def _set_heartbeat(st: StationCore, v: int, t: float) -> None:
 
 
 def _set_sample(st: StationCore, v: int, t: float) -> None:
-    st.meter_interval_s = float(v) if v > 0 else float("inf")  # 0: no sampled data
+    # wall seconds whatever the time_factor: a CSMS that sets 5 s means 5 s between readings
+    st.meter_interval_s = st.meter_wall_s = float(v) if v > 0 else float("inf")  # 0: none
     for c in st.connectors:
         if c.tx is not None and v > 0:
-            st.at(t + st.clock.interval_wall(v), st.meter_loop, c, name=f"meter{c.connector_id}")
+            st.arm_meter(c, t)
 
 
 def _set_measurands(st: StationCore, v: tuple[str, ...], t: float) -> None:
@@ -123,7 +124,7 @@ def _keys() -> dict[str, Key]:
     ks = [
         Key("HeartbeatInterval", "int", get=lambda st: str(round(
             st.heartbeat_override_s or st.cfg.heartbeat_interval_s
-            or st.heartbeat_wall_s * st.clock.factor)), set=_set_heartbeat),
+            or st.heartbeat_wall_s)), set=_set_heartbeat),
         Key("MeterValueSampleInterval", "int", get=lambda st: str(
             0 if st.meter_interval_s == float("inf") else round(st.meter_interval_s)),
             set=_set_sample),

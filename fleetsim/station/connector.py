@@ -53,7 +53,7 @@ class Connector:
 
     __slots__ = ("charge", "charging", "connector_id", "delivered_wh", "evse", "export_start_wh",
                  "export_wh", "exported_wh", "flow_t0", "full", "id_tag", "last_sim", "limit_w",
-                 "mark_sim", "mark_wh", "meter_start_wh", "operative", "pending_operative",
+                 "meter_start_wh", "operative", "pending_operative",
                  "power_w", "register_wh", "remote_start_id", "reservation", "reservation_used",
                  "seq_no", "session", "soc", "status", "tx", "v2x", "wanted_wh")
 
@@ -70,8 +70,6 @@ class Connector:
         self.wanted_wh = 0.0
         self.soc = 0.0
         self.charge: ChargeState | None = None    # the plugged car's exact charging state
-        self.mark_sim = 0.0                        # time and energy at the previous reading
-        self.mark_wh = 0.0
         self.power_w = 0.0
         self.limit_w: float | None = None
         self.charging = False
@@ -100,15 +98,13 @@ class Connector:
         self.delivered_wh = 0.0
         self.wanted_wh = session.energy_kwh * 1000.0
         self.full = False
-        self.last_sim = self.mark_sim = sim_s
-        self.mark_wh = 0.0
+        self.last_sim = sim_s
         self.exported_wh = 0.0
 
     def open_transaction(self, sim_s: float, tx_id: str | int | None) -> Transaction:
         """Start drawing power and open a transaction at the current register."""
         self.charging = True
-        self.last_sim = self.mark_sim = sim_s
-        self.mark_wh = self.delivered_wh - self.exported_wh
+        self.last_sim = sim_s
         self.meter_start_wh = int(self.register_wh)
         self.export_start_wh = int(self.export_wh)
         self.tx = Transaction(tx_id, self.meter_start_wh, sim_s)
@@ -143,15 +139,6 @@ class Connector:
             self.full = ch.done
         self.power_w = ch.power_w(limit)
         return self.delivered_wh - before
-
-    def reading_power_w(self) -> float:
-        """Mean power since the previous reading [W], for Sample.Periodic and
-        Transaction.End values: Σ P·Δt over the readings equals the register's increments."""
-        dt_h = (self.last_sim - self.mark_sim) / 3600.0
-        net_wh = self.delivered_wh - self.exported_wh  # V2X export counts negative
-        energy = net_wh - self.mark_wh
-        self.mark_sim, self.mark_wh = self.last_sim, net_wh
-        return energy / dt_h if dt_h > 0 else self.power_w
 
     def seconds_to_full(self) -> float | None:
         """Simulated seconds until the car stops drawing at today's power (an estimate

@@ -82,8 +82,11 @@ class StationCore(CallChannel):
         self._seq = itertools.count()
         self._gen: dict[str, int] = {}
         self._next_session = 0
-        # settings the CSMS may change (ChangeConfiguration / SetVariables)
+        # settings the CSMS may change (ChangeConfiguration / SetVariables). The values are
+        # what GetConfiguration reports; the timers run on wall seconds: what the CSMS sets
+        # is meant in wall time, whatever the time_factor (clock.py "Which timers compress")
         self.meter_interval_s = config.meter_interval_s
+        self.meter_wall_s = config.meter_interval_s / config.interval_factor
         self.measurands = config.measurands
         self.authorize_remote = config.authorize_remote
         self.tx_attempts = config.tx_message_attempts
@@ -178,9 +181,17 @@ class StationCore(CallChannel):
 
     @property
     def offline_threshold_s(self) -> float:
-        """OCPPCommCtrlr.OfflineThreshold [simulated s]."""
+        """OCPPCommCtrlr.OfflineThreshold as configured [s]."""
         t = self._offline_threshold_s
         return self.cfg.reconnect.offline_threshold_s if t is None else t
+
+    @property
+    def offline_threshold_wall_s(self) -> float:
+        """OfflineThreshold in wall seconds: the CSMS's value as is, the scenario's compressed
+        only when the scenario asked (``clock.intervals: simulated``)."""
+        t = self._offline_threshold_s
+        return (self.cfg.reconnect.offline_threshold_s / self.cfg.interval_factor
+                if t is None else t)
 
     def stop(self, now: float) -> None:
         """End the run: stop open transactions; the engine closes once :attr:`idle`."""
@@ -237,8 +248,8 @@ class StationCore(CallChannel):
         """A BootNotification was not accepted (Pending/Rejected, CALLERROR or no answer):
         send another after the interval the CSMS last gave (1.6 §4.2, 2.0.1 B01/B02), or
         ``boot_retry_default_s`` when it never gave one. A real station keeps trying."""
-        retry = self._boot_interval_s or self.cfg.boot_retry_default_s
-        self.at(now + self.clock.interval_wall(retry), self._reboot, name="boot")
+        retry = self._boot_interval_s or self.cfg.boot_retry_default_s  # wall s, as meant
+        self.at(now + retry, self._reboot, name="boot")
 
     def _boot_result(self, p: Payload, now: float) -> None:
         status = p.get("status")
@@ -253,7 +264,13 @@ class StationCore(CallChannel):
             self.next_boot_reason = None
             self.rec.boot_accepted(now - self._boot_first_due, self._boot_calls)
             self._boot_first_due, self._boot_calls = -1.0, 0
-            hb = self.heartbeat_override_s or self.cfg.heartbeat_interval_s or interval_s or 300.0
+            # the interval the CSMS returned means wall seconds (1.6 §4.2, 2.0.1 B01)
+            if self.heartbeat_override_s:
+                hb = self.heartbeat_override_s
+            elif self.cfg.heartbeat_interval_s:
+                hb = self.cfg.heartbeat_interval_s / self.cfg.interval_factor
+            else:
+                hb = interval_s or 300.0
             self.set_heartbeat(hb, now)
             self.after_boot(now)
             if self.extra is not None or self.limits is not None:
@@ -274,8 +291,7 @@ class StationCore(CallChannel):
         self.booted = True
         first = now if self.cfg.closed_loop_heartbeat else now + self.heartbeat_wall_s
         self.at(first, self._heartbeat, name="heartbeat")
-        outage_s = (now - self._offline_since) * self.clock.factor  # simulated seconds
-        if outage_s > self.offline_threshold_s:
+        if now - self._offline_since > self.offline_threshold_wall_s:
             self.after_boot(now)
             return
         before = self._status_at_close
@@ -283,9 +299,9 @@ class StationCore(CallChannel):
             if i >= len(before) or before[i] != c.status:
                 self.report_status(c, now)
 
-    def set_heartbeat(self, interval_s: float, now: float) -> None:
-        """Beat every ``interval_s`` simulated seconds from ``now`` on."""
-        self.heartbeat_wall_s = self.clock.interval_wall(interval_s)
+    def set_heartbeat(self, wall_s: float, now: float) -> None:
+        """Beat every ``wall_s`` wall seconds from ``now`` on."""
+        self.heartbeat_wall_s = wall_s
         first = now if self.cfg.closed_loop_heartbeat else now + self.heartbeat_wall_s
         self.at(first, self._heartbeat, name="heartbeat")
 
@@ -372,8 +388,12 @@ class StationCore(CallChannel):
             return
         self.advance(c, t)
         self.send_meter(c, t)
-        self.at(t + self.clock.interval_wall(self.meter_interval_s), self.meter_loop, c,
-                name=f"meter{c.connector_id}")
+        self.arm_meter(c, t)
+
+    def arm_meter(self, c: Connector, t: float) -> None:
+        """The next periodic sample of ``c``, MeterValueSampleInterval / TxUpdatedInterval
+        after ``t`` in wall seconds."""
+        self.at(t + self.meter_wall_s, self.meter_loop, c, name=f"meter{c.connector_id}")
 
     def advance(self, c: Connector, t: float) -> None:
         was_full = c.full

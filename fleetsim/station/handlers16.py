@@ -95,7 +95,7 @@ def trigger(st: Station16, p: P, now: float) -> P:
     elif what == "MeterValues":
         for c in cs:
             st.advance(c, now)
-            values = sampled_values(c, st.measurands, "Trigger", c.power_w, as_text=True)
+            values = sampled_values(c, st.measurands, "Trigger", as_text=True)
             mv: P = {"connectorId": c.connector_id,
                      "meterValue": [{"timestamp": st.clock.iso(now), "sampledValue": values}]}
             if c.tx is not None and c.tx.id is not None:

@@ -44,7 +44,7 @@ def trigger(st: Station2, p: P, now: float) -> P:
             st.advance(c, now)
             mv = {"evseId": c.connector_id, "meterValue": [{
                 "timestamp": st.clock.iso(now), "sampledValue": sampled_values(
-                    c, st.measurands, "Trigger", c.power_w, as_text=False)}]}
+                    c, st.measurands, "Trigger", as_text=False)}]}
             st.call("MeterValues", const(mv), now)
     elif what == "TransactionEvent":
         for c in cs:

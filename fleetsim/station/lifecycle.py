@@ -201,15 +201,22 @@ def _upload_step(t: float, st: StationCore, action: str, p: dict[str, Any]) -> N
 
 # ---------------------------------------------------------------- clock-aligned data
 def start_aligned(st: StationCore, t: float) -> None:
-    """Arm the next clock-aligned reading (ClockAlignedDataInterval, AlignedDataCtrlr)."""
+    """Arm the next clock-aligned reading (ClockAlignedDataInterval, AlignedDataCtrlr).
+
+    The CSMS set the interval in wall seconds: readings align to the real calendar
+    (evenly spaced from midnight, 1.6 ClockAlignedDataInterval), ``interval`` wall
+    seconds apart. With
+    wall timestamps they carry aligned stamps; under a compressed simulated clock the
+    stamps are the simulated time of each reading.
+    """
     interval = st.aligned_interval_s
     extra(st)["aligned"] = interval > 0
     if interval <= 0:
         st.cancel_timer("aligned")
         return
-    now_u = st.clock.unix(t)
+    now_u = st.clock.calendar_unix(t)
     nxt = (now_u // interval + 1) * interval
-    st.at(st.clock.wall_of_unix(nxt), _aligned, st, name="aligned")
+    st.at(st.clock.wall_of_calendar(nxt), _aligned, st, name="aligned")
 
 
 def _aligned(t: float, st: StationCore) -> None:

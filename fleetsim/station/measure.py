@@ -1,9 +1,13 @@
 """Sampled values for MeterValues (1.6) and TransactionEvent meterValue (2.x).
 
-Power is the *average* over the sample interval (energy delta / time), so
-∫P dt equals the energy increment of the interval exactly; at the start of a
-transaction it is the instantaneous power. 1.6 carries values as strings,
-2.x as numbers (OCPP 1.6 §7.43 SampledValue; 2.0.1 SampledValueType).
+Every value describes the connector at the reading's sample time, which is its
+timestamp (taken when the reading was due, never when the channel got round to
+sending it). Power, current, voltage, SoC and the offered limit are instantaneous,
+as the measurands are defined (1.6 §7.31 Measurand "Instantaneous active power";
+2.0.1 MeasurandEnumType); the energy register is the exact integral, whole Wh, so
+its increments reconcile to meterStop − meterStart and the mean power over any
+interval is Δregister / Δt. 1.6 carries values as strings, 2.x as numbers
+(1.6 §7.43 SampledValue; 2.0.1 SampledValueType).
 """
 
 from __future__ import annotations
@@ -12,23 +16,15 @@ from typing import Any
 
 from fleetsim.station.connector import Connector
 
-__all__ = ["reading_power_w", "sampled_values"]
-
-# readings that close an interval report the mean power over it (∫P dt = Δregister)
-_INTERVAL_CONTEXTS = frozenset({"Sample.Periodic", "Sample.Clock", "Transaction.End"})
-
-
-def reading_power_w(c: Connector, context: str) -> float:
-    """Power to report with a reading in ``context``: the mean since the previous reading
-    for periodic, clock-aligned and end readings, the instantaneous power otherwise."""
-    return c.reading_power_w() if context in _INTERVAL_CONTEXTS else c.power_w
+__all__ = ["sampled_values"]
 
 _PHASES = ("L1", "L2", "L3")
 
 
-def sampled_values(c: Connector, measurands: tuple[str, ...], context: str, power_w: float,
-                   *, as_text: bool) -> list[dict[str, Any]]:
-    """The sampled values for one meter reading of connector ``c``."""
+def sampled_values(c: Connector, measurands: tuple[str, ...], context: str, *,
+                   as_text: bool) -> list[dict[str, Any]]:
+    """The sampled values of connector ``c`` now: the caller advanced it to the sample time."""
+    power_w = c.power_w
     def num(x: float, digits: int = 1) -> Any:
         v = round(x, digits)
         return f"{v:.{digits}f}" if as_text else v

@@ -12,7 +12,7 @@ from fleetsim.station.connector import Connector, Transaction
 from fleetsim.station.core import Payload, StationCore
 from fleetsim.station.dispatch import Handler
 from fleetsim.station.localauth import cache_answer, local_decision
-from fleetsim.station.measure import reading_power_w, sampled_values
+from fleetsim.station.measure import sampled_values
 
 __all__ = ["Station16"]
 
@@ -102,8 +102,7 @@ class Station16(StationCore):
 
             apply_limits(self, t)
         self.advance(c, t)
-        self.at(t + self.clock.interval_wall(self.meter_interval_s), self.meter_loop, c,
-                name=f"meter{c.connector_id}")
+        self.arm_meter(c, t)
 
     def _started(self, c: Connector, tx: Transaction, p: Payload, now: float) -> None:
         tx_id = p.get("transactionId")
@@ -125,8 +124,7 @@ class Station16(StationCore):
         tx = c.tx
         if tx is None:
             return
-        values = sampled_values(c, self.measurands, context, reading_power_w(c, context),
-                                as_text=True)
+        values = sampled_values(c, self.measurands, context, as_text=True)
         stamp = self.clock.iso(t)
         cid = c.connector_id
 

@@ -20,7 +20,7 @@ from fleetsim.station.dispatch import Handler
 from fleetsim.station.frames import CallResultError, Send, encode_result_error
 from fleetsim.station.iso15118 import authorize_payload
 from fleetsim.station.localauth import cache_answer, local_decision
-from fleetsim.station.measure import reading_power_w, sampled_values
+from fleetsim.station.measure import sampled_values
 
 __all__ = ["Station2", "Station21", "Station201"]
 
@@ -99,9 +99,8 @@ class Station2(StationCore):
         if id_token:
             p["idToken"] = {"idToken": c.id_tag, "type": "ISO14443"}
         if context:
-            power = reading_power_w(c, context)
             p["meterValue"] = [{"timestamp": p["timestamp"], "sampledValue": sampled_values(
-                c, self.measurands, context, power, as_text=False)}]
+                c, self.measurands, context, as_text=False)}]
         if not self.connected:
             p["offline"] = True
         started = event == "Started"
@@ -173,8 +172,7 @@ class Station2(StationCore):
         self.advance(c, t)
         self.tx_event(c, tx, t, "Updated", "Authorized", charging_state="Charging",
                       id_token=True)
-        self.at(t + self.clock.interval_wall(self.meter_interval_s), self.meter_loop, c,
-                name=f"meter{c.connector_id}")
+        self.arm_meter(c, t)
 
     def send_meter(self, c: Connector, t: float) -> None:
         if c.tx is not None:
@@ -190,7 +188,7 @@ class Station2(StationCore):
         if not self.connected:
             return
         stamp, values = self.clock.iso(t), sampled_values(
-            c, self.measurands, "Sample.Clock", reading_power_w(c, "Sample.Clock"), as_text=False)
+            c, self.measurands, "Sample.Clock", as_text=False)
         self.call("MeterValues", lambda: {"evseId": c.connector_id, "meterValue": [
             {"timestamp": stamp, "sampledValue": values}]}, t)
 

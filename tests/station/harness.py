@@ -28,12 +28,14 @@ def session(arrival_s: float, departure_s: float, *, kwh: float = 10.0, connecto
 
 
 def make(version: OcppVersion, sessions: tuple[Session, ...] = (), *, connectors: int = 1,
-         config: StationConfig | None = None, evse: Evse = EVSE) -> StationCore:
+         config: StationConfig | None = None, evse: Evse = EVSE,
+         clock: Clock | None = None) -> StationCore:
     spec = StationSpec(index=0, station_id="T000001", version=version, connectors=connectors,
                        archetype="test", seed=1)
     plan = StationPlan(station_index=0, archetype="test", evse=evse, sessions=sessions)
     cls = STATION_CLASSES[version]
-    st = cls(spec, plan, clock=Clock(wall0=0.0, epoch_unix=1_767_571_200.0), recorder=Recorder(),
+    clock = clock or Clock(wall0=0.0, epoch_unix=1_767_571_200.0)
+    st = cls(spec, plan, clock=clock, recorder=Recorder(),
              config=config or StationConfig(meter_interval_s=60, heartbeat_interval_s=300),
              ids=(str(i) for i in itertools.count(1)))
     if hasattr(st, "tx_ids"):
