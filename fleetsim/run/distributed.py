@@ -176,7 +176,7 @@ def _run_locust(s: Scenario, out: Path, cmd: list[str], progress: bool,
     """Run Locust to its end (or until a signal stopped it) and wait for the engines' files."""
     log_path = out / "locust.log"
     tail = IntervalTail(out)
-    line = ProgressLine(s.stations.count) if progress else None
+    line = ProgressLine(s.stations.count, clock=s.clock) if progress else None
     deadline = time.monotonic() + s.duration_s + STARTUP_ALLOWANCE_S
     with open(log_path, "wb") as log:
         # its own session: a signal to our group reaches it once, through us; it dies with us

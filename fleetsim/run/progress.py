@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import TextIO
 
@@ -10,26 +11,51 @@ import orjson
 
 from fleetsim.metrics.recorder import RESPONSE_KEY, IntervalStats
 from fleetsim.run.selfcheck import WAITED_SHARE_LIMIT
+from fleetsim.scenario.model import ClockConfig
 
-__all__ = ["IntervalTail", "ProgressLine"]
+__all__ = ["IntervalTail", "ProgressLine", "clock_line"]
+
+
+def clock_line(clock: ClockConfig) -> str:
+    """One line saying which clock the run's message timestamps follow."""
+    if clock.timestamps == "wall":
+        return "timestamps: wall clock (now)" + (
+            f"; driver sessions run {clock.time_factor:g}x" if clock.time_factor != 1 else "")
+    start = time.strftime("%Y-%m-%dT%H:%MZ %a", time.gmtime(clock.epoch.timestamp()))
+    return (f"timestamps: simulated clock from {start}, {clock.time_factor:g} simulated s per "
+            f"wall s (not the wall clock); protocol intervals in {clock.intervals} seconds")
 
 
 class ProgressLine:
     """One line a second::
 
-        [ 12s] 300/300 connected, 300 booted | 845 msg/s | service p99 12.3 ms (worst
-        action), response p99 40.1 ms | queued own 2% | errors 0, timeouts 0 | 45 plugged, 310 kW
+        [ 12s sim Mon 07:12] 300/300 connected, 300 booted | 845 msg/s | service p99
+        12.3 ms (worst action), response p99 40.1 ms | queued own 2% | errors 0, timeouts 0
+        | 45 plugged, 310 kW
 
+    ``sim …`` is the simulated time the messages are stamped with (absent when they
+    carry the wall clock; the first line says which clock);
     *service* is the CSMS's time (sent → answer), *response* from due (what the stations
     saw), *queued own* the share of calls that waited behind their own station's calls;
     above 5 % the line says ``PIPES BUSY``: the response figure is then partly the
     simulator's own queueing (summary.json's ``pipes`` says why and what to change)."""
 
-    def __init__(self, planned: int, *, stream: TextIO | None = None, every_s: float = 1.0) -> None:
+    def __init__(self, planned: int, *, stream: TextIO | None = None, every_s: float = 1.0,
+                 clock: ClockConfig | None = None) -> None:
         self.planned, self.stream, self.every_s = planned, stream or sys.stderr, every_s
         self.errors = 0
         self.timeouts = 0
         self._last = -1e9
+        # simulated timestamps: each line shows the simulated time its messages carry
+        self._sim = (None if clock is None or clock.timestamps == "wall"
+                     else (clock.epoch.timestamp(), clock.time_factor))
+        self._header = clock_line(clock) if clock is not None else None
+
+    def _stamp(self, t_s: float) -> str:
+        if self._sim is None:
+            return ""
+        epoch, factor = self._sim
+        return time.strftime(" sim %a %H:%M", time.gmtime(epoch + t_s * factor))
 
     def __call__(self, st: IntervalStats) -> None:
         g, c = st.gauges, st.counts
@@ -38,6 +64,9 @@ class ProgressLine:
         if st.t_s - self._last < self.every_s:
             return
         self._last = st.t_s
+        if self._header:
+            self.stream.write(self._header + "\n")
+            self._header = None
         p99 = max((h.percentile_ms(99) for k, h in st.hists.items()
                    if h.count and not k.startswith("~")), default=0.0)
         resp = st.hists.get(RESPONSE_KEY)
@@ -47,7 +76,8 @@ class ProgressLine:
         busy = " PIPES BUSY" if own > WAITED_SHARE_LIMIT and sent >= 20 else ""
         msgs = sent + c.get("received", 0)
         self.stream.write(
-            f"[{st.t_s:5.0f}s] {int(g.get('connected', 0))}/{self.planned} connected, "
+            f"[{st.t_s:5.0f}s{self._stamp(st.t_s)}] "
+            f"{int(g.get('connected', 0))}/{self.planned} connected, "
             f"{int(g.get('booted', 0))} booted | {msgs:.0f} msg/s | service p99 {p99:.1f} ms, "
             f"response p99 {r99:.1f} ms | queued own {own:.0%}{busy} | errors {self.errors}, "
             f"timeouts {self.timeouts} | {int(g.get('plugged', 0))} plugged, "

@@ -50,6 +50,7 @@ def station_config(s: Scenario) -> StationConfig:
     return StationConfig(vendor=s.stations.vendor, model=s.stations.model,
                          closed_loop_heartbeat=closed_loop,
                          meter_interval_s=s.ocpp.meter_interval_s,
+                         interval_factor=s.clock.interval_factor,
                          heartbeat_interval_s=s.ocpp.heartbeat_interval_s or None,
                          measurands=s.ocpp.measurands, authorize=s.ocpp.authorize,
                          call_timeout_wall_s=s.csms.call_timeout_s, strict=s.ocpp.strict,
@@ -121,7 +122,7 @@ def _run_engine(s: Scenario, specs: Any, plans: Any, urls: dict[OcppVersion, str
                 results: ResultsFolder, epoch: Any, progress: bool, csms: Any,
                 restarts: list[dict[str, Any]], feed: Any = None) -> EngineReport:
     cfg = station_config(s)
-    line = ProgressLine(s.stations.count) if progress else None
+    line = ProgressLine(s.stations.count, clock=s.clock) if progress else None
     engine: Engine | None = None
 
     def on_interval(st: Any) -> None:

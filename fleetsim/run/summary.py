@@ -104,6 +104,7 @@ def build_summary(s: Scenario, *, rec: Recorder, versions: Mapping[str, int], pl
         "seed": s.seed, "started_at": started_at,
         "duration_s": round(wall_s, 3),
         "time_factor": s.clock.time_factor, "versions": dict(versions),
+        "clock": {"timestamps": s.clock.timestamps, "intervals": s.clock.intervals},
         "completed": failure is None, "failure": failure, "interrupted": interrupted,
         "stations": {"planned": planned, "connected_max": connected_max, "booted": booted},
         "messages": {"sent": sum(a.sent for a in rec.actions.values()),

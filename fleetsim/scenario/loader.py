@@ -233,9 +233,13 @@ def _csms(n: Node, stations: StationsConfig) -> CsmsTarget:
 def _clock(n: Node) -> ClockConfig:
     factor = n.number("time_factor", 1.0, minimum=0.0, exclusive_min=True, maximum=1e6)
     start = n.timestamp("start", "2026-01-05T00:00:00Z") if n.has("start") else None
-    stamps = n.string("timestamps", "simulated", choices=("simulated", "wall"))
+    # a real-time run without a start date is a real fleet now: stamp the wall clock
+    # (a CSMS files old timestamps as historical and may skip its checks)
+    default_stamps = "wall" if factor == 1.0 and start is None else "simulated"
+    stamps = n.string("timestamps", default_stamps, choices=("simulated", "wall"))
+    intervals = n.string("intervals", "wall", choices=("wall", "simulated"))
     n.finish()
-    return ClockConfig(time_factor=factor, start=start, timestamps=stamps)
+    return ClockConfig(time_factor=factor, start=start, timestamps=stamps, intervals=intervals)
 
 
 def _ocpp(n: Node) -> OcppConfig:

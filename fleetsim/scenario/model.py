@@ -1,9 +1,13 @@
 """The scenario as frozen dataclasses: what a run does, validated once at the edge.
 
 Time has two scales. *Wall* seconds are real time (duration, connect rate,
-timeouts). *Simulated* seconds are the model's clock (protocol intervals, driver
-sessions); ``clock.time_factor`` simulated seconds pass per wall second, so a
-factor of 1440 runs a day in a minute with the same session plan.
+timeouts, and every protocol interval: heartbeat, meter sampling, retries,
+backoff). *Simulated* seconds are the driver model's clock (arrivals, dwell,
+charging); ``clock.time_factor`` simulated seconds pass per wall second, so a
+factor of 1440 runs a day in a minute with the same session plan while each
+station keeps the message rate of a real one. ``clock.intervals: simulated``
+compresses the scenario's own protocol intervals too, on request; what a CSMS
+sets always means wall seconds (see :class:`ClockConfig`).
 """
 
 from __future__ import annotations
@@ -92,9 +96,29 @@ DEFAULT_EPOCH = datetime(2026, 1, 5, tzinfo=UTC)
 
 @dataclass(frozen=True, slots=True)
 class ClockConfig:
+    """``clock:``; which timers compress.
+
+    - driver sessions (arrival, dwell, energy drawn): always, by ``time_factor``;
+    - the scenario's protocol intervals (``ocpp.meter_interval``,
+      ``ocpp.heartbeat_interval``, ``reconnect.offline_threshold``): wall seconds, unless
+      ``intervals`` is ``"simulated"`` (the user asks for a chatty fleet);
+    - what the CSMS sets (the BootNotification interval, HeartbeatInterval,
+      MeterValueSampleInterval / TxUpdatedInterval, clock-aligned intervals,
+      TransactionMessageRetryInterval, OfflineThreshold): wall seconds, always;
+    - reconnect backoff, pings, call timeouts: wall seconds, always;
+    - timestamps: ``timestamps`` (``"wall"`` by default at ``time_factor: 1`` without
+      ``start``, else ``"simulated"``).
+    """
+
     time_factor: float = 1.0
     start: datetime | None = None
     timestamps: str = "simulated"  # or "wall"
+    intervals: str = "wall"        # or "simulated": scenario intervals divided by time_factor
+
+    @property
+    def interval_factor(self) -> float:
+        """What the scenario's own protocol intervals are divided by to become wall seconds."""
+        return self.time_factor if self.intervals == "simulated" else 1.0
 
     @property
     def epoch(self) -> datetime:
@@ -104,7 +128,7 @@ class ClockConfig:
 
 @dataclass(frozen=True, slots=True)
 class OcppConfig:
-    """Station-side protocol settings; intervals in simulated seconds."""
+    """Station-side protocol settings; intervals in wall seconds (``clock.intervals``)."""
 
     meter_interval_s: float = 60.0
     heartbeat_interval_s: float | None = None  # None: use the interval the CSMS returns
