@@ -36,8 +36,9 @@ class Fleet:
         self.rec = Recorder()
         self.clock = Clock.start(epoch=None, factor=factor, wall_timestamps=False,
                                  monotonic=time.monotonic(), unix=time.time())
+        # the test asks for a chatty fleet: 60 s readings every 60 s of *simulated* time
         cfg = config or StationConfig(meter_interval_s=60, heartbeat_interval_s=3600,
-                                      call_timeout_wall_s=3)
+                                      call_timeout_wall_s=3, interval_factor=factor)
         self.ids = list(ids or [f"P{i:03d}" for i in range(len(versions))])
         self.stations: list[StationCore] = []
         for i, (v, sid) in enumerate(zip(versions, self.ids, strict=True)):

@@ -21,8 +21,9 @@ def test_mixed_fleet_against_embedded_csms_ledger_matches(tmp_path: Path) -> Non
         "name": "it", "seed": 3, "duration": "15s",
         "stations": {"count": 200, "connectors": 2, "connect_rate": 400,
                      "versions": {"1.6": 1, "2.0.1": 1, "2.1": 1}},
-        "csms": {"target": "embedded", "heartbeat_interval": "600s"},
-        "clock": {"time_factor": 600, "start": "2026-01-05T07:00:00Z"},
+        # a deliberately chatty fleet (clock.intervals: simulated): 300 s readings every 0.5 s
+        "csms": {"target": "embedded", "heartbeat_interval": "1s"},
+        "clock": {"time_factor": 600, "start": "2026-01-05T07:00:00Z", "intervals": "simulated"},
         "ocpp": {"meter_interval": "300s"},
         "drivers": {"model": "uniform", "overrides": {"uniform": {"sessions_per_day": 8,
                                                                   "dwell_h": [0.3, 1.5]}}},

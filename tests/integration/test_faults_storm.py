@@ -26,7 +26,7 @@ def scenario_dict(name: str, fault: dict[str, Any], count: int = 60) -> dict[str
         "stations": {"count": count, "connectors": 2, "connect_rate": 300,
                      "versions": {"1.6": 1, "2.0.1": 1, "2.1": 1}},
         "csms": {"target": "embedded", "heartbeat_interval": "1800s", "call_timeout": "3s"},
-        "clock": {"time_factor": 600},
+        "clock": {"time_factor": 600, "intervals": "simulated"},  # readings every 0.5 s
         "ocpp": {"meter_interval": "300s"},
         "drivers": {"model": "uniform",
                     "overrides": {"uniform": {"sessions_per_day": 10, "dwell_h": [1, 3]}}},

@@ -30,7 +30,7 @@ SCENARIO = {
     "stations": {"count": STATIONS, "id_prefix": "DS", "connectors": 2,
                  "versions": {"1.6": 1, "2.0.1": 1, "2.1": 1}, "connect_rate": 250},
     "csms": {"target": "embedded", "heartbeat_interval": "900s"},
-    "clock": {"time_factor": 300, "start": "2026-01-05T07:00:00Z"},
+    "clock": {"time_factor": 300, "start": "2026-01-05T07:00:00Z", "intervals": "simulated"},
     "ocpp": {"meter_interval": "300s"},
     "drivers": {"model": "uniform",
                 "overrides": {"uniform": {"sessions_per_day": 12, "dwell_h": [0.2, 1.0]}}},
