@@ -58,10 +58,10 @@ def test_run_against_unreachable_csms_exits_4_with_a_clear_message(tmp_path: Pat
 def test_run_with_impossible_and_lax_slo(tmp_path: Path) -> None:
     common = ("--stations", "30", "--duration", "6s", "--quiet")
     r = fleetsim("run", "scenarios/quickstart.yaml", *common, "--out", str(tmp_path / "a"),
-                 "--fail-on", "*/Heartbeat.p50 > 1us")
+                 "--fail-on", "*/BootNotification.p50 > 1us")  # no heartbeat is due in 6 s
     assert r.returncode == 3, r.stdout + r.stderr
     junit = (tmp_path / "a" / "junit.xml").read_text()
-    assert "<failure" in junit and "Heartbeat" in junit
+    assert "<failure" in junit and "BootNotification" in junit
     r = fleetsim("run", "scenarios/quickstart.yaml", *common, "--out", str(tmp_path / "b"),
                  "--fail-on", "error_rate > 50%")
     assert r.returncode == 0, r.stdout + r.stderr
