@@ -157,7 +157,7 @@ def _check(t: float, st: StationCore) -> None:
             elif x is not None and abs(x - m["last"]) >= m["value"]:
                 m["last"], trigger = x, "Delta"
         elif t >= m["due"]:  # Periodic, PeriodicClockAligned
-            m["due"] = t + st.clock.interval_wall(max(m["value"], 1.0))
+            m["due"] = t + max(m["value"], 1.0)  # wall s: what the CSMS set, as it meant it
             trigger = "Periodic"
         if trigger is None or m["severity"] > mon["level"]:
             continue

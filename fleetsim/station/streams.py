@@ -57,8 +57,9 @@ def _open(st: Station2, c: Connector, t: float) -> None:
 def _opened(st: Station2, c: Connector, data: P, r: P, now: float) -> None:
     if r.get("status") != "Accepted":
         return
+    # the scenario's stream interval: wall seconds unless it asked (clock.intervals)
     _streams(st)[data["id"]] = data
-    st.at(now + st.clock.interval_wall(data["params"]["interval"]), _tick, st, c,
+    st.at(now + data["params"]["interval"] / st.cfg.interval_factor, _tick, st, c,
           name=f"stream{data['id']}")
 
 
@@ -74,7 +75,7 @@ def _tick(t: float, st: Station2, c: Connector) -> None:
             "data": [{"t": 0, "v": f"{c.power_w:.1f}"}]})
         st.out.append(frame)
         st.rec.wire.send(f"{st.version_prefix}NotifyPeriodicEventStream", len(frame))
-    st.at(t + st.clock.interval_wall(data["params"]["interval"]), _tick, st, c,
+    st.at(t + data["params"]["interval"] / st.cfg.interval_factor, _tick, st, c,
           name=f"stream{data['id']}")
 
 

@@ -25,7 +25,8 @@ def test_v2x_discharge_der_and_reconciliation(tmp_path: Path) -> None:
         "stations": {"count": 4, "id_prefix": "VX", "id_digits": 2, "connect_rate": 200,
                      "versions": {"2.1": 1}},
         "csms": {"target": "embedded", "heartbeat_interval": "3600s"},
-        "clock": {"time_factor": 600, "start": "2026-01-05T17:30:00Z"},
+        "clock": {"time_factor": 600, "start": "2026-01-05T17:30:00Z",
+                  "intervals": "simulated"},  # readings and stream SENDs every 0.2 s
         "ocpp": {"meter_interval": "120s", "strict": True, "v2x_share": 1.0,
                  "event_stream_interval": "120s"},
         "drivers": {"model": "uniform",
