@@ -22,7 +22,7 @@ def _run(tmp: Path, compression: str) -> tuple[dict[str, Any], Any]:
                      "versions": {"1.6": 1, "2.0.1": 1, "2.1": 1}},
         "csms": {"target": "embedded", "heartbeat_interval": "600s",
                  "compression": compression},
-        "clock": {"time_factor": 600, "start": "2026-01-05T07:00:00Z"},
+        "clock": {"time_factor": 600, "start": "2026-01-05T07:00:00Z", "intervals": "simulated"},
         "ocpp": {"meter_interval": "60s"},
         "drivers": {"model": "uniform",
                     "overrides": {"uniform": {"sessions_per_day": 24, "dwell_h": [0.5, 1]}}},

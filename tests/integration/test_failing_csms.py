@@ -43,9 +43,10 @@ async def test_a_refused_transaction_message_does_not_stop_heartbeats(v: OcppVer
                 await ws.send(orjson.dumps([3, msg[1], canned_result(ws.subprotocol or "",
                                                                      msg[2])]).decode())
 
-    # factor 60: heartbeat 6 s → 0.1 s wall; retry 60 s x attempt → 1 s, then 2 s wall
+    # factor 60 with compressed scenario intervals: heartbeat 6 s → 0.1 s wall; the retry
+    # interval is TransactionMessageRetryInterval, wall seconds always: 1 s x attempt
     cfg = StationConfig(heartbeat_interval_s=6, meter_interval_s=6000, tx_message_attempts=3,
-                        tx_retry_interval_s=60, call_timeout_wall_s=3)
+                        tx_retry_interval_s=1, call_timeout_wall_s=3, interval_factor=60)
     async with serve(handler, "127.0.0.1", 0, subprotocols=SUBPROTOCOLS) as server:
         port = server.sockets[0].getsockname()[1]
         fleet = Fleet(f"ws://127.0.0.1:{port}", [v], lambda i: (sess(12, 6000),),
@@ -87,8 +88,9 @@ async def test_a_failed_boot_is_retried_and_the_station_boots(failure: str) -> N
                     frame = orjson.dumps([4, msg[1], "InternalError", "starting up", {}])
             await ws.send(frame.decode())
 
-    # factor 60: the default boot retry (30 s) is 0.5 s of wall time
-    cfg = StationConfig(heartbeat_interval_s=600, call_timeout_wall_s=0.4)
+    # the boot retry without an interval from the CSMS: 0.5 s (wall seconds always)
+    cfg = StationConfig(heartbeat_interval_s=600, call_timeout_wall_s=0.4,
+                        boot_retry_default_s=0.5)
     async with serve(handler, "127.0.0.1", 0, subprotocols=SUBPROTOCOLS) as server:
         port = server.sockets[0].getsockname()[1]
         fleet = Fleet(f"ws://127.0.0.1:{port}", [OcppVersion.V201], factor=60,

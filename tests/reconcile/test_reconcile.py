@@ -23,7 +23,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "name": "rec", "seed": 5, "duration": "6s",
         "stations": {"count": 30, "connectors": 2, "connect_rate": 300,
                      "versions": {"1.6": 1, "2.0.1": 1, "2.1": 1}},
-        "clock": {"time_factor": 900},
+        "clock": {"time_factor": 900, "intervals": "simulated"},
         "ocpp": {"meter_interval": "300s"},
         "drivers": {"model": "uniform", "overrides": {"uniform": {"sessions_per_day": 12}}},
     })

@@ -38,7 +38,8 @@ async def run_fleet(url: str, n: int, duration_s: float, *, factor: float = 600.
     clock = Clock.start(epoch=None, factor=factor, wall_timestamps=False,
                         monotonic=time.monotonic(), unix=time.time())
     rec = Recorder()
-    cfg = StationConfig(meter_interval_s=60, heartbeat_interval_s=60, call_timeout_wall_s=2)
+    cfg = StationConfig(meter_interval_s=60, heartbeat_interval_s=60, call_timeout_wall_s=2,
+                        interval_factor=factor)  # a chatty fleet, asked for
     stations = [STATION_CLASSES[sp.version](sp, pl, clock=clock, recorder=rec, config=cfg)
                 for sp, pl in zip(specs, plans, strict=True)]
     sessions: list[dict[str, Any]] = []
