@@ -165,14 +165,17 @@ def _actions(actions: Mapping[str, ActionStats]) -> str:
     if not actions:
         return "<h2>Actions</h2><p>No calls were made.</p>"
     rows = []
+    # the message mix: each action's share of the CALLs sent ("A→B" rows are flows, not CALLs)
+    total = sum(a.calls for a in actions.values() if "→" not in a.key)
     for a in sorted(actions.values(), key=lambda a: a.key):
         svc, resp = a.latency("service"), a.latency("response")
         own = a.waited_own / a.count if a.count else math.nan
-        rows.append((a.key, f"{a.calls:,}", f"{a.errors:,}", format_rate(a.error_rate),
+        share = "-" if "→" in a.key or not total else format_rate(a.calls / total)
+        rows.append((a.key, f"{a.calls:,}", share, f"{a.errors:,}", format_rate(a.error_rate),
                      *(format_ms(svc[m]) for m in ("p50", "p90", "p99", "p999", "max")),
                      *(format_ms(resp[m]) for m in ("p50", "p99", "max")),
                      "-" if math.isnan(own) else format_rate(own), f"{a.censored:,}"))
-    head = ("action", "calls", "errors", "error rate", "service p50", "p90", "p99", "p99.9",
+    head = ("action", "calls", "share of calls", "errors", "error rate", "service p50", "p90", "p99", "p99.9",
             "max", "response p50", "p99", "max", "queued behind own", "timeouts (censored)")
     return ("<h2>Actions</h2><p><strong>Service</strong>: from when the CALL left the "
             "station to its answer: the CSMS's time. <strong>Response</strong>: from when "
@@ -180,7 +183,7 @@ def _actions(actions: Mapping[str, ActionStats]) -> str:
             "station saw, including time queued behind its own earlier calls. "
             "Timeouts count at the time they were given up (censored: at least that); "
             "CALLERRORs at their real answer time.</p>"
-            + _table(head, rows, numeric=range(1, 14)))
+            + _table(head, rows, numeric=range(1, 15)))
 
 
 def _pipes(p: Mapping[str, Any]) -> str:

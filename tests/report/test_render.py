@@ -95,3 +95,10 @@ def test_incomplete_run_is_flagged(make_results: MakeResults) -> None:
     (folder / "summary.json").write_bytes(orjson.dumps(summary))
     html = write_html(folder).read_text(encoding="utf-8")
     assert "did not complete" in html and "CSMS unreachable" in html
+
+
+def test_report_shows_the_message_mix(rendered: Rendered) -> None:
+    html = (rendered.folder / "report.html").read_text(encoding="utf-8")
+    assert "share of calls" in html
+    # 1,500 TransactionEvents of 4,900 CALLs; 2,000 MeterValues
+    assert "30.6 %" in html and "40.8 %" in html
