@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -24,8 +23,13 @@ def run_command(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     slo_exprs = [*scenario.slo, *args.fail_on]
     slos = parse_slos(slo_exprs)  # a malformed SLO is a usage error before any load
     workers = getattr(args, "workers", None)
-    if workers is None:
-        workers = os.cpu_count() or 1
+    if workers is None:  # fit the fleet into the cores and the descriptor limit, and say so
+        from fleetsim.run.layout import pick_layout
+        from fleetsim.transport.engine import fd_headroom
+
+        layout = pick_layout(scenario.stations.count, headroom=fd_headroom())
+        workers = layout.workers
+        print(f"fleetsim: {layout.describe()}", file=sys.stderr)
     if workers == 0:  # today's in-process engine: one process, easiest to debug
         from fleetsim.run.standalone import run_scenario
 
