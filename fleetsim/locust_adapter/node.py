@@ -28,6 +28,7 @@ from locust.runners import LocalRunner, MasterRunner, Runner, WorkerRunner
 from fleetsim.exceptions import FleetsimError
 from fleetsim.lifeline import die_with_parent
 from fleetsim.locust_adapter.bridge import EngineBridge
+from fleetsim.locust_adapter.health import WorkerLiveness
 from fleetsim.locust_adapter.indices import CLAIM, FATAL, GRANT, RELEASE, IndexClaims, IndexPool
 from fleetsim.locust_adapter.options import add_options
 from fleetsim.locust_adapter.wire import RunContext, worker_tag
@@ -100,6 +101,7 @@ class FleetNode:
             ev.test_start.add_listener(self._on_test_start)
             ev.quit.add_listener(self._on_quit)
         if self.is_master:
+            self.liveness = WorkerLiveness(runner)
             runner.register_message(CLAIM, self._on_claim)
             runner.register_message(RELEASE, self._on_release)
             runner.register_message(FATAL, lambda environment, msg, **_: self._fatal(
@@ -233,6 +235,7 @@ class FleetNode:
         try:
             if ctx is not None and ctx.out_dir and self.is_master:
                 self._wait_for_workers(Path(ctx.out_dir))
+                self.liveness.write(Path(ctx.out_dir), origin_unix=ctx.origin_unix)
         finally:
             if self.restarts is not None:
                 self.restarts.stop()

@@ -29,7 +29,7 @@ from fleetsim.run.summary import WorkerFigures, build_summary, workers_generator
 from fleetsim.scenario import load_scenario, station_spec
 from fleetsim.scenario.model import Scenario
 
-__all__ = ["MergeOutcome", "merge_run", "worker_dirs"]
+__all__ = ["LIVENESS_FILE", "MergeOutcome", "liveness_warnings", "merge_run", "worker_dirs"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +55,21 @@ def _lines(path: Path) -> Iterator[dict[str, Any]]:
                     yield orjson.loads(line)
                 except orjson.JSONDecodeError:
                     continue  # a line cut short by a killed process
+
+LIVENESS_FILE = "locust_workers.json"  # the Locust master's record of silent workers
+
+
+def liveness_warnings(out: Path) -> list[str]:
+    """The merge's generator warnings from ``<run>/locust_workers.json`` (none if absent)."""
+    try:
+        rows = orjson.loads((out / LIVENESS_FILE).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return []
+    return [f"Locust worker {r['worker']} sent no heartbeat for {r['silent_s']} s from "
+            f"t={r['since_s']:.0f} s (CPU-starved?)"
+            + ("; the master counted it missing" if r.get("missing") else
+               "; its stations stayed with it") for r in rows]
+
 
 
 def merge_run(run: Path, s: Scenario, *, started_at: str = "",
@@ -106,6 +121,10 @@ def merge_run(run: Path, s: Scenario, *, started_at: str = "",
             failure = str(info["failure"])
     if not dirs and failure is None:
         failure = "no engine process started (no station was spawned)"
+    generator = workers_generator(merged, figures)
+    if silent := liveness_warnings(run):  # a generator-health fact: the box was saturated
+        generator["warnings"] += silent
+        generator["valid"] = False
     versions: dict[str, int] = {}
     for i in sorted(started):
         v = station_spec(s, i).version.value
@@ -114,7 +133,7 @@ def merge_run(run: Path, s: Scenario, *, started_at: str = "",
                             planned=max(s.stations.count, len(started)),
                             connected_max=round(max(connected.values(), default=0.0)),
                             booted=len(booted), wall_s=wall, started_at=started_at,
-                            failure=failure, generator=workers_generator(merged, figures),
+                            failure=failure, generator=generator,
                             csms_restarts=csms_restarts, interrupted=interrupted)
     summary["stations"]["started"] = len(started)
     summary = results.write_final(summary, merged)
