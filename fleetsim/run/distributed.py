@@ -190,7 +190,7 @@ def _run_locust(s: Scenario, out: Path, cmd: list[str], progress: bool,
                     proc.wait(0.5)
                 if line is not None:
                     for st in tail.poll():
-                        line(st)
+                        line(st, tail.stale)
                 if time.monotonic() > deadline:
                     raise FleetsimError(f"Locust did not finish within "
                                         f"{s.duration_s + STARTUP_ALLOWANCE_S:.0f} s: "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
@@ -57,7 +58,8 @@ class ProgressLine:
         epoch, factor = self._sim
         return time.strftime(" sim %a %H:%M", time.gmtime(epoch + t_s * factor))
 
-    def __call__(self, st: IntervalStats) -> None:
+    def __call__(self, st: IntervalStats, stale: Mapping[str, int] | None = None) -> None:
+        """Print ``st`` (at most every ``every_s``); ``stale``: engines late by N s, named."""
         g, c = st.gauges, st.counts
         self.errors += c.get("errors", 0) + c.get("faults", 0)
         self.timeouts += c.get("timeouts", 0)
@@ -81,7 +83,9 @@ class ProgressLine:
             f"{int(g.get('booted', 0))} booted | {msgs:.0f} msg/s | service p99 {p99:.1f} ms, "
             f"response p99 {r99:.1f} ms | queued own {own:.0%}{busy} | errors {self.errors}, "
             f"timeouts {self.timeouts} | {int(g.get('plugged', 0))} plugged, "
-            f"{g.get('power_kw', 0.0):.0f} kW\n")
+            f"{g.get('power_kw', 0.0):.0f} kW"
+            + ("".join(f" | {name} stale {late} s" for name, late in sorted(stale.items()))
+               if stale else "") + "\n")
         self.stream.flush()
 
 
@@ -90,7 +94,9 @@ class IntervalTail:
 
     An interval index is complete once every engine that has reported has reached
     it, or two seconds later at the latest (a stalled engine must not freeze the
-    line); what arrives after that still lands in the results, just not on screen.
+    line). A late engine's last report stands in for it — its stations are still
+    connected, so the line never under-counts — and :attr:`stale` names it with
+    how many seconds it is behind. What arrives late still lands in the results.
     """
 
     def __init__(self, run: Path) -> None:
@@ -99,6 +105,8 @@ class IntervalTail:
         self._last: dict[Path, int] = {}
         self._pending: dict[int, IntervalStats] = {}
         self._emitted = -1
+        self._latest: dict[Path, IntervalStats] = {}
+        self.stale: dict[str, int] = {}  # engine (its folder's name) -> seconds behind
 
     def poll(self) -> list[IntervalStats]:
         base = self.run / "workers"
@@ -117,7 +125,9 @@ class IntervalTail:
                 if not line.strip():
                     continue
                 st = IntervalStats.from_wire(orjson.loads(line))
-                self._last[f] = max(self._last.get(f, -1), st.index)
+                if st.index > self._last.get(f, -1):
+                    self._last[f] = st.index
+                    self._latest[f] = st
                 if st.index <= self._emitted:
                     continue
                 mine = self._pending.get(st.index)
@@ -129,6 +139,13 @@ class IntervalTail:
             return []
         upto = max(min(self._last.values()), max(self._last.values()) - 2)
         out = [self._pending.pop(i) for i in sorted(self._pending) if i <= upto]
+        for st in out:
+            for f, last in self._last.items():
+                if last < st.index:  # late: its last report stands in, gauges only
+                    st.add(IntervalStats(index=st.index, t_s=st.t_s,
+                                         gauges=dict(self._latest[f].gauges)))
         if out:
             self._emitted = out[-1].index
+            self.stale = {f.parent.name: self._emitted - last
+                          for f, last in self._last.items() if last < self._emitted}
         return out
