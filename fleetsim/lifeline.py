@@ -1,9 +1,10 @@
 """No fleetsim process outlives the one that started it.
 
-Every process a run starts (Locust master and workers, engine children, the
-embedded CSMS and its copies) asks the kernel for a signal when its parent dies
-(Linux ``PR_SET_PDEATHSIG``), so a ``kill -9`` of ``fleetsim run`` still stops
-the whole tree gracefully. The run's own process becomes a *child subreaper*:
+The processes a run starts (Locust master and forked workers, the embedded CSMS
+and its copies) ask the kernel for SIGTERM when their parent dies (Linux
+``PR_SET_PDEATHSIG``), so a ``kill -9`` of ``fleetsim run`` still stops the
+whole tree gracefully; an engine child stops on EOF from its worker or when its
+parent pid changes (checked every second). The run's own process becomes a *child subreaper*:
 descendants whose parent died are re-parented to it instead of to init, so it
 can find and stop every one of them before it exits (:func:`stop_descendants`).
 Elsewhere than Linux both are no-ops; the engine child's parent-pid watchdog

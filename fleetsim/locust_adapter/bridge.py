@@ -7,8 +7,8 @@ clean interpreter that gevent never patched) under a gevent lock; a writer
 greenlet batches start/stop commands into the child's stdin, a reader greenlet
 turns its sample batches into ``events.request.fire`` calls. :meth:`shutdown`
 (on ``events.quitting``) asks it to stop all stations gracefully and kills it if
-it lingers; if the worker dies anyway, the child gets SIGTERM (Linux) or sees EOF on stdin
-and stops.
+it lingers; if the worker dies anyway, the child sees EOF on stdin (or its parent pid
+change within a second) and stops.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ import psutil
 from locust.env import Environment
 
 import fleetsim
-from fleetsim.lifeline import die_with_parent
 from fleetsim.locust_adapter.failures import call_failure, fault_failure
 from fleetsim.locust_adapter.wire import RunContext, decode, encode
 
@@ -131,7 +130,6 @@ class EngineBridge:
             [sys.executable, "-m", "fleetsim.locust_adapter.child"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env,
             start_new_session=True,  # Ctrl-C goes to Locust, which tells the child to quit
-            preexec_fn=die_with_parent,  # SIGTERM (a graceful stop) if the worker dies
             close_fds=True)
         if stderr is not None:
             stderr.close()
