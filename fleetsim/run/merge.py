@@ -95,6 +95,7 @@ def merge_run(run: Path, s: Scenario, *, started_at: str = "",
     started: set[int] = set()
     booted: set[int] = set()
     wall = 0.0
+    missing: list[str] = []
     for d in dirs:
         for wire in _lines(d / "intervals.jsonl"):
             results.add_interval_wire(wire)
@@ -104,8 +105,7 @@ def merge_run(run: Path, s: Scenario, *, started_at: str = "",
         results.add_messages(_lines(d / "messages.jsonl"))
         rec_file, info_file = d / "recorder.json", d / "worker.json"
         if not (rec_file.exists() and info_file.exists()):
-            failure = failure or (f"engine {d.name} left no final figures (killed?); "
-                                  "its intervals and sessions are merged, its totals are not")
+            missing.append(d.name)
             continue
         try:
             rec = Recorder.from_wire(orjson.loads(rec_file.read_bytes()))
@@ -119,6 +119,10 @@ def merge_run(run: Path, s: Scenario, *, started_at: str = "",
         wall = max(wall, float(info.get("wall_s") or 0.0))
         if info.get("failure") and failure is None:
             failure = str(info["failure"])
+    if missing and failure is None:  # name every one: a summary must say what it lacks
+        failure = (f"{len(missing)} of {len(dirs)} engines left no final figures (killed?): "
+                   f"{', '.join(missing)}; their intervals and sessions are merged, their "
+                   "totals are not")
     if not dirs and failure is None:
         failure = "no engine process started (no station was spawned)"
     generator = workers_generator(merged, figures)

@@ -66,5 +66,6 @@ def test_a_worker_without_final_figures_makes_the_run_incomplete(tmp_path: Path)
            final=False)
     merge_run(tmp_path, S)
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["completed"] is False and "w001-p2 left no final figures" in summary["failure"]
+    assert summary["completed"] is False
+    assert "1 of 2 engines left no final figures (killed?): w001-p2;" in summary["failure"]
     assert summary["actions"]["1.6/Heartbeat"]["count"] == 2  # the answer and the CALLERROR
