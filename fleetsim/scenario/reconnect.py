@@ -5,7 +5,7 @@ reconnect:
   v16: {mode: jittered, wait: 10s, jitter: 10s}   # 1.6 names no algorithm: fixed or jittered
   v2: {wait_minimum: 10s, random_range: 10s, repeat_times: 5}   # 2.0.1 / 2.1: the spec's
   boot_on_reconnect: true      # BootNotification on every new connection (today's default)
-  offline_threshold: 60s       # OCPPCommCtrlr.OfflineThreshold [simulated s]; 1.6 uses it too
+  offline_threshold: 60s       # OCPPCommCtrlr.OfflineThreshold [wall s]; 1.6 uses it too
   ping_interval: 0s            # WebSocketPingInterval [wall s]; 0: no station-side pings
   ping_timeout: 10s            # no pong within this long: the station drops the link
 ```
@@ -14,9 +14,9 @@ OCPP 1.6 leaves reconnecting to the vendor: ``fixed`` waits ``wait`` every time
 (a fleet that lost the CSMS together comes back together), ``jittered`` waits
 ``wait + U(0, jitter)``. OCPP 2.0.1/2.1 prescribe the algorithm (part 4 §5.3
 "Reconnecting"; the OCPPCommCtrlr.RetryBackOff* variables, referenced from part 2
-B10): see :mod:`fleetsim.transport.backoff`. Reconnect waits and pings are *wall*
-seconds (they shape the load on the CSMS); the offline threshold is compared with
-the outage on the *simulated* clock, like every other protocol interval.
+B10): see :mod:`fleetsim.transport.backoff`. Reconnect waits, pings and the offline
+threshold are *wall* seconds, like every other protocol interval (the threshold is
+divided by ``time_factor`` only under ``clock.intervals: simulated``).
 
 The spec says a station need not boot again after a mere reconnect (2.0.1 B01
 applies to a (re)start); many CSMSs expect it anyway, hence ``boot_on_reconnect``.
@@ -61,7 +61,7 @@ class ReconnectConfig:
     v16_jitter_s: float = 10.0
     v2: RetryBackOff = field(default_factory=RetryBackOff)
     boot_on_reconnect: bool = True
-    offline_threshold_s: float = 60.0   # simulated seconds
+    offline_threshold_s: float = 60.0   # wall seconds (clock.intervals)
     ping_interval_s: float = 0.0        # wall seconds; 0: off
     ping_timeout_s: float = 10.0
     ping_interval_given: bool = False   # the scenario set ping_interval (even to 0)

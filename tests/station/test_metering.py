@@ -14,7 +14,7 @@ import pytest
 
 from fleetsim.drivers.session import Evse, Vehicle
 from fleetsim.scenario.model import OcppVersion
-from fleetsim.station import StationConfig
+from fleetsim.station import StationConfig, StationCore
 from tests.station.harness import Exchange, make, session
 
 DC = Evse(max_power_w=150_000, phases=1, voltage_v=400, dc=True)
@@ -34,14 +34,19 @@ def readings(ex: Exchange) -> list[tuple[float, int, float, float | None]]:
     return out
 
 
-@pytest.mark.parametrize("limit_w", [None, 50_000.0])
-def test_dc_session_meter_values_are_consistent(limit_w: float | None) -> None:
+def dc_station(meter_interval_s: float) -> StationCore:
+    """A 2.0.1 DC station with a car at 10 % SoC that wants 60 kWh over 90 minutes."""
     car = session(0, 5400, kwh=60)
     car = type(car)(**{**{f: getattr(car, f) for f in car.__slots__}, "vehicle": DC_CAR,
                        "soc_start": 0.1})
-    st = make(OcppVersion.V201, (car,), evse=DC,
-              config=StationConfig(meter_interval_s=60, heartbeat_interval_s=3600,
-                                   measurands=MEASURANDS))
+    return make(OcppVersion.V201, (car,), evse=DC,
+                config=StationConfig(meter_interval_s=meter_interval_s,
+                                     heartbeat_interval_s=3600, measurands=MEASURANDS))
+
+
+@pytest.mark.parametrize("limit_w", [None, 50_000.0])
+def test_dc_session_meter_values_are_consistent(limit_w: float | None) -> None:
+    st = dc_station(60)
     if limit_w is not None:
         st.connectors[0].limit_w = limit_w  # as a TxDefaultProfile would set it
     ex = Exchange(st)

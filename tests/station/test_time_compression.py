@@ -159,15 +159,9 @@ def test_clock_aligned_readings_follow_the_wall_calendar(v: OcppVersion) -> None
 def test_instantaneous_power_at_the_sample_time_and_exact_register() -> None:
     """On a DC taper the power falls: each reading's power is the one at its own time
     (below the mean since the previous reading); Δregister / Δt gives the mean."""
-    from tests.station.test_metering import DC, DC_CAR, MEASURANDS, readings
+    from tests.station.test_metering import dc_station, readings
 
-    car = session(0, 5400, kwh=60)
-    car = type(car)(**{**{f: getattr(car, f) for f in car.__slots__}, "vehicle": DC_CAR,
-                       "soc_start": 0.1})
-    st = make(V201, (car,), evse=DC,
-              config=StationConfig(meter_interval_s=300, heartbeat_interval_s=3600,
-                                   measurands=MEASURANDS))
-    ex = Exchange(st)
+    ex = Exchange(dc_station(300))
     ex.open()
     ex.run_until(6000)
     rs = readings(ex)
