@@ -82,6 +82,12 @@ class ChargeState:
         return self._reported_wh
 
     @property
+    def room_wh(self) -> float:
+        """Grid energy until :attr:`done` [Wh] (after a V2X discharge: the exported energy
+        too, which the delivered energy alone would not tell)."""
+        return (min(self._soc_wanted, self.stop_soc) - self.soc) * self._battery_wh / self.efficiency
+
+    @property
     def done(self) -> bool:
         """True once the wanted energy is in or the car is full: it idles until departure."""
         return self.soc >= min(self._soc_wanted, self.stop_soc) - 1e-12

@@ -146,10 +146,7 @@ class Connector:
         ch = self.charge
         if not self.charging or self.full or self.power_w <= 0.0 or ch is None:
             return None
-        battery_wh = ch.vehicle.battery_kwh * 1000.0
-        room = min(ch.wanted_wh - self.delivered_wh,
-                   (ch.stop_soc - self.soc) * battery_wh / ch.efficiency)
-        return max(0.0, room) * 3600.0 / self.power_w
+        return max(0.0, ch.room_wh) * 3600.0 / self.power_w
 
     def close_transaction(self) -> None:
         self.charging = False

@@ -105,3 +105,21 @@ def test_afrr_signal_moves_the_power_and_needs_a_v2x_car_to_export() -> None:
     _, ex2 = station(share=0.0)
     assert ex2.csms("AFRRSignal", {"timestamp": "2026-01-05T00:05:00Z",
                                    "signal": -50})["status"] == "Rejected"
+
+
+def test_after_a_discharge_the_car_charges_back_to_its_target_and_time_moves_on() -> None:
+    cfg = StationConfig(meter_interval_s=60, heartbeat_interval_s=3600, v2x_share=1.0)
+    car = replace(session(10, 4 * 3600, kwh=5), soc_start=0.7)  # full after ~30 min
+    st = make(V21, (car,), config=cfg)
+    ex = Exchange(st)
+    ex.open()
+    ex.run_until(3600)
+    c = st.connectors[0]
+    assert c.full
+    setpoint(ex, -11000)  # exports for good: then the profile is cleared
+    ex.run_until(3600 + 900)
+    ex.csms("ClearChargingProfile", {"chargingProfileId": 7})
+    # the car wants its 5 kWh target back; its delivered energy says "done" already, which
+    # once made the station re-check "full" at the same instant forever
+    ex.run_until(4 * 3600 - 60)
+    assert c.export_wh > 2700 and c.full and c.delivered_wh > 5000 + 2700
