@@ -52,6 +52,14 @@ def _ihist() -> LatencyHistogram:
     return LatencyHistogram(significant_figures=INTERVAL_FIGURES)
 
 
+def _merge_hists(mine: dict[str, LatencyHistogram], other: dict[str, LatencyHistogram]) -> None:
+    for k, h in other.items():
+        m = mine.get(k)
+        if m is None:
+            m = mine[k] = LatencyHistogram()
+        m.add(h)
+
+
 @dataclass(slots=True)
 class ActionStats:
     """Totals for one ``version/Action`` key over the whole run."""
@@ -360,11 +368,7 @@ class Recorder:
         self.loop_lag.add(other.loop_lag)
         self.send_slip.add(other.send_slip)
         self.late_sends += other.late_sends
-        for k, h in other.flows.items():
-            mine = self.flows.get(k)
-            if mine is None:
-                mine = self.flows[k] = LatencyHistogram()
-            mine.add(h)
+        _merge_hists(self.flows, other.flows)
         self.conformance.update(other.conformance)
         self.offline_max_depth = max(self.offline_max_depth, other.offline_max_depth)
         self.offline_drain.add(other.offline_drain)
@@ -373,11 +377,7 @@ class Recorder:
         self.injected.update(other.injected)
         for k, e in other.injected_events.items():
             self.inject_event(k, **e)
-        for v, h in other.connect.items():
-            mine = self.connect.get(v)
-            if mine is None:
-                mine = self.connect[v] = LatencyHistogram()
-            mine.add(h)
+        _merge_hists(self.connect, other.connect)
         self.boot.add(other.boot)
         self.boot_attempts.update(other.boot_attempts)
         self.wire.add(other.wire)
