@@ -79,8 +79,8 @@ def write_plots(results_dir: Path) -> list[Path]:
 def plot_latency(ts: TimeSeries, scenario: str, path: Path) -> Path:
     """p50/p95/p99 per action over time, one panel per action (the busiest MAX_PANELS),
     connected stations shaded on a second axis."""
-    title = (f"{scenario}: latency per action, per interval "
-             "(measured from when each message was due)")
+    title = (f"{scenario}: service latency per action, per interval "
+             "(CALL sent → answer: the CSMS's time)")
     totals = {k: float(np.nansum(a.count)) for k, a in ts.actions.items()}
     keys = sorted((k for k, n in totals.items() if n > 0), key=lambda k: (-totals[k], k))
     if not keys or len(ts) == 0:
@@ -129,7 +129,7 @@ def plot_latency(ts: TimeSeries, scenario: str, path: Path) -> Path:
 
 def plot_latency_cdf(histograms: Mapping[str, Histogram], scenario: str, path: Path) -> Path:
     """Latency CDF per action (left) and its tail, the fraction slower than x (right)."""
-    title = f"{scenario}: latency distribution per action (whole run)"
+    title = f"{scenario}: service latency distribution per action (whole run)"
     counts = {k: int(h.get_total_count()) for k, h in histograms.items()}
     keys = sorted((k for k, n in counts.items() if n > 0), key=lambda k: (-counts[k], k))
     if not keys:

@@ -248,6 +248,8 @@ class StationCore(CallChannel):
         """A BootNotification was not accepted (Pending/Rejected, CALLERROR or no answer):
         send another after the interval the CSMS last gave (1.6 §4.2, 2.0.1 B01/B02), or
         ``boot_retry_default_s`` when it never gave one. A real station keeps trying."""
+        if self.stopping:
+            return
         retry = self._boot_interval_s or self.cfg.boot_retry_default_s  # wall s, as meant
         self.at(now + retry, self._reboot, name="boot")
 
