@@ -1,9 +1,10 @@
 """The station-pipe self-check: did calls wait behind their own station's calls?
 
 OCPP-J allows one CALL in flight per station, so a station is a single pipe. A real
-station at real intervals keeps it almost idle; time compression multiplies every
-station's message rate (``time_factor: 600`` sends a 60 s heartbeat every 0.1 s), and
-then calls queue behind their own station's earlier calls. That wait is the
+station at real intervals keeps it almost idle; compressed intervals (``clock.intervals:
+simulated`` at ``time_factor: 600`` sends a 60 s heartbeat every 0.1 s) or short ones
+multiply every station's message rate, and then calls queue behind their own station's
+earlier calls. That wait is the
 simulator's, not the CSMS's.
 
 The check fires when **both**:
@@ -66,7 +67,8 @@ def pipe_check(rec: Recorder, *, stations: int, wall_s: float,
         f"{per_station_s:.2f} calls/s; one pipe carries {1000.0 / s50_ms:.1f} calls/s at the "
         f"measured service p50 {s50_ms:.1f} ms, so it was {utilisation:.0%} busy "
         f"(limit {UTILISATION_LIMIT:.0%}). The response and queued figures include the "
-        f"simulator's own queueing; read the service figure. Fix: time_factor <= "
-        f"{honest_tf:.3g} (now {time_factor:g}), or intervals {scale:.1f}x longer, or more "
-        "stations at less compression")
+        f"simulator's own queueing; read the service figure. Fix: protocol intervals "
+        f"{scale:.1f}x longer (meter, heartbeat; with clock.intervals: simulated, "
+        f"time_factor <= {honest_tf:.3g}, now {time_factor:g}), or more stations at less "
+        "compression")
     return out
