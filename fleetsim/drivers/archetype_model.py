@@ -1,23 +1,26 @@
 """The archetype session model (ev-models.md §3): stations → planned sessions.
 
-Random streams (never the global ``np.random``): every station draws only from
-its own ``StationSpec.stream(j)`` — 0 day factors, counts and arrival hours; 1
-marks (two normals a session) and two exponentials (DC idle, queue patience);
-2 the car (five uniforms, plus a Beta draw when configured); 3 the user
-pool's weights, then two uniforms and 48 random bits a session — in that order,
-a fixed number of draws per arrival. Site-shared day factors come from stream 4
-of the site's first station (:mod:`fleetsim.drivers.arrivals`). So a seed gives
-the same plan byte for byte, and adding a station never changes another's.
+Planned one local day at a time (:mod:`fleetsim.drivers.window`). Random streams
+(never the global ``np.random``): every station draws only from its own
+``StationSpec.stream(0)``, day after day, a fixed sequence per day — its day factor
+(when not site-shared), the day's count, then per arrival eight uniforms (hour, the
+car's five, the user pick and one-off-or-not), two normals (marks), two
+exponentials (DC idle, queue patience) and a Beta draw when configured. The user
+pool's weights come from ``stream(3)``; site-shared day factors from the site's own
+stream (:mod:`fleetsim.drivers.arrivals`). What crosses midnight — when each
+connector frees, when each user unplugs, how many one-off tags were issued — is
+carried to the next day. So a seed gives the same plan byte for byte whatever the
+horizon, and adding a station never changes another's.
 
-The draws are made per station (cheap: a handful of numpy calls each) and
-everything else — profiles, marks, cars, charge times, occupancy, idTags — is
-computed vectorised over all sessions of all stations at once.
+The draws are made per station (a handful of numpy calls each) and everything
+else — profiles, marks, cars, charge times, occupancy, idTags — is computed
+vectorised over all sessions of all the planner's stations at once.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -25,33 +28,17 @@ import numpy.typing as npt
 from fleetsim.drivers.archetype import ArchetypeParams
 from fleetsim.drivers.arrivals import ArrivalSampler
 from fleetsim.drivers.fleetmix import FleetMix
-from fleetsim.drivers.idtags import ONE_OFF, assign_users, one_off_tag, pool_tag
+from fleetsim.drivers.idtags import ONE_OFF, assign_users, fleet_key, one_off_tags, pool_tags
 from fleetsim.drivers.marks import MarkSampler
-from fleetsim.drivers.occupancy import Occupancy, assign_connectors
-from fleetsim.drivers.session import Session, StationPlan
+from fleetsim.drivers.occupancy import assign_connectors, free_connectors
+from fleetsim.drivers.session import StationPlan
+from fleetsim.drivers.window import Planner, Window, plan_windows
 from fleetsim.scenario.fleet import StationSpec
 
-__all__ = ["ArchetypeModel"]
+__all__ = ["ArchetypeModel", "ArchetypePlanner"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-
-@dataclass(frozen=True, slots=True)
-class _Draws:
-    """Every random number of the planning window, one row per arrival inside it,
-    rows sorted by (station, arrival time); ``pools`` is per station."""
-
-    station: IntArray       # position in the ``stations`` argument
-    t_s: FloatArray         # arrival [s since the epoch]
-    hour: FloatArray        # local hour of day of the arrival
-    z: FloatArray           # (n, 2) N(0, 1): marks
-    x: FloatArray           # (n, 2) Exp(1): DC idle, queue patience
-    u_car: FloatArray       # (n, 5) U(0, 1): the car
-    beta: FloatArray | None  # Beta(a, b): SoC at arrival
-    u_tag: FloatArray       # (n, 2) U(0, 1): user pick, one-off or not
-    bits: IntArray          # 48 random bits: one-off tag
-    pools: list[FloatArray]  # user weights per station
 
 
 class ArchetypeModel:
@@ -67,95 +54,128 @@ class ArchetypeModel:
         self.marks = MarkSampler(params.marks, profile=weekly / weekly.sum())
         self.fleet = FleetMix(params.vehicles, self.evse, params.soc)
 
+    def planner(self, stations: Sequence[StationSpec], *, start_weekday: int = 0,
+                start_hour: float = 0.0) -> ArchetypePlanner:
+        """A day-by-day planner for ``stations``, from the epoch's local day."""
+        return ArchetypePlanner(self, stations, ArrivalSampler(
+            self.params.arrival, start_weekday=start_weekday, start_hour=start_hour))
+
     def plan(self, stations: Sequence[StationSpec], *, horizon_s: float,
              start_weekday: int = 0, start_hour: float = 0.0) -> list[StationPlan]:
         """Sessions plugging in during [0, horizon_s) for each station, in the given order."""
         if not stations:
             return []
-        p = self.params
-        d = self._draw(stations, ArrivalSampler(p.arrival, horizon_s=horizon_s,
-                                                start_weekday=start_weekday,
-                                                start_hour=start_hour))
-        dwell_h, energy = self.marks.sample(d.hour, d.z)
-        fleet = self.fleet.sample(energy, d.u_car, d.beta)
+        return plan_windows(self.planner(stations, start_weekday=start_weekday,
+                                         start_hour=start_hour), horizon_s)
+
+
+class ArchetypePlanner:
+    """The day-by-day state of some stations of one archetype (a :class:`Planner`)."""
+
+    def __init__(self, model: ArchetypeModel, stations: Sequence[StationSpec],
+                 arrivals: ArrivalSampler) -> None:
+        p = model.params
+        self.model, self.stations, self.arrivals = model, list(stations), arrivals
+        self.name, self.evse = model.name, model.evse
+        self.day = 0
+        self.gens = [spec.stream(0) for spec in stations]
+        k = p.id_tags.user_weight_gamma_k
+        self.pools: list[FloatArray] = []
+        for spec in stations:
+            size = p.id_tags.pool_size(spec.connectors)
+            self.pools.append(spec.stream(3).standard_gamma(k, size) if k is not None
+                              else np.ones(size))
+        self.busy = [np.full(len(w), -np.inf) for w in self.pools]
+        self.connectors = np.array([s.connectors for s in stations], dtype=np.int64)
+        self.free = free_connectors(self.connectors)
+        self.one_offs = np.zeros(len(stations), dtype=np.int64)
+        self.index = np.array([s.index for s in stations], dtype=np.int64)
+        self.key = fleet_key(stations[0].fleet, stations[0].seed) if stations else ()
+
+    def split(self) -> list[Planner]:
+        out: list[Planner] = []
+        for i in range(len(self.stations)):
+            one = copy.copy(self)
+            one.stations, one.index = self.stations[i:i + 1], self.index[i:i + 1]
+            one.gens = [copy.deepcopy(self.gens[i])]
+            one.pools, one.busy = self.pools[i:i + 1], [self.busy[i].copy()]
+            one.connectors, one.free = self.connectors[i:i + 1], self.free[i:i + 1].copy()
+            one.one_offs = self.one_offs[i:i + 1].copy()
+            out.append(one)
+        return out
+
+    def _draw(self, day: int) -> tuple[IntArray, FloatArray, FloatArray, FloatArray,
+                                       FloatArray | None]:
+        """(station, u (n, 8), z (n, 2), x (n, 2), beta) for ``day``, per station in order."""
+        p, arr = self.model.params, self.arrivals
+        beta = p.soc.start_beta
+        ns, us, zs, xs, bs = [], [], [], [], []
+        for spec, g in zip(self.stations, self.gens, strict=True):
+            n = arr.count(g, spec.connectors, day,
+                          arr.day_factor(spec.seed, spec.index, day, g))
+            us.append(g.random((n, 8)))
+            zs.append(g.standard_normal((n, 2)))
+            xs.append(g.standard_exponential((n, 2)))
+            if beta is not None:
+                bs.append(g.beta(beta[0], beta[1], n))
+            ns.append(n)
+        station = np.repeat(np.arange(len(self.stations)), ns)
+        return (station, np.concatenate(us), np.concatenate(zs), np.concatenate(xs),
+                np.concatenate(bs) if beta is not None else None)
+
+    def next_window(self) -> Window:
+        p = self.model.params
+        day = self.day
+        self.day += 1
+        w0, w1 = self.arrivals.window(day)
+        station, u, z, x, beta = self._draw(day)
+        t_s, hour = self.arrivals.times(np.full(len(station), day, dtype=np.int64), u[:, 0])
+        t_s = np.round(t_s, 3)
+        rows = np.flatnonzero(t_s >= 0.0)  # day 0 may begin before the epoch
+        rows = rows[np.lexsort((t_s[rows], station[rows]))]
+        station, t_s, hour, u, z, x = station[rows], t_s[rows], hour[rows], u[rows], z[rows], x[rows]
+        beta = beta[rows] if beta is not None else None
+        dwell_h, energy = self.model.marks.sample(hour, z)
+        fleet = self.model.fleet.sample(energy, u[:, 1:6], beta)
         if p.marks.dwell_from_charge:
-            dwell_h = fleet.charge_h + d.x[:, 0] * p.marks.dc_idle_mean_min / 60.0
+            dwell_h = fleet.charge_h + x[:, 0] * p.marks.dc_idle_mean_min / 60.0
         dwell_s = np.round(dwell_h * 3600.0, 3)
-        connectors = np.array([s.connectors for s in stations], dtype=np.int64)
-        patience = (d.x[:, 1] * p.occupancy.patience_mean_min * 60.0
+        patience = (x[:, 1] * p.occupancy.patience_mean_min * 60.0
                     if p.occupancy.policy == "queue" else None)
-        occ = assign_connectors(d.station, d.t_s, dwell_s, connectors=connectors,
-                                patience_s=patience)
+        occ = assign_connectors(station, t_s, dwell_s, free=self.free, patience_s=patience)
         start = np.round(occ.start_s, 3)
         order = np.flatnonzero(occ.kept)
-        order = order[np.lexsort((occ.connector[order], start[order], d.station[order]))]
-        sizes = np.array([len(w) for w in d.pools], dtype=np.int64)
+        order = order[np.lexsort((occ.connector[order], start[order], station[order]))]
+        st = station[order]
+        sizes = np.array([len(w) for w in self.pools], dtype=np.int64)
+        offsets = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
+        busy = np.concatenate(self.busy) if self.busy else np.zeros(0)
         users = assign_users(
-            d.station[order], start[order], start[order] + dwell_s[order],
-            u_user=d.u_tag[order, 0], one_off=d.u_tag[order, 1] < p.id_tags.one_off_share,
-            weights=np.concatenate(d.pools), sizes=sizes, connectors=connectors,
-            offsets=np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64))
-        index = np.array([s.index for s in stations], dtype=np.int64)[d.station[order]]
-        tags = [one_off_tag(b) if u == ONE_OFF else pool_tag(i, u) for i, u, b in zip(
-            index.tolist(), users.tolist(), d.bits[order].tolist(), strict=True)]
-        flat = [Session(*row) for row in zip(
-            index.tolist(), occ.connector[order].tolist(), start[order].tolist(),
-            np.round(start + dwell_s, 3)[order].tolist(), fleet.energy_kwh[order].tolist(), tags,
-            self.fleet.vehicles(fleet, order), fleet.soc_start[order].tolist(), strict=True)]
-        return self._station_plans(stations, d.station, occ, fleet.charge_h > dwell_h + 1e-9,
-                                   flat)
+            st, start[order], start[order] + dwell_s[order], u_user=u[order, 6],
+            one_off=u[order, 7] < p.id_tags.one_off_share,
+            weights=np.concatenate(self.pools) if self.pools else np.zeros(0), sizes=sizes,
+            connectors=self.connectors, offsets=offsets, busy=busy)
+        for i, lo in enumerate(offsets.tolist()):
+            self.busy[i] = busy[lo:lo + int(sizes[i])]
+        tags = self._tags(st, users)
+        return Window(
+            start_s=w0, end_s=w1, station=st, connector=occ.connector[order],
+            arrival_s=start[order], departure_s=np.round(start + dwell_s, 3)[order],
+            energy_kwh=fleet.energy_kwh[order], soc_start=fleet.soc_start[order],
+            unsatisfied=(fleet.charge_h > dwell_h + 1e-9)[order], id_tag=tags,
+            vehicle=self.model.fleet.vehicles(fleet, order), arr_station=station,
+            arr_t_s=t_s, arr_waited_s=occ.waited_s, arr_kept=occ.kept)
 
-    def _draw(self, stations: Sequence[StationSpec], arr: ArrivalSampler) -> _Draws:
-        """Per station, a fixed sequence of draws from its own streams (module docstring)."""
-        p = self.params
-        beta, k = p.soc.start_beta, p.id_tags.user_weight_gamma_k
-        days, hours_u, z, x, uv, bv, ut, bits, ns = ([] for _ in range(9))
-        pools: list[FloatArray] = []
-        for spec in stations:
-            g0 = spec.stream(0)
-            counts = arr.counts(g0, spec.connectors, arr.day_factors(spec.seed, spec.index, g0))
-            n = int(counts.sum())
-            days.append(np.repeat(arr.days, counts))
-            hours_u.append(g0.random(n))
-            g1 = spec.stream(1)
-            z.append(g1.standard_normal((n, 2)))
-            x.append(g1.standard_exponential((n, 2)))
-            g2 = spec.stream(2)
-            uv.append(g2.random((n, 5)))
-            if beta is not None:
-                bv.append(g2.beta(beta[0], beta[1], n))
-            g3 = spec.stream(3)
-            size = p.id_tags.pool_size(spec.connectors)
-            pools.append(g3.standard_gamma(k, size) if k is not None else np.ones(size))
-            ut.append(g3.random((n, 2)))
-            bits.append(g3.integers(0, 1 << 48, n))
-            ns.append(n)
-        station = np.repeat(np.arange(len(stations)), ns)
-        t_s, hour = arr.times(np.concatenate(days), np.concatenate(hours_u))
-        t_s = np.round(t_s, 3)
-        inside = np.flatnonzero((t_s >= 0.0) & (t_s < arr.horizon_s))
-        rows = inside[np.lexsort((t_s[inside], station[inside]))]
-        return _Draws(station=station[rows], t_s=t_s[rows], hour=hour[rows],
-                      z=np.concatenate(z)[rows], x=np.concatenate(x)[rows],
-                      u_car=np.concatenate(uv)[rows],
-                      beta=np.concatenate(bv)[rows] if beta is not None else None,
-                      u_tag=np.concatenate(ut)[rows], bits=np.concatenate(bits)[rows],
-                      pools=pools)
-
-    def _station_plans(self, stations: Sequence[StationSpec], station: IntArray,
-                       occ: Occupancy, unsatisfied: npt.NDArray[np.bool_],
-                       flat: list[Session]) -> list[StationPlan]:
-        """Group the (station-sorted) sessions and count each station's outcomes."""
-        n = len(stations)
-        kept = occ.kept
-        arrivals = np.bincount(station, minlength=n).tolist()
-        served = np.bincount(station[kept], minlength=n)
-        queued = np.bincount(station[occ.waited_s > 0], minlength=n).tolist()
-        waited = np.bincount(station, weights=occ.waited_s, minlength=n).tolist()
-        unsat = np.bincount(station[kept & unsatisfied], minlength=n).tolist()
-        bounds = np.concatenate(([0], np.cumsum(served))).tolist()
-        return [StationPlan(station_index=spec.index, archetype=self.name, evse=self.evse,
-                            sessions=tuple(flat[bounds[i]:bounds[i + 1]]),
-                            balked=arrivals[i] - (bounds[i + 1] - bounds[i]), queued=queued[i],
-                            queue_wait_s=round(waited[i], 3), unsatisfied=unsat[i])
-                for i, spec in enumerate(stations)]
+    def _tags(self, station: IntArray, users: IntArray) -> list[str]:
+        """Pool tags by user; one-offs numbered per station in plug-in order."""
+        one = users == ONE_OFF
+        tags = pool_tags(self.key, self.index[station], np.maximum(users, 0))
+        if one.any():
+            s1 = station[one]
+            first = np.searchsorted(s1, s1, side="left")
+            count = self.one_offs[s1] + (np.arange(len(s1)) - first)
+            self.one_offs += np.bincount(s1, minlength=len(self.stations))
+            for r, tag in zip(np.flatnonzero(one).tolist(),
+                              one_off_tags(self.key, self.index[s1], count), strict=True):
+                tags[r] = tag
+        return tags

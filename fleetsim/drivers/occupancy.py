@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Occupancy", "assign_connectors", "rank_groups"]
+__all__ = ["Occupancy", "assign_connectors", "free_connectors", "rank_groups"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -57,15 +57,22 @@ class Occupancy:
         return out
 
 
+def free_connectors(connectors: IntArray) -> FloatArray:
+    """The ``free`` state of stations with ``connectors[s]`` connectors, all free."""
+    width = int(connectors.max()) if len(connectors) else 1
+    out: FloatArray = np.where(np.arange(width)[None, :] < connectors[:, None], -np.inf, np.inf)
+    return out
+
+
 def assign_connectors(station: IntArray, arrival_s: FloatArray, dwell_s: FloatArray, *,
-                      connectors: IntArray, patience_s: FloatArray | None) -> Occupancy:
+                      free: FloatArray, patience_s: FloatArray | None) -> Occupancy:
     """Serve arrivals; rows must be sorted by (station, arrival_s).
 
-    ``connectors[s]`` is station s's connector count; ``patience_s`` None means balk.
+    ``free[s, c]`` is when station s's connector c+1 frees (``inf`` beyond its connector
+    count); it is updated in place, so the next planning window starts where this one
+    ended. ``patience_s`` None means balk.
     """
     n = len(station)
-    width = int(connectors.max()) if len(connectors) else 1
-    free = np.where(np.arange(width)[None, :] < connectors[:, None], -np.inf, np.inf)
     conn = np.zeros(n, dtype=np.int64)
     start = arrival_s.copy()
     waited = np.zeros(n)

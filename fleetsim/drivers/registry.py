@@ -10,16 +10,19 @@ installed package (the repository's ``drivers_models/``).
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
+
+import numpy as np
 
 import fleetsim
 from fleetsim.drivers.archetype_model import ArchetypeModel
 from fleetsim.drivers.modelfile import load_archetype
 from fleetsim.drivers.session import StationPlan
 from fleetsim.drivers.uniform import UniformModel, UniformParams
+from fleetsim.drivers.window import Planner, SessionFeed, plan_windows, window_tags
 from fleetsim.exceptions import ModelError
 from fleetsim.scenario.fleet import StationSpec
 from fleetsim.scenario.model import DEFAULT_EPOCH, OcppVersion, Scenario
@@ -28,6 +31,8 @@ __all__ = [
     "DEFAULT_EPOCH",
     "DriverModel",
     "archetype_fleet",
+    "fleet_feeds",
+    "fleet_tags",
     "known_models",
     "load_model",
     "local_start",
@@ -47,6 +52,9 @@ class DriverModel(Protocol):
 
     def plan(self, stations: Sequence[StationSpec], *, horizon_s: float,
              start_weekday: int = 0, start_hour: float = 0.0) -> list[StationPlan]: ...
+
+    def planner(self, stations: Sequence[StationSpec], *, start_weekday: int = 0,
+                start_hour: float = 0.0) -> Planner: ...
 
 
 def _dirs(models_dir: str | Path) -> list[Path]:
@@ -93,18 +101,50 @@ def local_start(epoch: datetime | None) -> tuple[int, float]:
 def plan_fleet(scenario: Scenario, stations: Sequence[StationSpec], *,
                horizon_s: float) -> list[StationPlan]:
     """Plans for ``stations`` (in their order), each from its archetype's model."""
+    out: dict[int, StationPlan] = {}
+    for planner in _planners(scenario, stations):
+        for plan in plan_windows(planner, horizon_s):
+            out[plan.station_index] = plan
+    return [out[s.index] for s in stations]
+
+
+def _planners(scenario: Scenario, stations: Sequence[StationSpec]) -> Iterator[Planner]:
+    """One planner per archetype of ``stations`` (each planner's stations in their order)."""
     weekday, hour = local_start(scenario.clock.start)
     by_arch: dict[str, list[StationSpec]] = {}
     for spec in stations:
         by_arch.setdefault(spec.archetype, []).append(spec)
-    out: dict[int, StationPlan] = {}
     for arch, specs in by_arch.items():
         model = load_model(arch, overrides=scenario.drivers.overrides.get(arch),
                            models_dir=scenario.drivers.models_dir)
-        for plan in model.plan(specs, horizon_s=horizon_s, start_weekday=weekday,
-                               start_hour=hour):
-            out[plan.station_index] = plan
+        yield model.planner(specs, start_weekday=weekday, start_hour=hour)
+
+
+def fleet_feeds(scenario: Scenario, stations: Sequence[StationSpec]) -> list[StationPlan]:
+    """Lazy plans for running ``stations``: each holds a :class:`SessionFeed` that plans
+    its station's next window only when the current one is used up. The first window is
+    planned for all stations at once (vectorised), then each continues on its own."""
+    out: dict[int, StationPlan] = {}
+    for planner in _planners(scenario, stations):
+        first = planner.next_window()
+        bounds = np.searchsorted(first.station, np.arange(len(planner.stations) + 1))
+        for pos, (spec, one) in enumerate(zip(planner.stations, planner.split(), strict=True)):
+            feed = SessionFeed(one, spec.index, first.rows(int(bounds[pos]),
+                                                           int(bounds[pos + 1])))
+            out[spec.index] = StationPlan(station_index=spec.index, archetype=planner.name,
+                                          evse=planner.evse, sessions=(), feed=feed)
     return [out[s.index] for s in stations]
+
+
+def fleet_tags(scenario: Scenario, stations: Sequence[StationSpec], *,
+               horizon_s: float) -> list[str]:
+    """The distinct idTags of the sessions plugging in during [0, horizon_s), sorted —
+    what a run of that simulated length uses. Planned window by window, never holding
+    the sessions (the embedded CSMS's allow-list, ``fleetsim plan --tags-out``)."""
+    tags: set[str] = set()
+    for planner in _planners(scenario, stations):
+        tags.update(window_tags(planner, horizon_s))
+    return sorted(tags)
 
 
 def _default_connectors(model: DriverModel) -> int:
@@ -117,7 +157,7 @@ def _specs(name: str, stations: int, seed: int, connectors: int) -> list[Station
     if not 1 <= connectors <= 16:
         raise ModelError(f"connectors: must be 1 to 16, got {connectors}")
     return [StationSpec(index=i, station_id=f"FS{i:06d}", version=OcppVersion.V16,
-                        connectors=connectors, archetype=name, seed=seed)
+                        connectors=connectors, archetype=name, seed=seed, fleet="FS")
             for i in range(stations)]
 
 

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fleetsim.drivers.window import SessionFeed
 
 __all__ = ["Evse", "PlanStats", "Session", "StationPlan", "Vehicle"]
 
@@ -88,6 +92,7 @@ class StationPlan:
     queued: int = 0
     queue_wait_s: float = 0.0
     unsatisfied: int = 0
+    feed: SessionFeed | None = None
 
 
 @dataclass(frozen=True, slots=True)

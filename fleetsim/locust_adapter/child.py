@@ -28,7 +28,7 @@ from typing import IO, Any
 
 import orjson
 
-from fleetsim.drivers.registry import plan_fleet
+from fleetsim.drivers.registry import fleet_feeds, plan_fleet
 from fleetsim.drivers.session import StationPlan
 from fleetsim.exceptions import FleetsimError
 from fleetsim.live.figures import EngineFeed
@@ -142,11 +142,11 @@ class EngineChild:
             return
         sim_now = self.clock.sim_s(time.monotonic())
         cores, uris = [], []
-        for spec, plan in zip(build_fleet(self.s, new),
-                              station_plans(self.s, new, self.ctx.horizon_s), strict=True):
+        specs = build_fleet(self.s, new)
+        for spec, plan in zip(specs, fleet_feeds(self.s, specs), strict=True):
             # a station that joins late never hosted the sessions that arrived before it
-            plan = dataclasses.replace(plan, sessions=tuple(
-                x for x in plan.sessions if x.arrival_s >= sim_now))
+            assert plan.feed is not None
+            plan.feed.skip_before(sim_now)
             cores.append(STATION_CLASSES[spec.version](spec, plan, clock=self.clock,
                                                        recorder=self.rec, config=self.cfg))
             uris.append(self.target.url_for(spec.version, spec.station_id))

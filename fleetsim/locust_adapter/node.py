@@ -157,7 +157,7 @@ class FleetNode:
         run_s = max(s.duration_s, float(getattr(opts, "run_time", 0) or 0))
         urls = {v.value: u for v, u in s.csms.urls.items()}
         if s.csms.embedded:
-            url = self._start_embedded_csms(s, out_path)  # one CSMS serves every version
+            url = self._start_embedded_csms(s, out_path, run_s)  # one CSMS, every version
             urls = {v.value: url for v in OcppVersion}
         from fleetsim.station.clock import iso_ms
 
@@ -182,15 +182,12 @@ class FleetNode:
                                          factor=s.clock.time_factor).start()
         log.info("fleetsim: %s, run folder %s", s.name, out_path)
 
-    def _start_embedded_csms(self, s: Scenario, out: Path) -> str:
+    def _start_embedded_csms(self, s: Scenario, out: Path, run_s: float) -> str:
         from fleetsim.csms.process import EmbeddedCsms
-        from fleetsim.drivers.registry import plan_fleet
-        from fleetsim.scenario import build_fleet
+        from fleetsim.run.standalone import run_tags
 
         n = max(s.stations.count, int(getattr(self.options, "num_users", 0) or 0))
-        specs = build_fleet(s, range(n))
-        plans = plan_fleet(s, specs, horizon_s=s.duration_s * s.clock.time_factor + 3600.0)
-        tokens = sorted({x.id_tag for p in plans for x in p.sessions})
+        tokens = run_tags(s, stations=n, wall_s=run_s)
         from fleetsim.csms.embedding import embedded_options
 
         self.csms = EmbeddedCsms(db=str(out / "csms.sqlite"),

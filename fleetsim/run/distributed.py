@@ -24,15 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from fleetsim import lifeline
-from fleetsim.drivers.registry import plan_fleet
 from fleetsim.exceptions import FleetsimError
 from fleetsim.lifeline import become_subreaper, die_with_parent
 from fleetsim.run.csms_restart import csms_restarts, read_origin
 from fleetsim.run.merge import merge_run, worker_dirs
 from fleetsim.run.progress import IntervalTail, ProgressLine
 from fleetsim.run.results import ResultsFolder, run_dir
-from fleetsim.run.standalone import RunOutcome, embedded_csms
-from fleetsim.scenario.fleet import build_fleet
+from fleetsim.run.standalone import RunOutcome, embedded_csms, run_tags
 from fleetsim.scenario.model import Scenario
 from fleetsim.station.clock import iso_ms
 
@@ -133,14 +131,12 @@ def _run(s: Scenario, *, workers: int, out: Path, progress: bool,
     results = ResultsFolder(out, scenario_raw=s.raw, epoch_unix=epoch.timestamp())
     started_at = iso_ms(time.time())
     failure: str | None = None
-    plans = []
-    if s.csms.embedded:  # the embedded CSMS accepts exactly the fleet's planned tags
-        plans = plan_fleet(s, build_fleet(s), horizon_s=s.duration_s * s.clock.time_factor
-                           + 3600.0)
+    # the embedded CSMS accepts exactly the fleet's planned tags
+    tokens = run_tags(s) if s.csms.embedded else []
     restarts: list[dict[str, Any]] = []
     before = lifeline.children()  # the caller's own children are not the run's
     try:
-        with embedded_csms(s, out, plans) as csms:
+        with embedded_csms(s, out, tokens) as csms:
             url = csms.url if csms is not None else None
             # the CSMS is ours, so are its restarts; times count from the master's origin
             with csms_restarts(csms, s.faults.csms_restarts, origin=lambda: read_origin(out),

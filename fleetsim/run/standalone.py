@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fleetsim.drivers.registry import plan_fleet
-from fleetsim.drivers.session import StationPlan
+from fleetsim.drivers.registry import fleet_feeds, fleet_tags
 from fleetsim.exceptions import FleetsimError
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.run.csms_restart import csms_restarts
@@ -36,7 +35,8 @@ from fleetsim.station.clock import iso_ms
 from fleetsim.transport.engine import Engine, EngineOptions, EngineReport
 from fleetsim.transport.faults import FaultInjector
 
-__all__ = ["RunOutcome", "csms_urls", "embedded_csms", "run_scenario", "station_config"]
+__all__ = ["RunOutcome", "csms_urls", "embedded_csms", "run_scenario", "run_tags",
+           "station_config"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,18 +63,27 @@ def station_config(s: Scenario) -> StationConfig:
                          reconnect=s.reconnect)
 
 
+def run_tags(s: Scenario, *, stations: int | None = None,
+             wall_s: float | None = None) -> list[str]:
+    """The idTags a run of ``s`` uses: those of ``fleetsim plan`` for the run's simulated
+    length (``wall_s``, default the duration, x time_factor), planned window by window."""
+    specs = build_fleet(s, None if stations is None else range(stations))
+    wall = s.duration_s if wall_s is None else wall_s
+    return fleet_tags(s, specs, horizon_s=wall * s.clock.time_factor)
+
+
 @contextlib.contextmanager
-def embedded_csms(s: Scenario, out: Path, plans: list[StationPlan]) -> Iterator[Any]:
-    """The scenario's embedded CSMS while the block runs (None for a CSMS under test)."""
+def embedded_csms(s: Scenario, out: Path, tokens: list[str]) -> Iterator[Any]:
+    """The scenario's embedded CSMS while the block runs (None for a CSMS under test).
+
+    It authorises exactly ``tokens`` (:func:`run_tags`, plus a prefix rule if the
+    scenario sets one); anything else is Invalid, as a real CSMS would answer."""
     if not s.csms.embedded:
         yield None
         return
     from fleetsim.csms.embedding import embedded_options
     from fleetsim.csms.process import EmbeddedCsms
 
-    # the embedded CSMS authorises exactly the fleet's planned tokens (plus a prefix rule
-    # if the scenario sets one); anything else is Invalid, as a real CSMS would answer
-    tokens = sorted({x.id_tag for p in plans for x in p.sessions})
     with EmbeddedCsms(db=str(out / "csms.sqlite"),
                       heartbeat_interval_s=max(1, round(s.csms.heartbeat_interval_s)),
                       token_prefix=s.csms.token_prefix or None, tokens=tokens,
@@ -83,8 +92,8 @@ def embedded_csms(s: Scenario, out: Path, plans: list[StationPlan]) -> Iterator[
 
 
 @contextlib.contextmanager
-def csms_urls(s: Scenario, out: Path, plans: list[StationPlan]) -> Iterator[dict[OcppVersion, str]]:
-    with embedded_csms(s, out, plans) as csms:
+def csms_urls(s: Scenario, out: Path, tokens: list[str]) -> Iterator[dict[OcppVersion, str]]:
+    with embedded_csms(s, out, tokens) as csms:
         yield dict(s.csms.urls) if csms is None else {v: csms.url for v in OcppVersion}
 
 
@@ -96,7 +105,7 @@ def run_scenario(s: Scenario, *, out_base: str | Path = "results", out_dir: str 
 
     epoch = s.clock.epoch
     specs = build_fleet(s)
-    plans = plan_fleet(s, specs, horizon_s=s.duration_s * s.clock.time_factor + 3600.0)
+    plans = fleet_feeds(s, specs)  # lazy: each station plans a window ahead
     results = ResultsFolder(out, scenario_raw=s.raw, epoch_unix=epoch.timestamp())
     rec = Recorder()
     started_at = iso_ms(time.time())
@@ -104,7 +113,7 @@ def run_scenario(s: Scenario, *, out_base: str | Path = "results", out_dir: str 
     failure: str | None = None
     restarts: list[dict[str, Any]] = []
     try:
-        with embedded_csms(s, out, plans) as csms:
+        with embedded_csms(s, out, run_tags(s) if s.csms.embedded else []) as csms:
             urls = dict(s.csms.urls) if csms is None else {v: csms.url for v in OcppVersion}
             with live_metrics(metrics_port, metrics_hold_s) as feed:
                 report = _run_engine(s, specs, plans, urls, rec, results, epoch, progress, csms,

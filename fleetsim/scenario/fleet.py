@@ -32,6 +32,8 @@ class StationSpec:
     connectors: int
     archetype: str
     seed: int
+    fleet: str = ""
+    """The fleet's ``id_prefix``: with ``seed`` it keys the idTags (unique per fleet)."""
 
     def seed_sequence(self) -> np.random.SeedSequence:
         """This station's root stream: ``SeedSequence(seed).spawn(n)[index]`` for any n."""
@@ -65,7 +67,8 @@ def station_spec(s: Scenario, index: int) -> StationSpec:
     assert isinstance(version, OcppVersion) and isinstance(archetype, str)
     station_id = f"{st.id_prefix}{index:0{st.id_digits}d}"
     return StationSpec(index=index, station_id=station_id, version=version,
-                       connectors=st.connectors, archetype=archetype, seed=s.seed)
+                       connectors=st.connectors, archetype=archetype, seed=s.seed,
+                       fleet=st.id_prefix)
 
 
 def build_fleet(s: Scenario, indices: Sequence[int] | None = None) -> list[StationSpec]:

@@ -21,7 +21,8 @@ import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from fleetsim.drivers.session import Session, StationPlan
+from fleetsim.drivers.session import Session, StationPlan, Vehicle
+from fleetsim.drivers.window import SessionFeed
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.scenario.fleet import StationSpec
 from fleetsim.scenario.reconnect import RetryBackOff
@@ -81,7 +82,9 @@ class StationCore(CallChannel):
         self._timers: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
         self._seq = itertools.count()
         self._gen: dict[str, int] = {}
-        self._next_session = 0
+        # the sessions, planned a window at a time (or the plan's fixed tuple)
+        self.feed = plan.feed if plan.feed is not None else SessionFeed.of(plan.sessions)
+        self.first_vehicle: Vehicle | None = None
         # settings the CSMS may change (ChangeConfiguration / SetVariables). The values are
         # what GetConfiguration reports; the timers run on wall seconds: what the CSMS sets
         # is meant in wall time, whatever the time_factor (clock.py "Which timers compress")
@@ -329,14 +332,16 @@ class StationCore(CallChannel):
         self._heartbeat(now)
 
     # ------------------------------------------------------------------ sessions
-    def _schedule_next_arrival(self) -> None:
-        sessions = self.plan.sessions
-        if self._next_session < len(sessions):
-            s = sessions[self._next_session]
+    def _schedule_next_arrival(self, _t: float = 0.0) -> None:
+        s = self.feed.next()
+        if s is not None:
+            if self.first_vehicle is None:
+                self.first_vehicle = s.vehicle
             self.at(self.clock.wall(s.arrival_s), self._arrive, s)
+        elif self.feed.planned_until_s < float("inf"):  # nothing in this window: look later
+            self.at(self.clock.wall(self.feed.planned_until_s), self._schedule_next_arrival)
 
     def _arrive(self, t: float, session: Session) -> None:
-        self._next_session += 1
         self._schedule_next_arrival()
         if self.stopping:
             return

@@ -43,7 +43,7 @@ def find_connector(st: StationCore, connector_id: int | None, tag: str) -> Conne
 
 def remote_session(st: StationCore, c: Connector, tag: str, now: float) -> Session:
     sim = st.clock.sim_s(now)
-    vehicle = st.plan.sessions[0].vehicle if st.plan.sessions else DEFAULT_VEHICLE
+    vehicle = st.first_vehicle or st.feed.peek_vehicle() or DEFAULT_VEHICLE
     return Session(station_index=st.spec.index, connector_id=c.connector_id, arrival_s=sim,
                    departure_s=sim + st.cfg.remote_dwell_s, energy_kwh=st.cfg.remote_energy_kwh,
                    id_tag=tag, vehicle=vehicle, soc_start=0.3)

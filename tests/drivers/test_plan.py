@@ -78,7 +78,7 @@ def test_sessions_are_valid(name: str) -> None:
             room = (1.0 - s.soc_start) * s.vehicle.battery_kwh / s.vehicle.efficiency
             assert s.energy_kwh <= room + 1e-3, "the wanted energy fits in the battery"
     assert isinstance(model, ArchetypeModel)
-    pool = id_tag_pool(7, model.params.id_tags.pool_size(3))
+    pool = id_tag_pool(7, model.params.id_tags.pool_size(3), fleet="FS", seed=5)
     regulars = {s.id_tag for s in plans[7].sessions if s.id_tag.startswith("04")}
     assert regulars <= set(pool) and len(pool) == len(set(pool))
     one_off = model.params.id_tags.one_off_share
