@@ -19,7 +19,6 @@ vectorised over all sessions of all the planner's stations at once.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 
 import numpy as np
@@ -32,7 +31,7 @@ from fleetsim.drivers.idtags import ONE_OFF, assign_users, fleet_key, one_off_ta
 from fleetsim.drivers.marks import MarkSampler
 from fleetsim.drivers.occupancy import assign_connectors, free_connectors
 from fleetsim.drivers.session import StationPlan
-from fleetsim.drivers.window import Planner, Window, plan_windows
+from fleetsim.drivers.window import Window, plan_windows, resume, save
 from fleetsim.scenario.fleet import StationSpec
 
 __all__ = ["ArchetypeModel", "ArchetypePlanner"]
@@ -78,7 +77,7 @@ class ArchetypePlanner:
         self.model, self.stations, self.arrivals = model, list(stations), arrivals
         self.name, self.evse = model.name, model.evse
         self.day = 0
-        self.gens = [spec.stream(0) for spec in stations]
+        self.streams = [save(spec.stream(0)) for spec in stations]
         k = p.id_tags.user_weight_gamma_k
         self.pools: list[FloatArray] = []
         for spec in stations:
@@ -92,25 +91,14 @@ class ArchetypePlanner:
         self.index = np.array([s.index for s in stations], dtype=np.int64)
         self.key = fleet_key(stations[0].fleet, stations[0].seed) if stations else ()
 
-    def split(self) -> list[Planner]:
-        out: list[Planner] = []
-        for i in range(len(self.stations)):
-            one = copy.copy(self)
-            one.stations, one.index = self.stations[i:i + 1], self.index[i:i + 1]
-            one.gens = [copy.deepcopy(self.gens[i])]
-            one.pools, one.busy = self.pools[i:i + 1], [self.busy[i].copy()]
-            one.connectors, one.free = self.connectors[i:i + 1], self.free[i:i + 1].copy()
-            one.one_offs = self.one_offs[i:i + 1].copy()
-            out.append(one)
-        return out
-
     def _draw(self, day: int) -> tuple[IntArray, FloatArray, FloatArray, FloatArray,
                                        FloatArray | None]:
         """(station, u (n, 8), z (n, 2), x (n, 2), beta) for ``day``, per station in order."""
         p, arr = self.model.params, self.arrivals
         beta = p.soc.start_beta
         ns, us, zs, xs, bs = [], [], [], [], []
-        for spec, g in zip(self.stations, self.gens, strict=True):
+        for i, spec in enumerate(self.stations):
+            g = resume(self.streams[i])
             n = arr.count(g, spec.connectors, day,
                           arr.day_factor(spec.seed, spec.index, day, g))
             us.append(g.random((n, 8)))
@@ -118,6 +106,7 @@ class ArchetypePlanner:
             xs.append(g.standard_exponential((n, 2)))
             if beta is not None:
                 bs.append(g.beta(beta[0], beta[1], n))
+            self.streams[i] = save(g)
             ns.append(n)
         station = np.repeat(np.arange(len(self.stations)), ns)
         return (station, np.concatenate(us), np.concatenate(zs), np.concatenate(xs),

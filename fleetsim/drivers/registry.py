@@ -15,14 +15,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
-
 import fleetsim
 from fleetsim.drivers.archetype_model import ArchetypeModel
 from fleetsim.drivers.modelfile import load_archetype
 from fleetsim.drivers.session import StationPlan
 from fleetsim.drivers.uniform import UniformModel, UniformParams
-from fleetsim.drivers.window import Planner, SessionFeed, plan_windows, window_tags
+from fleetsim.drivers.window import GROUP, Planner, feeds, plan_windows, window_tags
 from fleetsim.exceptions import ModelError
 from fleetsim.scenario.fleet import StationSpec
 from fleetsim.scenario.model import DEFAULT_EPOCH, OcppVersion, Scenario
@@ -108,31 +106,37 @@ def plan_fleet(scenario: Scenario, stations: Sequence[StationSpec], *,
     return [out[s.index] for s in stations]
 
 
-def _planners(scenario: Scenario, stations: Sequence[StationSpec]) -> Iterator[Planner]:
-    """One planner per archetype of ``stations`` (each planner's stations in their order)."""
-    weekday, hour = local_start(scenario.clock.start)
+def _models(scenario: Scenario,
+            stations: Sequence[StationSpec]) -> Iterator[tuple[DriverModel, list[StationSpec]]]:
+    """Each archetype's model with its stations (in their order)."""
     by_arch: dict[str, list[StationSpec]] = {}
     for spec in stations:
         by_arch.setdefault(spec.archetype, []).append(spec)
     for arch, specs in by_arch.items():
-        model = load_model(arch, overrides=scenario.drivers.overrides.get(arch),
-                           models_dir=scenario.drivers.models_dir)
+        yield load_model(arch, overrides=scenario.drivers.overrides.get(arch),
+                         models_dir=scenario.drivers.models_dir), specs
+
+
+def _planners(scenario: Scenario, stations: Sequence[StationSpec]) -> Iterator[Planner]:
+    """One planner per archetype of ``stations``."""
+    weekday, hour = local_start(scenario.clock.start)
+    for model, specs in _models(scenario, stations):
         yield model.planner(specs, start_weekday=weekday, start_hour=hour)
 
 
 def fleet_feeds(scenario: Scenario, stations: Sequence[StationSpec]) -> list[StationPlan]:
-    """Lazy plans for running ``stations``: each holds a :class:`SessionFeed` that plans
-    its station's next window only when the current one is used up. The first window is
-    planned for all stations at once (vectorised), then each continues on its own."""
+    """Lazy plans for running ``stations``: each holds a :class:`SessionFeed`; groups of
+    up to :data:`GROUP` stations of one archetype plan their next window together
+    when the first of them needs it (:mod:`fleetsim.drivers.window`)."""
+    weekday, hour = local_start(scenario.clock.start)
     out: dict[int, StationPlan] = {}
-    for planner in _planners(scenario, stations):
-        first = planner.next_window()
-        bounds = np.searchsorted(first.station, np.arange(len(planner.stations) + 1))
-        for pos, (spec, one) in enumerate(zip(planner.stations, planner.split(), strict=True)):
-            feed = SessionFeed(one, spec.index, first.rows(int(bounds[pos]),
-                                                           int(bounds[pos + 1])))
-            out[spec.index] = StationPlan(station_index=spec.index, archetype=planner.name,
-                                          evse=planner.evse, sessions=(), feed=feed)
+    for model, specs in _models(scenario, stations):
+        for lo in range(0, len(specs), GROUP):
+            planner = model.planner(specs[lo:lo + GROUP], start_weekday=weekday,
+                                    start_hour=hour)
+            for spec, feed in zip(planner.stations, feeds(planner), strict=True):
+                out[spec.index] = StationPlan(station_index=spec.index, archetype=model.name,
+                                              evse=planner.evse, sessions=(), feed=feed)
     return [out[s.index] for s in stations]
 
 

@@ -15,7 +15,6 @@ far ahead anyone plans. Connectors draw from disjoint slices of the station's
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
@@ -25,7 +24,7 @@ import numpy.typing as npt
 
 from fleetsim.drivers.idtags import fleet_key, pool_tags
 from fleetsim.drivers.session import Evse, StationPlan, Vehicle
-from fleetsim.drivers.window import Planner, Window, plan_windows
+from fleetsim.drivers.window import StreamState, Window, plan_windows, resume, save
 from fleetsim.exceptions import ModelError
 from fleetsim.scenario.fleet import StationSpec
 
@@ -68,7 +67,7 @@ class UniformParams:
         return cls(**kw)
 
 
-CHUNK = 64          # sessions drawn per connector at a time
+CHUNK = 16          # sessions drawn per connector at a time
 CONNECTOR_STREAM = 100
 
 
@@ -114,28 +113,19 @@ class UniformPlanner:
         self.end_s = 0.0
         # per (station position, connector): generator, drawn rows (arrival, departure,
         # energy, soc, user) and the next arrival time
-        self.conns: list[tuple[int, int, np.random.Generator]] = [
-            (pos, c, spec.stream(CONNECTOR_STREAM + c))
+        self.conns: list[tuple[int, int, StreamState]] = [
+            (pos, c, save(spec.stream(CONNECTOR_STREAM + c)))
             for pos, spec in enumerate(self.stations) for c in range(1, spec.connectors + 1)]
         self.buf: list[FloatArray] = [np.zeros((0, 5)) for _ in self.conns]
         self.next_t = [-1.0] * len(self.conns)
 
-    def split(self) -> list[Planner]:
-        out: list[Planner] = []
-        for pos in range(len(self.stations)):
-            one = copy.copy(self)
-            mine = [k for k, (p, _, _) in enumerate(self.conns) if p == pos]
-            one.stations = self.stations[pos:pos + 1]
-            one.conns = [(0, self.conns[k][1], copy.deepcopy(self.conns[k][2])) for k in mine]
-            one.buf = [self.buf[k].copy() for k in mine]
-            one.next_t = [self.next_t[k] for k in mine]
-            out.append(one)
-        return out
-
     def _chunk(self, k: int) -> FloatArray:
         """CHUNK more sessions of connector k: rows (arrival, departure, energy, soc, user)."""
         p, m = self.model.params, self.model
-        u = self.conns[k][2].random((CHUNK, 5))
+        pos, c, state = self.conns[k]
+        g = resume(state)
+        u = g.random((CHUNK, 5))
+        self.conns[k] = (pos, c, save(g))
         gap = -np.log1p(-u[:, 0]) * m.mean_gap_s
         if self.next_t[k] < 0:  # the first car: a stationary start, half a mean gap
             gap[0] *= 0.5

@@ -9,9 +9,11 @@ plugging in before any time T are the same whatever horizon is asked for, and:
 
 - :func:`plan_windows` (``fleetsim plan``, the tag list) walks windows until the
   horizon, for many stations at once (vectorised);
-- :class:`SessionFeed` gives one running station its sessions in arrival order,
-  planning its next window only when the current one is used up, so a station holds
-  one window of compact columns, never the run's sessions as objects.
+- :class:`SessionFeed` gives one running station its sessions in arrival order. Its
+  :class:`PlanGroup` (up to :data:`GROUP` stations) plans the next window for all of
+  them, vectorised, when the first of them needs it, and drops a window once all
+  have left it: a group holds at most two windows of columns, never the run's
+  sessions as objects.
 
 Both use the same planner code, so they agree session for session.
 """
@@ -29,13 +31,42 @@ import numpy.typing as npt
 from fleetsim.drivers.session import Evse, Session, StationPlan, Vehicle
 from fleetsim.scenario.fleet import StationSpec
 
-__all__ = ["Planner", "SessionFeed", "Window", "plan_windows", "window_tags"]
+__all__ = [
+    "GROUP",
+    "PlanGroup",
+    "Planner",
+    "SessionFeed",
+    "StreamState",
+    "Window",
+    "feeds",
+    "plan_windows",
+    "resume",
+    "save",
+    "window_tags",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
-_NO_INT: IntArray = np.zeros(0, dtype=np.int64)
-_NO_FLOAT: FloatArray = np.zeros(0)
+StreamState = tuple[int, int, int, int]
+# One scratch generator to draw with: a station's stream between windows is four ints
+# (PCG64's state), not a Generator object (~2 KiB each, thousands of stations).
+_PCG = np.random.PCG64()
+_GEN = np.random.Generator(_PCG)
+
+
+def save(rng: np.random.Generator) -> StreamState:
+    """The position of ``rng``'s PCG64 stream, to :func:`resume` later."""
+    st = rng.bit_generator.state
+    return (int(st["state"]["state"]), int(st["state"]["inc"]), int(st["has_uint32"]),
+            int(st["uinteger"]))
+
+
+def resume(state: StreamState) -> np.random.Generator:
+    """A generator at ``state``; valid until the next :func:`resume` (single-threaded)."""
+    _PCG.state = {"bit_generator": "PCG64", "state": {"state": state[0], "inc": state[1]},
+                  "has_uint32": state[2], "uinteger": state[3]}
+    return _GEN
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,20 +94,6 @@ class Window:
     arr_waited_s: FloatArray
     arr_kept: BoolArray
 
-    def rows(self, lo: int, hi: int) -> Window:
-        """Session rows [lo, hi) (one station's, say) as a window of their own, without
-        the arrival counters; copies, so the larger window can go."""
-        return Window(start_s=self.start_s, end_s=self.end_s,
-                      station=np.zeros(hi - lo, dtype=np.int64),
-                      connector=self.connector[lo:hi].copy(),
-                      arrival_s=self.arrival_s[lo:hi].copy(),
-                      departure_s=self.departure_s[lo:hi].copy(),
-                      energy_kwh=self.energy_kwh[lo:hi].copy(),
-                      soc_start=self.soc_start[lo:hi].copy(),
-                      unsatisfied=self.unsatisfied[lo:hi].copy(), id_tag=self.id_tag[lo:hi],
-                      vehicle=self.vehicle[lo:hi], arr_station=_NO_INT, arr_t_s=_NO_FLOAT,
-                      arr_waited_s=_NO_FLOAT, arr_kept=np.zeros(0, dtype=np.bool_))
-
     def session(self, row: int, station_index: int) -> Session:
         return Session(station_index, int(self.connector[row]), float(self.arrival_s[row]),
                        float(self.departure_s[row]), float(self.energy_kwh[row]),
@@ -94,9 +111,6 @@ class Planner(Protocol):
         """The next window (its ``end_s`` always beyond its ``start_s``)."""
         ...
 
-    def split(self) -> list[Planner]:
-        """One planner per station, each continuing exactly where this one stands."""
-        ...
 
 
 def plan_windows(planner: Planner, horizon_s: float) -> list[StationPlan]:
@@ -140,71 +154,117 @@ def window_tags(planner: Planner, horizon_s: float) -> Iterator[str]:
             yield w.id_tag[r]
 
 
+GROUP = 256  # stations planned together: one numpy pass per window for all of them
+
+
+class PlanGroup:
+    """Stations that plan their windows together (vectorised), each when the first of
+    them needs it. A window is dropped once every station has moved past it, so a
+    group holds at most the window its stations are in and the next."""
+
+    __slots__ = ("_left", "_planner", "_windows", "planned")
+
+    def __init__(self, planner: Planner) -> None:
+        self._planner = planner
+        self._windows: dict[int, tuple[Window, list[int]]] = {}
+        self._left: dict[int, int] = {}
+        self.planned = 0
+
+    def window(self, k: int) -> tuple[Window, list[int]]:
+        """Window ``k`` and each station's first row in it (``bounds[pos]:bounds[pos+1]``)."""
+        while self.planned <= k:
+            w = self._planner.next_window()
+            n = len(self._planner.stations)
+            bounds = np.searchsorted(w.station, np.arange(n + 1)).tolist()
+            self._windows[self.planned], self._left[self.planned] = (w, bounds), n
+            self.planned += 1
+        return self._windows[k]
+
+    def leave(self, k: int) -> None:
+        """One station is done with window ``k``."""
+        left = self._left.get(k)
+        if left is None:
+            return
+        if left <= 1:
+            del self._windows[k], self._left[k]
+        else:
+            self._left[k] = left - 1
+
+
 class SessionFeed:
     """One station's sessions in arrival order, planned a window at a time.
 
     :meth:`next` plans at most one window per call: ``None`` means nothing plugs in
-    before :attr:`planned_until_s` — ask again then. A feed over a fixed tuple
-    (tests, remote starts) is :meth:`of`.
+    before :attr:`planned_until_s` — ask again then. Its windows come from its
+    :class:`PlanGroup`. A feed over a fixed tuple (tests) is :meth:`of`.
     """
 
-    __slots__ = ("_fixed", "_planner", "_row", "_rows", "_window", "planned_until_s",
-                 "station_index")
+    __slots__ = ("_fixed", "_group", "_hi", "_k", "_pos", "_row", "_window",
+                 "planned_until_s", "station_index")
 
-    def __init__(self, planner: Planner | None, station_index: int,
-                 window: Window | None = None) -> None:
-        self._planner = planner
-        self.station_index = station_index
-        self._window = window
-        self._rows = 0 if window is None else len(window.arrival_s)
-        self._row = 0
-        self.planned_until_s = -math.inf if window is None else window.end_s
-        self._fixed: tuple[Session, ...] = ()
+    def __init__(self, group: PlanGroup | None, pos: int, station_index: int) -> None:
+        self._group, self._pos, self.station_index = group, pos, station_index
+        self._fixed: tuple[Session, ...] | None = None
+        self._window: Window | None = None
+        self._k, self._row, self._hi = -1, 0, 0
+        self.planned_until_s = -math.inf
 
     @classmethod
     def of(cls, sessions: Sequence[Session]) -> SessionFeed:
-        feed = cls(None, sessions[0].station_index if sessions else -1)
+        feed = cls(None, 0, sessions[0].station_index if sessions else -1)
         feed._fixed = tuple(sessions)
-        feed._rows = len(feed._fixed)
+        feed._hi = len(feed._fixed)
         feed.planned_until_s = math.inf
         return feed
 
     def next(self) -> Session | None:
-        if self._row >= self._rows and not self._advance():
+        if self._row >= self._hi and not self._advance():
             return None
         r = self._row
         self._row += 1
-        if self._window is None:
+        if self._fixed is not None:
             return self._fixed[r]
+        assert self._window is not None
         return self._window.session(r, self.station_index)
 
     def peek_vehicle(self) -> Vehicle | None:
         """The car of the next planned session, if one is planned (no planning)."""
-        if self._row >= self._rows:
+        if self._row >= self._hi:
             return None
-        return self._fixed[self._row].vehicle if self._window is None else \
-            self._window.vehicle[self._row]
+        if self._fixed is not None:
+            return self._fixed[self._row].vehicle
+        assert self._window is not None
+        return self._window.vehicle[self._row]
 
     def skip_before(self, t_s: float) -> None:
         """Drop the sessions plugging in before ``t_s`` (a station that joins late)."""
         while True:
-            if self._row < self._rows:
-                w = self._window
-                t = w.arrival_s[self._row] if w is not None else self._fixed[self._row].arrival_s
+            if self._row < self._hi:
+                t = (self._fixed[self._row].arrival_s if self._fixed is not None
+                     else float(self._window.arrival_s[self._row]))  # type: ignore[union-attr]
                 if t >= t_s:
                     return
                 self._row += 1
-            elif self._planner is None or self.planned_until_s >= t_s:
+            elif self._group is None or self.planned_until_s >= t_s:
                 return
             else:
                 self._advance()
 
     def _advance(self) -> bool:
-        """Plan the next window; True if it has sessions."""
-        if self._planner is None:
+        """Move to the next window (planning it if no station of the group has yet);
+        True if this station has sessions in it."""
+        if self._group is None:
             return False
-        w = self._planner.next_window()
-        self._window, self._row, self._rows = w, 0, len(w.arrival_s)
+        self._group.leave(self._k)
+        self._k += 1
+        w, bounds = self._group.window(self._k)
+        self._window = w
+        self._row, self._hi = bounds[self._pos], bounds[self._pos + 1]
         self.planned_until_s = w.end_s
-        return self._rows > 0
+        return self._row < self._hi
 
+
+def feeds(planner: Planner) -> list[SessionFeed]:
+    """Lazy feeds for the planner's stations, in order, sharing its windows."""
+    group = PlanGroup(planner)
+    return [SessionFeed(group, pos, spec.index) for pos, spec in enumerate(planner.stations)]

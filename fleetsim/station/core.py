@@ -85,6 +85,7 @@ class StationCore(CallChannel):
         # the sessions, planned a window at a time (or the plan's fixed tuple)
         self.feed = plan.feed if plan.feed is not None else SessionFeed.of(plan.sessions)
         self.first_vehicle: Vehicle | None = None
+        self._next_session = 0  # sessions arrived so far
         # settings the CSMS may change (ChangeConfiguration / SetVariables). The values are
         # what GetConfiguration reports; the timers run on wall seconds: what the CSMS sets
         # is meant in wall time, whatever the time_factor (clock.py "Which timers compress")
@@ -342,6 +343,7 @@ class StationCore(CallChannel):
             self.at(self.clock.wall(self.feed.planned_until_s), self._schedule_next_arrival)
 
     def _arrive(self, t: float, session: Session) -> None:
+        self._next_session += 1
         self._schedule_next_arrival()
         if self.stopping:
             return

@@ -26,6 +26,7 @@ from fleetsim.station.core import StationCore
 from fleetsim.station.security import note_connect_failure
 from fleetsim.transport.connection import describe_failure
 from fleetsim.transport.faults import FaultInjector
+from fleetsim.transport.heap import release_heap, settle_heap
 from fleetsim.transport.runner import StationRunner
 
 __all__ = ["Engine", "EngineOptions", "EngineReport", "fd_headroom"]
@@ -131,6 +132,7 @@ class Engine:
                 f"may open only {fd_headroom()} (RLIMIT_NOFILE); run more engine processes "
                 "(fleetsim run --workers N) or raise the limit")
         proc = psutil.Process()
+        settle_heap(collect=True)  # set-up objects (stations, plans, modules) leave the GC's walks
         cpu0, t0 = sum(proc.cpu_times()[:2]), monotonic()
         self._t0 = t0
         self._start_monitors(t0, proc)
@@ -149,8 +151,10 @@ class Engine:
                 w.cancel()
         if self._unreachable.done():
             await self._shutdown(graceful=False)
+            release_heap()
             raise CsmsUnreachable(self._unreachable.result())
         await self._shutdown(graceful=True)
+        release_heap()  # the run's objects may be collected again once it is over
         wall = monotonic() - t0
         cpu = (sum(proc.cpu_times()[:2]) - cpu0) / wall * 100 if wall > 0 else 0.0
         booted = sum(1 for r in self.runners if r.station.boots > 0)
@@ -172,6 +176,7 @@ class Engine:
                 return
             runner.reschedule()  # session timers run whether or not the socket is up
             self.spawn_connect(runner)
+        settle_heap()  # the ramp's connections too
 
     def spawn_connect(self, runner: StationRunner) -> None:
         if self.stopping:
@@ -228,6 +233,7 @@ class Engine:
             added.append(r)
             r.reschedule()
             self.spawn_connect(r)
+        settle_heap()
         return added
 
     async def stop_stations(self, runners: Sequence[StationRunner]) -> None:

@@ -1,0 +1,182 @@
+"""``python -m fleetsim.bench.stalls``: does the engine stall itself? (issue 18)
+
+Runs the two profiles of issue 18 against the ack server (its own process), each
+engine in a fresh process, and prints per profile the event-loop lag p99 and max,
+the garbage collector's pauses by generation (timed with ``gc.callbacks``), late
+sends, planned sessions held as objects and RSS:
+
+- ``busy``: 2,000 OCPP 1.6 stations, two connectors, Heartbeat and MeterValues every
+  1 s, sessions of 5–10 s with a mean gap of 1.5 s (``uniform``);
+- ``wide``: 10,000 stations, every 60 s, sessions of 60–120 s, mean gap 22.5 s.
+
+``GC objs`` counts the objects the collector tracks once the fleet is set up and
+``full GC`` times one full collection then: the pause the loop took whenever one
+ran. ``--eager`` plans every session of the run (its length + 1 h) up front as
+objects and ``--no-freeze`` leaves the set-up objects in the collector's walks, as
+fleetsim did before: the causes of the stalls, kept for comparison. A benchmark command, not a CI test; figures depend on the box.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import multiprocessing as mp
+import time
+from typing import Any
+
+import psutil
+
+from fleetsim.bench.figures import _server
+
+__all__ = ["PROFILES", "main"]
+
+SETUP_RUN_S = 300.0  # --seconds 0: the fleet of a 5-minute run, set up but not run
+PROFILES: dict[str, dict[str, Any]] = {
+    "busy": {"stations": 2000, "interval": "1s", "dwell_s": (5, 10), "gap_s": 1.5},
+    "wide": {"stations": 10000, "interval": "60s", "dwell_s": (60, 120), "gap_s": 22.5},
+}
+
+
+class GcTimer:
+    """Pause of every collection, by generation, via ``gc.callbacks``."""
+
+    def __init__(self) -> None:
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._t0 = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append(time.perf_counter() - self._t0)
+
+    def summary(self) -> dict[int, tuple[int, float, float]]:
+        """generation → (collections, max ms, total ms)."""
+        return {g: (len(p), max(p, default=0.0) * 1e3, sum(p) * 1e3)
+                for g, p in self.pauses.items()}
+
+
+def scenario(name: str, seconds: float, stations: int | None = None) -> Any:
+    from fleetsim.scenario import parse_scenario
+
+    p = PROFILES[name]
+    lo, hi = p["dwell_s"]
+    return parse_scenario({
+        "name": f"stalls_{name}", "seed": 1, "duration": f"{seconds}s",
+        "stations": {"count": stations or p["stations"], "connectors": 2,
+                     "connect_rate": 1000, "versions": {"1.6": 1}},
+        "ocpp": {"meter_interval": p["interval"], "heartbeat_interval": p["interval"]},
+        "drivers": {"model": "uniform", "overrides": {"uniform": {
+            "dwell_h": [lo / 3600, hi / 3600], "sessions_per_day": 86400 / p["gap_s"]}}},
+    }, file="<bench.stalls>")
+
+
+async def _run(url: str, name: str, seconds: float, eager: bool, stations: int | None,
+               freeze: bool = True) -> dict[str, Any]:
+    from fleetsim.drivers.registry import fleet_feeds, plan_fleet
+    from fleetsim.metrics.recorder import Recorder
+    from fleetsim.run.standalone import station_config
+    from fleetsim.scenario import build_fleet
+    from fleetsim.station import STATION_CLASSES, Clock
+    from fleetsim.transport import Engine, EngineOptions
+
+    s = scenario(name, seconds or SETUP_RUN_S, stations)
+    specs = build_fleet(s)
+    t0 = time.perf_counter()
+    plans = (plan_fleet(s, specs, horizon_s=s.duration_s + 3600.0) if eager
+             else fleet_feeds(s, specs))
+    plan_s = time.perf_counter() - t0
+    held = sum(len(p.sessions) for p in plans)
+    rec = Recorder()
+    clock = Clock.start(epoch=s.clock.epoch, factor=1.0, wall_timestamps=False,
+                        monotonic=time.monotonic(), unix=time.time())
+    cfg = station_config(s)
+    sts = [STATION_CLASSES[sp.version](sp, pl, clock=clock, recorder=rec, config=cfg)
+           for sp, pl in zip(specs, plans, strict=True)]
+    del plans
+    tracked = len(gc.get_objects())
+    t0 = time.perf_counter()
+    gc.collect()
+    full_ms = (time.perf_counter() - t0) * 1e3  # what one full collection costs now
+    if not freeze:
+        import fleetsim.transport.engine as engine_mod
+
+        engine_mod.settle_heap = lambda **_: None  # type: ignore[assignment]
+    base = {"profile": name, "stations": len(specs), "eager": eager, "plan_s": plan_s,
+            "held": held, "tracked": tracked, "full_ms": full_ms, "freeze": freeze,
+            "rss_mib": psutil.Process().memory_info().rss / 2**20}
+    if seconds <= 0:  # set-up only: what the collector would walk
+        return {**base, "lag_p99_ms": float("nan"), "lag_max_ms": float("nan"), "late": 0,
+                "sent": 0, "cpu": 0.0, "gc": {}}
+    timer = GcTimer()
+    gc.callbacks.append(timer)
+    engine = Engine(sts, [f"{url}/{sp.station_id}" for sp in specs], recorder=rec,
+                    options=EngineOptions(connect_rate_per_s=1000))
+    report = await engine.run(seconds)
+    gc.callbacks.remove(timer)
+    return {"profile": name, "stations": len(specs), "eager": eager, "plan_s": plan_s,
+            "held": held, "tracked": tracked, "full_ms": full_ms, "freeze": freeze, "lag_p99_ms": rec.loop_lag.percentile_ms(99),
+            "lag_max_ms": rec.loop_lag.max_ms(), "late": rec.late_sends,
+            "sent": sum(a.sent for a in rec.actions.values()), "cpu": report.cpu_percent,
+            "rss_mib": psutil.Process().memory_info().rss / 2**20, "gc": timer.summary()}
+
+
+def _child(q: Any, url: str, name: str, seconds: float, eager: bool,
+           stations: int | None, freeze: bool) -> None:
+    import uvloop
+
+    try:
+        q.put(uvloop.run(_run(url, name, seconds, eager, stations, freeze)))
+    except Exception as exc:  # a benchmark reports, never hangs
+        q.put({"profile": name, "error": f"{type(exc).__name__}: {exc}"})
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m fleetsim.bench.stalls", description=__doc__)
+    ap.add_argument("--profile", choices=[*PROFILES, "both"], default="both")
+    ap.add_argument("--seconds", type=float, default=60.0,
+                    help="wall seconds per profile (0: set the fleet up, measure, no traffic)")
+    ap.add_argument("--stations", type=int, help="override the profile's station count")
+    ap.add_argument("--eager", action="store_true",
+                    help="plan the whole run up front as objects (the old way)")
+    ap.add_argument("--no-freeze", action="store_true",
+                    help="leave the set-up objects in the collector's walks (the old way)")
+    a = ap.parse_args(argv)
+    ctx = mp.get_context("spawn")
+    port_q = ctx.Queue()
+    server = ctx.Process(target=_server, args=(port_q,), daemon=True)
+    server.start()
+    url = f"ws://127.0.0.1:{port_q.get(timeout=30)}"
+    rows = []
+    try:
+        for name in (PROFILES if a.profile == "both" else [a.profile]):
+            q = ctx.Queue()
+            child = ctx.Process(target=_child,
+                                args=(q, url, name, a.seconds, a.eager, a.stations,
+                                      not a.no_freeze))
+            child.start()
+            try:
+                rows.append(q.get(timeout=a.seconds + 600))
+            finally:
+                child.join(30)
+                if child.is_alive():
+                    child.kill()
+    finally:
+        server.kill()
+    print(f"{'profile':8} {'stations':>8} {'plan':>6} {'freeze':>6} {'planned':>9} "
+          f"{'GC objs':>9} {'full GC':>8} {'lag p99':>8} "
+          f"{'lag max':>8} {'late':>6} {'sent':>8} {'CPU %':>6} {'RSS MiB':>8}  "
+          f"GC pauses: gen n/max ms/total ms")
+    for r in rows:
+        if "error" in r:
+            print(f"{r['profile']:8} failed: {r['error']}")
+            continue
+        gcs = "  ".join(f"g{g} {n}/{mx:.1f}/{tot:.0f}" for g, (n, mx, tot) in r["gc"].items())
+        print(f"{r['profile']:8} {r['stations']:8d} {'eager' if r['eager'] else 'lazy':>6} "
+              f"{'yes' if r['freeze'] else 'no':>6} {r['held']:9d} {r['tracked']:9d} "
+              f"{r['full_ms']:8.0f} {r['lag_p99_ms']:8.1f} {r['lag_max_ms']:8.1f} {r['late']:6d} "
+              f"{r['sent']:8d} {r['cpu']:6.0f} {r['rss_mib']:8.0f}  {gcs}")
+
+
+if __name__ == "__main__":
+    main()
