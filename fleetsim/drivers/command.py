@@ -1,7 +1,11 @@
 """``fleetsim plan``: write the session plan of a scenario or of one archetype as CSV.
 
     fleetsim plan SCENARIO [--days D] [--stations N] [--seed S] [--start ISO] --out sessions.csv
+    fleetsim plan SCENARIO --tags-out tags.txt     # the idTags a run uses, one a line
     fleetsim plan --model NAME --stations N --days D [--seed S] [--start ISO] --out sessions.csv
+
+By default a scenario is planned for its run's simulated length (duration x
+time_factor): exactly the sessions and idTags ``fleetsim run`` uses.
 
 The CLI module wires :func:`add_arguments` and :func:`run`; problems raise
 :class:`~fleetsim.exceptions.FleetsimError` subclasses, printed as one line.
@@ -41,6 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models-dir", default="drivers_models",
                         help="--model: where archetype YAML files are (default: drivers_models)")
     parser.add_argument("--out", default="sessions.csv", help="CSV to write (default: sessions.csv)")
+    parser.add_argument("--tags-out", help="also write the distinct idTags the plan uses, sorted, "
+                                           "one a line (a CSMS allow-list)")
 
 
 def _start(text: str | None) -> datetime | None:
@@ -84,6 +90,10 @@ def run(ns: argparse.Namespace) -> int:
         plans = plan_fleet(s, specs, horizon_s=days * 86400.0)
         what = f"scenario {s.name}, seed {s.seed}"
     rows = sessions_csv(plans, specs, epoch, ns.out)
+    if ns.tags_out:
+        tags = sorted({x.id_tag for p in plans for x in p.sessions})
+        with open(ns.tags_out, "w", encoding="utf-8") as f:
+            f.write("".join(f"{t}\n" for t in tags))
     print(summary(plans, days=days, what=what, out=ns.out, rows=rows,
                   digest=plan_hash(plans, specs, epoch)))
     return 0

@@ -9,6 +9,7 @@ installed package (the repository's ``drivers_models/``).
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
@@ -124,17 +125,20 @@ def _planners(scenario: Scenario, stations: Sequence[StationSpec]) -> Iterator[P
         yield model.planner(specs, start_weekday=weekday, start_hour=hour)
 
 
-def fleet_feeds(scenario: Scenario, stations: Sequence[StationSpec]) -> list[StationPlan]:
+def fleet_feeds(scenario: Scenario, stations: Sequence[StationSpec], *,
+                horizon_s: float = math.inf) -> list[StationPlan]:
     """Lazy plans for running ``stations``: each holds a :class:`SessionFeed`; groups of
     up to :data:`GROUP` stations of one archetype plan their next window together
-    when the first of them needs it (:mod:`fleetsim.drivers.window`)."""
+    when the first of them needs it (:mod:`fleetsim.drivers.window`). Sessions plugging
+    in from ``horizon_s`` (the run's simulated length) on are not handed out, so a run
+    uses exactly what ``fleetsim plan`` lists for that length."""
     weekday, hour = local_start(scenario.clock.start)
     out: dict[int, StationPlan] = {}
     for model, specs in _models(scenario, stations):
         for lo in range(0, len(specs), GROUP):
             planner = model.planner(specs[lo:lo + GROUP], start_weekday=weekday,
                                     start_hour=hour)
-            for spec, feed in zip(planner.stations, feeds(planner), strict=True):
+            for spec, feed in zip(planner.stations, feeds(planner, horizon_s), strict=True):
                 out[spec.index] = StationPlan(station_index=spec.index, archetype=model.name,
                                               evse=planner.evse, sessions=(), feed=feed)
     return [out[s.index] for s in stations]

@@ -200,10 +200,12 @@ class SessionFeed:
     """
 
     __slots__ = ("_fixed", "_group", "_hi", "_k", "_pos", "_row", "_window",
-                 "planned_until_s", "station_index")
+                 "planned_until_s", "station_index", "until_s")
 
-    def __init__(self, group: PlanGroup | None, pos: int, station_index: int) -> None:
+    def __init__(self, group: PlanGroup | None, pos: int, station_index: int,
+                 until_s: float = math.inf) -> None:
         self._group, self._pos, self.station_index = group, pos, station_index
+        self.until_s = until_s  # the run's simulated end: nothing plugs in from then on
         self._fixed: tuple[Session, ...] | None = None
         self._window: Window | None = None
         self._k, self._row, self._hi = -1, 0, 0
@@ -225,7 +227,18 @@ class SessionFeed:
         if self._fixed is not None:
             return self._fixed[r]
         assert self._window is not None
+        if self._window.arrival_s[r] >= self.until_s:
+            self._end()
+            return None
         return self._window.session(r, self.station_index)
+
+    def _end(self) -> None:
+        """Past the run's end: let go of the group's windows for good."""
+        if self._group is not None:
+            self._group.leave(self._k)
+        self._group, self._window = None, None
+        self._row = self._hi = 0
+        self.planned_until_s = math.inf
 
     def peek_vehicle(self) -> Vehicle | None:
         """The car of the next planned session, if one is planned (no planning)."""
@@ -255,6 +268,9 @@ class SessionFeed:
         True if this station has sessions in it."""
         if self._group is None:
             return False
+        if self.planned_until_s >= self.until_s:
+            self._end()
+            return False
         self._group.leave(self._k)
         self._k += 1
         w, bounds = self._group.window(self._k)
@@ -264,7 +280,9 @@ class SessionFeed:
         return self._row < self._hi
 
 
-def feeds(planner: Planner) -> list[SessionFeed]:
-    """Lazy feeds for the planner's stations, in order, sharing its windows."""
+def feeds(planner: Planner, until_s: float = math.inf) -> list[SessionFeed]:
+    """Lazy feeds for the planner's stations, in order, sharing its windows; sessions
+    plugging in from ``until_s`` on are not handed out."""
     group = PlanGroup(planner)
-    return [SessionFeed(group, pos, spec.index) for pos, spec in enumerate(planner.stations)]
+    return [SessionFeed(group, pos, spec.index, until_s)
+            for pos, spec in enumerate(planner.stations)]

@@ -143,7 +143,8 @@ class EngineChild:
         sim_now = self.clock.sim_s(time.monotonic())
         cores, uris = [], []
         specs = build_fleet(self.s, new)
-        for spec, plan in zip(specs, fleet_feeds(self.s, specs), strict=True):
+        for spec, plan in zip(specs, fleet_feeds(self.s, specs, horizon_s=self.ctx.horizon_s),
+                              strict=True):
             # a station that joins late never hosted the sessions that arrived before it
             assert plan.feed is not None
             plan.feed.skip_before(sim_now)

@@ -164,7 +164,7 @@ class FleetNode:
         self.started_at = iso_ms(time.time())
         self.ctx = RunContext(scenario=orjson.loads(orjson.dumps(dict(s.raw), default=str)),
                               scenario_file=s.file, urls=urls, origin_unix=time.time(),
-                              horizon_s=run_s * s.clock.time_factor + 3600.0,
+                              horizon_s=run_s * s.clock.time_factor,
                               out_dir=str(out_path.resolve()), generation=self.generation)
         from fleetsim.csms.embedding import start_commands
         from fleetsim.run.csms_restart import CsmsRestarts, write_origin

@@ -63,7 +63,8 @@ class RunContext:
 
     ``origin_unix`` is the test start: every child's simulated clock and interval
     index count from it, so workers on several hosts agree on time (NTP assumed).
-    ``horizon_s`` (simulated) is the same for all, so station i's plan is too.
+    ``horizon_s`` (simulated) is the run's length: no station plugs a car in later, so
+    the run uses exactly the sessions and idTags ``fleetsim plan`` lists for it.
     """
 
     scenario: Mapping[str, Any]  # the scenario mapping as run (overrides applied)

@@ -105,7 +105,8 @@ def run_scenario(s: Scenario, *, out_base: str | Path = "results", out_dir: str 
 
     epoch = s.clock.epoch
     specs = build_fleet(s)
-    plans = fleet_feeds(s, specs)  # lazy: each station plans a window ahead
+    # lazy: stations plan a window ahead, up to the run's simulated end
+    plans = fleet_feeds(s, specs, horizon_s=s.duration_s * s.clock.time_factor)
     results = ResultsFolder(out, scenario_raw=s.raw, epoch_unix=epoch.timestamp())
     rec = Recorder()
     started_at = iso_ms(time.time())
