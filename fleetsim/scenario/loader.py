@@ -260,10 +260,11 @@ def _ocpp(n: Node) -> OcppConfig:
                       "pnc_share")
     rates = {k: n.number(k, 0.0, minimum=0.0, maximum=10_000.0)
              for k in ("security_events_per_day", "notify_events_per_day")}
+    message_ids = n.string("message_ids", "uuid", choices=("uuid", "counter"))
     n.finish()
     return OcppConfig(meter_interval_s=meter, heartbeat_interval_s=hb, measurands=measurands,
                       authorize=authorize, strict=strict, v2x_share=v2x_share,
-                      event_stream_s=stream, **mix, **rates)
+                      event_stream_s=stream, message_ids=message_ids, **mix, **rates)
 
 
 def _drivers(n: Node) -> DriversConfig:

@@ -143,6 +143,7 @@ class OcppConfig:
     local_auth_share: float = 0.0  # stations with LocalPreAuthorize + cache (localauth.py)
     security_events_per_day: float = 0.0  # per station (station/incidents.py)
     notify_events_per_day: float = 0.0    # per 2.x station: hardwired faults
+    message_ids: str = "uuid"  # "uuid" (unique across the fleet) or "counter" ("1", "2", …)
 
 
 @dataclass(frozen=True, slots=True)

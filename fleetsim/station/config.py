@@ -49,3 +49,4 @@ class StationConfig:
     strict: bool = False                   # validate every received CSMS message (conformance)
     event_stream_s: float = 0.0            # 2.1: NotifyPeriodicEventStream SENDs every … (0: off)
     v2x_share: float = 0.30                # [A] 2.1: cars that can discharge (station/v2x.py)
+    message_ids: str = "uuid"              # "uuid" or "counter": see station.message_ids

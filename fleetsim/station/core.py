@@ -41,6 +41,7 @@ from fleetsim.station.frames import (
     encode_error,
     parse_frame,
 )
+from fleetsim.station.message_ids import message_ids
 
 __all__ = ["Payload", "StationCore"]
 
@@ -76,7 +77,7 @@ class StationCore(CallChannel):
         self.heartbeat_wall_s = 0.0
         self.tx_count = 0
         self.finished_sessions: list[dict[str, Any]] = []
-        self._init_channel(ids if ids is not None else (str(i) for i in itertools.count(1)))
+        self._init_channel(ids if ids is not None else message_ids(spec, config.message_ids))
         self.now = 0.0  # engine time of the call being handled
         self._ready_since = 0.0  # when the station could last start sending (open / booted)
         self._timers: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []

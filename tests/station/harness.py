@@ -70,6 +70,7 @@ class Exchange:
         self.answer = answer or default_answer(st.spec.version)
         self.sent: list[tuple[float, str, dict[str, Any]]] = []
         self.unconfirmed: list[tuple[float, list[Any]]] = []  # 2.1 SEND and CALLRESULTERROR
+        self.ids: list[str] = []
         self.now = 0.0
 
     def open(self) -> None:
@@ -90,6 +91,7 @@ class Exchange:
                 _, msg_id, action, payload = msg
                 validate(self.st.spec.version, action, payload)
                 self.sent.append((self.now, action, payload))
+                self.ids.append(msg_id)
                 self.now += self.rtt
                 reply = self.answer(action, payload)
                 frame = reply if isinstance(reply, bytes) else orjson.dumps([3, msg_id, reply])
