@@ -30,7 +30,7 @@ from fleetsim.drivers.fleetmix import FleetMix
 from fleetsim.drivers.idtags import ONE_OFF, assign_users, fleet_key, one_off_tags, pool_tags
 from fleetsim.drivers.marks import MarkSampler
 from fleetsim.drivers.occupancy import assign_connectors, free_connectors
-from fleetsim.drivers.session import StationPlan
+from fleetsim.drivers.session import Evse, StationPlan
 from fleetsim.drivers.window import Window, plan_windows, resume, save
 from fleetsim.scenario.fleet import StationSpec
 
@@ -74,8 +74,10 @@ class ArchetypePlanner:
     def __init__(self, model: ArchetypeModel, stations: Sequence[StationSpec],
                  arrivals: ArrivalSampler) -> None:
         p = model.params
-        self.model, self.stations, self.arrivals = model, list(stations), arrivals
-        self.name, self.evse = model.name, model.evse
+        self.model, self.arrivals = model, arrivals
+        self.stations: Sequence[StationSpec] = list(stations)
+        self.name: str = model.name
+        self.evse: Evse = model.evse
         self.day = 0
         self.streams = [save(spec.stream(0)) for spec in stations]
         k = p.id_tags.user_weight_gamma_k

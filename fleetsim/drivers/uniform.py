@@ -107,8 +107,10 @@ class UniformPlanner:
     """Per connector: its stream and the sessions drawn but not yet planned (a Planner)."""
 
     def __init__(self, model: UniformModel, stations: Sequence[StationSpec]) -> None:
-        self.model, self.stations = model, list(stations)
-        self.name, self.evse = model.name, model.evse()
+        self.model = model
+        self.stations: Sequence[StationSpec] = list(stations)
+        self.name: str = model.name
+        self.evse: Evse = model.evse()
         self.key = fleet_key(stations[0].fleet, stations[0].seed) if stations else ()
         self.end_s = 0.0
         # per (station position, connector): generator, drawn rows (arrival, departure,
