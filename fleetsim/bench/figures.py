@@ -45,6 +45,14 @@ def _server(port_q: Any) -> None:
     uvloop.run(run())
 
 
+def start_ack_server(ctx: Any) -> tuple[Any, str]:
+    """The ack server in its own (daemon) process from ``ctx``, and its ws:// URL."""
+    port_q = ctx.Queue()
+    server = ctx.Process(target=_server, args=(port_q,), daemon=True)
+    server.start()
+    return server, f"ws://127.0.0.1:{port_q.get(timeout=30)}"
+
+
 def _cpu() -> float:
     t = psutil.Process().cpu_times()
     return float(t.user + t.system)
@@ -252,10 +260,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-locust", action="store_true", help="skip the through-Locust figures")
     a = ap.parse_args(argv)
     ctx = mp.get_context("spawn")
-    port_q = ctx.Queue()
-    server = ctx.Process(target=_server, args=(port_q,), daemon=True)
-    server.start()
-    url = f"ws://127.0.0.1:{port_q.get(timeout=30)}"
+    server, url = start_ack_server(ctx)
     try:
         full, bare, idle, through = [], [], [], []
         for i in range(a.runs):

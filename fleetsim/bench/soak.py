@@ -18,7 +18,7 @@ from typing import Any
 
 import psutil
 
-from fleetsim.bench.figures import _server
+from fleetsim.bench.figures import start_ack_server
 
 __all__ = ["main"]
 
@@ -89,10 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--minutes", type=float, default=10.0, help="wall minutes")
     a = ap.parse_args(argv)
     ctx = mp.get_context("spawn")
-    port_q = ctx.Queue()
-    server = ctx.Process(target=_server, args=(port_q,), daemon=True)
-    server.start()
-    url = f"ws://127.0.0.1:{port_q.get(timeout=30)}"
+    server, url = start_ack_server(ctx)
     q = ctx.Queue()
     child = ctx.Process(target=_child, args=(q, url, a.stations, a.days, a.minutes))
     child.start()

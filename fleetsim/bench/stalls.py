@@ -26,7 +26,7 @@ from typing import Any
 
 import psutil
 
-from fleetsim.bench.figures import _server
+from fleetsim.bench.figures import start_ack_server
 
 __all__ = ["PROFILES", "main"]
 
@@ -143,10 +143,7 @@ def main(argv: list[str] | None = None) -> None:
                     help="leave the set-up objects in the collector's walks (the old way)")
     a = ap.parse_args(argv)
     ctx = mp.get_context("spawn")
-    port_q = ctx.Queue()
-    server = ctx.Process(target=_server, args=(port_q,), daemon=True)
-    server.start()
-    url = f"ws://127.0.0.1:{port_q.get(timeout=30)}"
+    server, url = start_ack_server(ctx)
     rows = []
     try:
         for name in (PROFILES if a.profile == "both" else [a.profile]):
