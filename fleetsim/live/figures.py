@@ -20,59 +20,64 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleetsim.metrics.recorder import ActionStats, Recorder
+from fleetsim.live.dense import DenseHist
+from fleetsim.metrics.recorder import Recorder
 from fleetsim.run.results import LAG_P99_LIMIT_MS
 
-__all__ = ["STATES", "Board", "EngineFeed", "EngineHealth", "LiveFigures", "engine_snapshot",
-           "merge"]
+__all__ = [
+    "STATES",
+    "Board",
+    "EngineFeed",
+    "EngineHealth",
+    "LiveAction",
+    "LiveFigures",
+    "engine_snapshot",
+    "merge",
+]
 
 # mutually exclusive station states, in the order the tab shows them
 STATES = ("connecting", "booted", "charging", "offline", "failed")
+FIGURES = ("service", "response", "queued")  # the recorder's three latency figures
+LIVE_PERIOD_S = 2.0  # an engine's snapshot period (Locust's worker report: every 3 s)
 STALE_AFTER_S = 10.0  # an engine whose last snapshot is older than this is marked stale
 
 
-def _station_state(runner: Any) -> str:
-    st = runner.station
-    if st.booted:
-        return "charging" if any(c.charging and not c.full for c in st.connectors) else "booted"
-    if st.boots:
-        return "offline"  # booted before, now disconnected or reconnecting
-    if runner.conn is None and getattr(runner, "_attempts", 0) > 1:
-        return "failed"  # never booted, and its last connect attempt failed
-    return "connecting"
-
-
-def engine_snapshot(engine: Any, rec: Recorder, *, tag: str, cpu_percent: float,
+def engine_snapshot(gauges: dict[str, float], rec: Recorder, *, tag: str,
                     sessions_finished: int, final: bool = False) -> dict[str, Any]:
-    """One engine's cumulative figures now (call it on the engine's own loop)."""
-    states: Counter[str] = Counter()
-    plugged = started = 0
-    power_w = 0.0
-    queued = 0
-    for r in engine.runners:
-        states[_station_state(r)] += 1
-        st = r.station
-        started += st.sessions_arrived
-        queued += st.offline_pending
-        for c in st.connectors:
-            if c.session is not None:
-                plugged += 1
-                if c.charging and not c.full:
-                    power_w += c.power_w
-    lag = rec.loop_lag
+    """One engine's cumulative figures now, from its interval ``gauges``
+    (:meth:`Engine.gauges`, which counts stations by state in the walk it makes anyway)
+    and its recorder; call it on the engine's own loop."""
+    lag = DenseHist.from_sparse(DenseHist.sparse(rec.loop_lag))  # hdrh's percentile is slow
     return {
         "tag": tag, "t_unix": time.time(), "final": final,
-        "stations": {s: states.get(s, 0) for s in STATES},
-        "sessions": {"started": started - rec.faults.get("session_balked", 0),
+        "stations": {s: int(gauges.get(f"stations_{s}", 0)) for s in STATES},
+        "sessions": {"started": int(gauges.get("sessions_arrived", 0))
+                     - rec.faults.get("session_balked", 0),
                      "finished": sessions_finished},
-        "plugged": plugged, "power_kw": round(power_w / 1000.0, 3),
-        "offline_queued": queued,
-        "actions": {k: a.to_wire() for k, a in rec.actions.items()},
+        "plugged": int(gauges.get("plugged", 0)), "power_kw": float(gauges.get("power_kw", 0)),
+        "offline_queued": int(gauges.get("offline_queued", 0)),
+        "actions": {k: {"sent": a.sent, "first": a.first, "answered": a.answered,
+                        "errors": dict(a.errors), **{f: DenseHist.sparse(getattr(a, f))
+                                                     for f in FIGURES}}
+                    for k, a in rec.actions.items()},
         "faults": dict(rec.faults),
         "health": {"loop_lag_p99_ms": round(lag.percentile_ms(99), 3),
                    "loop_lag_max_ms": round(lag.max_ms(), 3),
-                   "cpu_percent": round(cpu_percent, 1)},
+                   "cpu_percent": round(float(gauges.get("cpu_percent", 0.0)), 1)},
     }
+
+
+@dataclass(slots=True)
+class LiveAction:
+    """One action's merged counts and figures (``service`` is summary.json's headline)."""
+
+    service: DenseHist
+    response: DenseHist
+    queued: DenseHist
+    sent: int = 0
+    first: int = 0
+    answered: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +100,7 @@ class LiveFigures:
     plugged: int = 0
     power_kw: float = 0.0
     offline_queued: int = 0
-    actions: dict[str, ActionStats] = field(default_factory=dict)
+    actions: dict[str, LiveAction] = field(default_factory=dict)
     faults: Counter[str] = field(default_factory=Counter)
     engines: list[EngineHealth] = field(default_factory=list)
     finished: int = 0  # engines whose final figures are in
@@ -147,10 +152,17 @@ def merge(snapshots: list[dict[str, Any]], *, now: float | None = None) -> LiveF
         power += float(snap["power_kw"])
         out.offline_queued += int(snap["offline_queued"])
         for key, a in snap["actions"].items():
+            hists = [DenseHist.from_sparse(a[f]) for f in FIGURES]
             mine = out.actions.get(key)
             if mine is None:
-                mine = out.actions[key] = ActionStats()
-            mine.add(ActionStats.from_wire(a))
+                mine = out.actions[key] = LiveAction(hists[0], hists[1], hists[2])
+            else:
+                for m, h in zip((mine.service, mine.response, mine.queued), hists, strict=True):
+                    m.add(h)
+            mine.sent += int(a["sent"])
+            mine.first += int(a["first"])
+            mine.answered += int(a["answered"])
+            mine.errors.update(a["errors"])
         out.faults.update(snap["faults"])
         out.finished += 1 if snap.get("final") else 0
         h = snap["health"]
@@ -176,6 +188,7 @@ class Board:
         self._snaps: dict[str, dict[str, Any]] = {}
         self._cached: LiveFigures | None = None
         self._cached_at = 0.0
+        self.registry: Any = None  # fleetsim.live.prometheus.registry_for caches it here
 
     def update(self, snap: dict[str, Any]) -> None:
         self._snaps = {**self._snaps, str(snap["tag"]): snap}  # replaced whole: thread-safe reads
@@ -195,16 +208,21 @@ class Board:
 
 
 class EngineFeed:
-    """Builds an engine's snapshot on each interval and hands it to ``publish``."""
+    """Builds an engine's snapshot every :data:`LIVE_PERIOD_S` (and a final one) and hands
+    it to ``publish``. The period bounds the cost: copying the histograms is most of it."""
 
     def __init__(self, tag: str, publish: Any) -> None:
         self.tag, self.publish = tag, publish
         self.sessions_finished = 0
+        self._next = 0.0
 
     def sessions(self, rows: list[Any]) -> None:
         self.sessions_finished += len(rows)
 
-    def interval(self, engine: Any, rec: Recorder, cpu_percent: float, *,
-                 final: bool = False) -> None:
-        self.publish(engine_snapshot(engine, rec, tag=self.tag, cpu_percent=cpu_percent,
+    def interval(self, gauges: dict[str, float], rec: Recorder, *, final: bool = False) -> None:
+        now = time.monotonic()
+        if now < self._next and not final:
+            return
+        self._next = now + LIVE_PERIOD_S
+        self.publish(engine_snapshot(gauges, rec, tag=self.tag,
                                      sessions_finished=self.sessions_finished, final=final))

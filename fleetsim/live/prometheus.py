@@ -20,11 +20,9 @@ never a station id.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 from prometheus_client import start_http_server
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -34,6 +32,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from fleetsim.live.dense import DenseHist
 from fleetsim.live.figures import STATES, Board
 from fleetsim.metrics.histogram import LatencyHistogram
 
@@ -43,31 +42,16 @@ BUCKETS_S = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0
              30.0, 60.0)
 
 
-@functools.lru_cache(maxsize=4)
-def _layout(counts_len: int, sig_figs: int) -> tuple[Any, Any]:
-    """Per counts-array index: its value and its bucket's lowest value [µs]. The same for
-    every histogram of one size, so computed once."""
-    h = LatencyHistogram(significant_figures=sig_figs).hdr
-    values = [h.get_value_from_index(i) for i in range(counts_len)]
-    lowest = [h.get_lowest_equivalent_value(v) for v in values]
-    return np.array(values, dtype=np.float64), np.array(lowest, dtype=np.float64)
-
-
-def cumulative_buckets(h: LatencyHistogram) -> tuple[list[tuple[str, float]], float]:
+def cumulative_buckets(h: LatencyHistogram | DenseHist) -> tuple[list[tuple[str, float]], float]:
     """Prometheus buckets (``le`` → calls at or below it) and the sum [s] of ``h``.
 
     A value counts under ``le`` when its HdrHistogram bucket starts at or below it
-    (0.1 % resolution); the sum adds each bucket's value times its count. Read straight
-    off the counts array: HdrHistogram's Python iterators take seconds per histogram.
+    (0.1 % resolution); the sum adds each bucket's value times its count.
     """
-    hdr = h.hdr
-    counts = np.frombuffer(hdr.counts, dtype=np.uint64)[: hdr.counts_len]
-    values, lowest = _layout(int(hdr.counts_len), int(hdr.significant_figures))
-    nz = np.flatnonzero(counts)
-    n, low = counts[nz].astype(np.float64), lowest[nz]
-    out = [(repr(le), float(n[low <= le * 1e6].sum())) for le in BUCKETS_S]
-    out.append(("+Inf", float(h.count)))
-    return out, float((values[nz] * n).sum()) / 1e6
+    d = h if isinstance(h, DenseHist) else DenseHist.from_sparse(DenseHist.sparse(h))
+    below, total = d.cumulative(BUCKETS_S)
+    return [*((repr(le), n) for le, n in zip(BUCKETS_S, below, strict=True)),
+            ("+Inf", float(d.count))], total
 
 
 class _BoardCollector(Collector):
@@ -142,10 +126,14 @@ def _split(key: str) -> list[str]:
 
 
 def registry_for(board: Board) -> CollectorRegistry:
-    """A registry holding only ``board``'s collector (no process/platform defaults)."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_BoardCollector(board))
-    return registry
+    """The registry holding only ``board``'s collector (no process/platform defaults);
+    made once per board: registering runs a full collect to learn the names."""
+    if board.registry is None:
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(_BoardCollector(board))
+        board.registry = registry
+    out: CollectorRegistry = board.registry
+    return out
 
 
 class MetricsServer:

@@ -181,8 +181,7 @@ class EngineChild:
         stats.index, stats.t_s = idx, float(idx)
         if self.folder is not None:
             self.folder.interval(stats)
-        if self.engine is not None:  # the Fleet tab's and /metrics' figures (cumulative)
-            self.live.interval(self.engine, self.rec, stats.gauges.get("cpu_percent", 0.0))
+        self.live.interval(stats.gauges, self.rec)  # the Fleet tab's and /metrics' figures
 
     def on_sessions(self, rows: list[dict[str, Any]]) -> None:
         self.live.sessions(rows)
@@ -228,7 +227,7 @@ class EngineChild:
         self._note_booted(eng.runners)
         self._note_booted(self.running.values())
         self._flush_samples()
-        self.live.interval(eng, self.rec, cpu, final=True)
+        self.live.interval({**eng.gauges(), "cpu_percent": cpu}, self.rec, final=True)
         if self.folder is not None:
             self.folder.close()
             self.folder.final("recorder.json", self.rec.to_wire())

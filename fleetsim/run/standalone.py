@@ -134,14 +134,13 @@ def _run_engine(s: Scenario, specs: Any, plans: Any, urls: dict[OcppVersion, str
                 restarts: list[dict[str, Any]], feed: Any = None) -> EngineReport:
     cfg = station_config(s)
     line = ProgressLine(s.stations.count, clock=s.clock) if progress else None
-    engine: Engine | None = None
 
     def on_interval(st: Any) -> None:
         results.add_interval(st)
         if line is not None:
             line(st)
-        if feed is not None and engine is not None:
-            feed.interval(engine, rec, st.gauges.get("cpu_percent", 0.0))
+        if feed is not None:
+            feed.interval(st.gauges, rec)
 
     def on_sessions(rows: Any) -> None:
         results.add_sessions(rows)
@@ -167,7 +166,6 @@ def _run_engine(s: Scenario, specs: Any, plans: Any, urls: dict[OcppVersion, str
         uris = [target.url_for(sp.version, sp.station_id) for sp in specs]
         faults = (FaultInjector(s.faults, seed=s.seed, clock=clock)
                   if s.faults.station_side else None)
-        nonlocal engine
         engine = Engine(stations, uris, recorder=rec, on_interval=on_interval,
                         on_sessions=on_sessions, on_messages=results.add_messages,
                         faults=faults, options=EngineOptions(
@@ -183,7 +181,8 @@ def _run_engine(s: Scenario, specs: Any, plans: Any, urls: dict[OcppVersion, str
             try:
                 report = await engine.run(s.duration_s, stop)
                 if feed is not None:
-                    feed.interval(engine, rec, report.cpu_percent, final=True)
+                    feed.interval({**engine.gauges(), "cpu_percent": report.cpu_percent}, rec,
+                                  final=True)
                 return report
             finally:
                 if restarter is not None:

@@ -32,6 +32,7 @@ from fleetsim.transport.runner import StationRunner
 __all__ = ["Engine", "EngineOptions", "EngineReport", "fd_headroom"]
 
 FD_RESERVE = 64  # descriptors kept for files, pipes and the loop itself
+_STATES = ("connecting", "booted", "charging", "offline", "failed")  # = fleetsim.live.STATES
 
 
 def fd_headroom() -> int:
@@ -319,28 +320,45 @@ class Engine:
             n += 1
 
     def gauges(self) -> dict[str, float]:
-        booted = plugged = charging = offline = offline_max = 0
+        """This second's gauges; one walk over the stations also counts them by state
+        (``stations_<state>``, mutually exclusive: see :data:`fleetsim.live.STATES`) for
+        the live views, so those cost no second walk."""
+        booted = plugged = charging = offline = offline_max = arrived = 0
+        # connecting, booted, charging, offline (booted before, now not), failed (never
+        # booted, last connect attempt failed)
+        states = [0, 0, 0, 0, 0]
         power = 0.0
         sim = 0.0
         for r in self.runners:
             st = r.station
             booted += st.booted
+            arrived += st.sessions_arrived
             q = st.offline_pending
             if q:
                 offline += q
                 offline_max = max(offline_max, q)
+            busy = False
             for c in st.connectors:
                 if c.session is not None:
                     plugged += 1
                     if c.charging and not c.full:
                         charging += 1
                         power += c.power_w
+                        busy = True
+            if st.booted:
+                states[2 if busy else 1] += 1
+            elif st.boots:
+                states[3] += 1
+            else:
+                states[4 if r.conn is None and r.attempts > 1 else 0] += 1
         if self.runners:
             sim = self.runners[0].station.clock.sim_s(monotonic())
         self.connected_max = max(self.connected_max, self.connected)
         return {"connected": self.connected, "booted": booted, "plugged": plugged,
                 "charging": charging, "power_kw": round(power / 1000, 3), "sim_time_s": sim,
-                "offline_queued": offline, "offline_queue_max": offline_max}
+                "offline_queued": offline, "offline_queue_max": offline_max,
+                "sessions_arrived": arrived,
+                **{f"stations_{k}": n for k, n in zip(_STATES, states, strict=True)}}
 
     def emit_interval(self, t_s: float, cpu_pct: float) -> None:
         g = self.gauges()

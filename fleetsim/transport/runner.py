@@ -49,6 +49,11 @@ class StationRunner:
         self._reboot_s: float | None = None  # a reset: reconnect after this long, no backoff
         self._connect_t0 = 0.0  # when this connect attempt began (TCP connect)
 
+    @property
+    def attempts(self) -> int:
+        """Connect attempts since the last successful one."""
+        return self._attempts
+
     # timers -----------------------------------------------------------------------
     def reschedule(self) -> None:
         """Arm the loop timer for the station's next deadline if it moved earlier."""

@@ -110,3 +110,16 @@ def test_endpoint_agrees_with_the_results_folder(tmp_path: Path) -> None:
     assert st[(("state", "booted"),)] + st[(("state", "charging"),)] + st[
         (("state", "offline"),)] <= booted
     assert final["fleetsim_sessions_finished_total"][()] == summary["sessions"]["completed"]
+
+
+def test_dense_percentiles_equal_hdrh_exactly() -> None:
+    from fleetsim.live.dense import DenseHist
+
+    h = LatencyHistogram()
+    for i in range(5000):
+        h.record_s((i * 7919 % 100_003) / 1e4 + 0.0004)
+    d = DenseHist.from_sparse(DenseHist.sparse(h))
+    assert d.count == h.count
+    for p in (0.0, 50.0, 90.0, 99.0, 99.9, 100.0):
+        assert d.percentile_ms(p) == h.percentile_ms(p), p
+    assert d.max_ms() == h.max_ms()
