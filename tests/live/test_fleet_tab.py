@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.live.test_prometheus import scrape
+from tests.live.test_prometheus import finish, scrape
 from tests.locust_adapter.procs import LOCUSTFILE, ROOT, free_port, wait_for
 
 SCENARIO = ROOT / "scenarios" / "ci_smoke.yaml"
@@ -154,15 +154,7 @@ def test_fleet_tab_and_metrics_show_both_workers_and_agree_with_summary(tmp_path
     finally:
         if driver is not None:
             driver.quit()
-        if proc.poll() is None:
-            proc.terminate()  # ends autoquit's wait: Locust quits, the master merges
-        try:
-            proc.wait(timeout=120)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            log.close()
+        finish(proc, log)  # ends autoquit's wait: Locust quits, the master merges
     # the results folder, merged from both workers' final files, is the ground truth
     summary = json.loads((out / "summary.json").read_text())
     assert len(list((out / "workers").glob("*/recorder.json"))) == 2

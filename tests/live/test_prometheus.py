@@ -20,6 +20,20 @@ from tests.locust_adapter.procs import ROOT, free_port, wait_for
 SCENARIO = ROOT / "scenarios" / "ci_smoke.yaml"
 
 
+def finish(proc: subprocess.Popen[bytes], log: Any) -> None:
+    """SIGTERM (it ends a hold or autoquit's wait; results are written then), wait up to
+    120 s, kill what is left, close the log. The exit code is the SLOs' business."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
 def scrape(port: int) -> dict[str, Any]:
     """{family name: {label tuple: value}} of one scrape; None if nothing answers."""
     try:
@@ -76,13 +90,8 @@ def test_endpoint_agrees_with_the_results_folder(tmp_path: Path) -> None:
                      "fleetsim_calls_total", "fleetsim_call_latency_seconds_count"):
             for labels, v in first[name].items():
                 assert final[name][labels] >= v, (name, labels)
-        proc.terminate()  # ends the hold; then the results folder is written
-        proc.wait(timeout=120)  # (its exit code is the SLOs' business, not this test's)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        log.close()
+        finish(proc, log)
     summary = json.loads((out / "summary.json").read_text())
     hists = load_histograms(out)  # the headline figure: service
     assert hists
