@@ -11,7 +11,7 @@ from typing import TextIO
 import orjson
 
 from fleetsim.metrics.recorder import RESPONSE_KEY, IntervalStats
-from fleetsim.run.selfcheck import WAITED_SHARE_LIMIT
+from fleetsim.run.selfcheck import UTILISATION_LIMIT, WAITED_SHARE_LIMIT
 from fleetsim.scenario.model import ClockConfig
 
 __all__ = ["IntervalTail", "ProgressLine", "clock_line"]
@@ -38,8 +38,10 @@ class ProgressLine:
     carry the wall clock; the first line says which clock);
     *service* is the CSMS's time (sent → answer), *response* from due (what the stations
     saw), *queued own* the share of calls that waited behind their own station's calls;
-    above 5 % the line says ``PIPES BUSY``: the response figure is then partly the
-    simulator's own queueing (summary.json's ``pipes`` says why and what to change)."""
+    when that is above 5 % *and* the stations' pipes are more than 10 % busy (the final
+    check's two conditions) the line says ``PIPES BUSY``: the response figure is then
+    partly the simulator's own queueing (summary.json's ``pipes`` says why and what to
+    change)."""
 
     def __init__(self, planned: int, *, stream: TextIO | None = None, every_s: float = 1.0,
                  clock: ClockConfig | None = None) -> None:
@@ -75,7 +77,17 @@ class ProgressLine:
         r99 = resp.percentile_ms(99) if resp is not None and resp.count else 0.0
         sent = c.get("sent", 0)
         own = c.get("waited_own", 0) / sent if sent else 0.0
-        busy = " PIPES BUSY" if own > WAITED_SHARE_LIMIT and sent >= 20 else ""
+        # the same two conditions as the final check (run/selfcheck.py): calls waited behind
+        # their own station AND the offered load keeps a station's pipe > 10 % busy; the
+        # plug-in burst (Status, Authorize, Start back to back) alone is not a busy pipe
+        timed = [(h.count, h.percentile_ms(50)) for k, h in st.hists.items()
+                 if h.count and not k.startswith("~")]
+        n = sum(cnt for cnt, _ in timed)
+        s50_s = sum(cnt * p50 for cnt, p50 in timed) / n / 1000 if n else 0.0
+        connected = g.get("connected", 0.0)
+        util = sent / connected * s50_s if connected else 0.0
+        busy = (" PIPES BUSY" if own > WAITED_SHARE_LIMIT and util > UTILISATION_LIMIT
+                and sent >= 20 else "")
         msgs = sent + c.get("received", 0)
         self.stream.write(
             f"[{st.t_s:5.0f}s{self._stamp(st.t_s)}] "

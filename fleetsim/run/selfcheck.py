@@ -1,8 +1,8 @@
 """The station-pipe self-check: did calls wait behind their own station's calls?
 
 OCPP-J allows one CALL in flight per station, so a station is a single pipe. A real
-station at real intervals keeps it almost idle; compressed intervals (``clock.intervals:
-simulated`` at ``time_factor: 600`` sends a 60 s heartbeat every 0.1 s) or short ones
+station at real intervals keeps it almost idle; compressed intervals (with ``clock.intervals:
+simulated`` at ``time_factor: 600`` a 60 s heartbeat goes every 0.1 s) or short ones
 multiply every station's message rate, and then calls queue behind their own station's
 earlier calls. That wait is the
 simulator's, not the CSMS's.

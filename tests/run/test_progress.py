@@ -42,3 +42,28 @@ def test_a_late_engine_still_counts_and_is_named_stale(tmp_path: Path) -> None:
     assert caught_up[-1].index == 9
     assert all(int(s.gauges["connected"]) == 12000 for s in caught_up)
     assert tail.stale == {}
+
+
+def _interval(connected: int, sent: int, waited_own: int, service_s: float) -> IntervalStats:
+    from collections import Counter
+
+    from fleetsim.metrics.histogram import LatencyHistogram
+
+    h = LatencyHistogram()
+    for _ in range(sent):
+        h.record_s(service_s)
+    return IntervalStats(index=1, t_s=1.0, gauges={"connected": float(connected)},
+                         counts=Counter({"sent": sent, "waited_own": waited_own}),
+                         hists={"1.6/StatusNotification": h})
+
+
+def test_pipes_busy_needs_a_busy_pipe_not_just_a_plug_in_burst() -> None:
+    # 300 stations, 150 calls/s at 50 ms: each pipe 2.5 % busy; 40 % of the calls waited
+    # behind their own station (Status, Authorize, Start back to back), as real stations do
+    buf = io.StringIO()
+    ProgressLine(300, stream=buf)(_interval(300, 150, 60, 0.05))
+    assert "queued own 40%" in buf.getvalue() and "PIPES BUSY" not in buf.getvalue()
+    # compressed: 1,500 calls/s from 300 stations at 50 ms is 25 % busy: the line says so
+    buf = io.StringIO()
+    ProgressLine(300, stream=buf)(_interval(300, 1500, 600, 0.05))
+    assert "PIPES BUSY" in buf.getvalue()
