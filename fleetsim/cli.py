@@ -6,9 +6,10 @@ import argparse
 import importlib.util
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from fleetsim import __version__
-from fleetsim.exceptions import FleetsimError, ModelError, ScenarioError
+from fleetsim.exceptions import FleetsimError, ModelError, OutputPathError, ScenarioError
 from fleetsim.report.exitcodes import OK, RUN_INCOMPLETE, USAGE
 
 __all__ = ["main"]
@@ -81,9 +82,42 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+_DIR_OUTPUTS = {"run", "capacity", "certs", "compare"}  # commands whose --out is a folder
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse an output path that cannot be written before any work is done.
+
+    ``--out`` (a folder for run/capacity/certs/compare, else a file), ``--db`` and any
+    ``--*-out`` file: a file needs an existing folder; a folder needs its nearest
+    existing ancestor to be a folder. What only the write can tell (``/proc``, a
+    full disk) ends as one line too: see the ``OSError`` case in :func:`main`.
+    """
+    names = ["out", "db", *(k for k in vars(args) if k.endswith("_out"))]
+    for name in names:
+        value = getattr(args, name, None)
+        if value is None or str(value) == ":memory:" or str(value) == "-":
+            continue
+        path = Path(value)
+        flag = "--" + name.replace("_", "-")
+        if name == "out" and args.command in _DIR_OUTPUTS:
+            if path.exists() and not path.is_dir():
+                raise OutputPathError(f"{flag} {value}: exists and is not a folder")
+            ancestor = next(p for p in (path, *path.parents) if p.exists())
+            if not ancestor.is_dir():
+                raise OutputPathError(f"{flag} {value}: {ancestor} is not a folder")
+            continue
+        parent = path.parent
+        if not parent.is_dir():
+            raise OutputPathError(f"{flag} {value}: no such folder {parent}")
+        if path.is_dir():
+            raise OutputPathError(f"{flag} {value}: is a folder, a file was expected")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        _check_outputs(args)
         if args.command == "run":
             from fleetsim.run.command import run_command
 
@@ -124,12 +158,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             from fleetsim.capacity import command as capacity_command
 
             return int(capacity_command.run(args))
-    except (ScenarioError, ModelError) as exc:  # bad input: nothing ran
+    except (ScenarioError, ModelError, OutputPathError) as exc:  # bad input: nothing ran
         print(f"fleetsim: error: {exc}", file=sys.stderr)
         return USAGE
     except FleetsimError as exc:
         print(f"fleetsim: error: {exc}", file=sys.stderr)
         return RUN_INCOMPLETE if args.command in ("run", "csms", "capacity") else USAGE
+    except OSError as exc:  # an output the up-front check could not judge (/proc, disk full)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"fleetsim: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return USAGE
     except KeyboardInterrupt:
         print("fleetsim: interrupted", file=sys.stderr)
         return 130

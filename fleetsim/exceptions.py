@@ -10,6 +10,7 @@ __all__ = [
     "CsmsUnreachable",
     "FleetsimError",
     "ModelError",
+    "OutputPathError",
     "ProtocolError",
     "ResultsError",
     "ScenarioError",
@@ -28,6 +29,10 @@ class ScenarioError(FleetsimError):
         self.file, self.path, self.problem = file, path, problem
         where = f"{file}: {path}" if path else file
         super().__init__(f"{where}: {problem}")
+
+
+class OutputPathError(FleetsimError):
+    """An output path (``--out``, ``--db``) that cannot be written: bad input, exit 2."""
 
 
 class ModelError(FleetsimError):

@@ -117,7 +117,14 @@ class FleetNode:
         if not path:
             raise FleetsimError("--fleetsim-scenario FILE is required on the master "
                                 "(or a local run)")
-        s = load_scenario(path)
+        from fleetsim.security.secrets import masked_keys, restore_secrets, take_secrets_env
+
+        secrets = take_secrets_env()  # from `fleetsim run`: the real values, never on disk
+        s = load_scenario(path, prepare=lambda raw: restore_secrets(raw, secrets))
+        masked = masked_keys(s.raw)
+        if masked:  # a results folder's scenario.yaml: the stations would send "***"
+            raise FleetsimError(f"{path}: {', '.join(masked)} is masked (***), as in a results "
+                                "folder; run the original scenario file")
         return with_overrides(s, seed=getattr(opts, "fleetsim_seed", None),
                               csms_url=getattr(opts, "fleetsim_csms", None))
 

@@ -31,6 +31,7 @@ from fleetsim.run.merge import merge_run, worker_dirs
 from fleetsim.run.progress import IntervalTail, ProgressLine
 from fleetsim.run.results import ResultsFolder, run_dir
 from fleetsim.run.standalone import RunOutcome, embedded_csms, run_tags
+from fleetsim.security.secrets import secrets_env
 from fleetsim.scenario.model import Scenario
 from fleetsim.station.clock import iso_ms
 
@@ -175,8 +176,11 @@ def _run_locust(s: Scenario, out: Path, cmd: list[str], progress: bool,
     line = ProgressLine(s.stations.count, clock=s.clock) if progress else None
     deadline = time.monotonic() + s.duration_s + STARTUP_ALLOWANCE_S
     with open(log_path, "wb") as log:
-        # its own session: a signal to our group reaches it once, through us; it dies with us
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+        # its own session: a signal to our group reaches it once, through us; it dies with us.
+        # The scenario.yaml Locust reads is masked: the real secrets go in the child's
+        # environment, read and removed by the master, then to workers over Locust's messages
+        env = {**os.environ, **secrets_env(s.raw)}
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
                                 start_new_session=True, preexec_fn=die_with_parent)
         signals.locust = proc
         signals.forward()  # a signal that came while it started

@@ -8,7 +8,7 @@ version (use 1.6, 2.0.1 or 2.1)``.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -48,8 +48,12 @@ def parse_version(value: object) -> OcppVersion:
     return v
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate ``path``; raises :class:`ScenarioError` with file and key path."""
+def load_scenario(path: str | Path, *,
+                  prepare: Callable[[Any], None] | None = None) -> Scenario:
+    """Read and validate ``path``; raises :class:`ScenarioError` with file and key path.
+
+    ``prepare`` may edit the parsed YAML before validation (e.g. restore secrets).
+    """
     file = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -62,6 +66,8 @@ def load_scenario(path: str | Path) -> Scenario:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ScenarioError(file, "", f"invalid YAML: {where}{problem}") from None
+    if prepare is not None and isinstance(data, dict):
+        prepare(data)
     return parse_scenario(data, file=file)
 
 

@@ -118,9 +118,19 @@ class StationConnection(asyncio.Protocol):
         if self.opened:  # bytes of WebSocket frames; the HTTP upgrade is not OCPP traffic
             wire.rx_wire += len(data)
         ws.receive_data(data)
+        self._events()
+        if self.opened:
+            self.flush()
+        self._write()
+        if ws.state is State.CLOSED and self.transport is not None:
+            self.transport.close()
+        self._after_io()
+
+    def _events(self) -> None:
+        """Hand what websockets parsed to the station core (frames) or the handshake."""
         now = monotonic()
         station = self.station
-        for ev in ws.events_received():
+        for ev in self.ws.events_received():
             if type(ev) is Frame:
                 op = ev.opcode
                 if op is Opcode.TEXT or op is Opcode.BINARY or op is Opcode.CONT:
@@ -138,14 +148,12 @@ class StationConnection(asyncio.Protocol):
                     self._pong_timer = None
             elif type(ev) is Response:
                 self._handshake(ev)
-        if self.opened:
-            self.flush()
-        self._write()
-        if ws.state is State.CLOSED and self.transport is not None:
-            self.transport.close()
-        self._after_io()
 
     def eof_received(self) -> bool | None:
+        self.ws.receive_eof()
+        # an HTTP answer without Content-Length (``403 Access denied``, then close) ends
+        # only at EOF: websockets yields it now, so drain it before judging the failure
+        self._events()
         if not self.opened and self.failure is None and self.ws.uri.secure:
             # TLS 1.3: a CSMS refusing our client certificate (profile 3) closes the
             # connection after the handshake, before any HTTP answer; the alert is not
@@ -153,7 +161,6 @@ class StationConnection(asyncio.Protocol):
             self.failure = "tls_error"
             self.detail = ("the CSMS closed the connection before answering the WebSocket "
                            "upgrade (client certificate refused?)")
-        self.ws.receive_eof()
         self._write()
         return None
 
