@@ -74,6 +74,7 @@ class WorkerFolder:
             tx = r.get("tx")
             row = {k: v for k, v in r.items() if k != "tx"}
             row["transaction_id"] = getattr(tx, "id", None) if tx is not None else None
+            row["csms_acknowledged"] = bool(getattr(tx, "acknowledged", False))
             out += orjson.dumps(row, default=str) + b"\n"
         self._sessions.write(out)
 
@@ -207,6 +208,7 @@ class EngineChild:
                                        connect_rate_per_s=s.stations.connect_rate_per_s,
                                        connect_timeout_s=s.csms.connect_timeout_s,
                                        source_addresses=s.stations.source_addresses,
+                                       stop_spread_s=s.stations.stop_spread_s,
                                        reconnect_per_version=True,
                                        **engine_security(s.csms)))
         self._offset_s = time.monotonic() - self.origin_mono

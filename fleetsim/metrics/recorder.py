@@ -34,6 +34,7 @@ from typing import Any
 
 from fleetsim.metrics.histogram import LatencyHistogram
 from fleetsim.metrics.wire import WireCounts
+from fleetsim.metrics.said import CsmsSaid
 
 __all__ = ["DRAIN_KEY", "QUEUE_CAUSES", "QUEUE_MATERIAL_S", "RESPONSE_KEY", "ActionStats",
            "IntervalStats", "Recorder"]
@@ -183,6 +184,7 @@ class Recorder:
         self.boot = LatencyHistogram()
         self.boot_attempts: Counter[str] = Counter()
         self.wire = WireCounts()  # 2.1 SEND / CALLRESULTERROR: no latency, counted apart
+        self.said = CsmsSaid()  # CALLERROR descriptions, refused idTags (metrics/said.py)
 
     def _stats(self, key: str) -> ActionStats:
         st = self.actions.get(key)
@@ -381,6 +383,7 @@ class Recorder:
         self.boot.add(other.boot)
         self.boot_attempts.update(other.boot_attempts)
         self.wire.add(other.wire)
+        self.said.add(other.said)
 
     def to_wire(self) -> dict[str, Any]:
         """The engine's exact totals as one JSON-able object (``recorder.json``).
@@ -404,6 +407,7 @@ class Recorder:
             "connect": {v: h.encode() for v, h in self.connect.items()},
             "boot": {"hist": self.boot.encode(), "attempts": dict(self.boot_attempts)},
             "wire": self.wire.to_wire(),
+            "said": self.said.to_wire(),
         }
 
     @classmethod
@@ -431,4 +435,5 @@ class Recorder:
         if boot:
             r.boot = LatencyHistogram.decode(boot["hist"])
             r.boot_attempts.update(boot["attempts"])
+        r.said = CsmsSaid.from_wire(d.get("said"))
         return r

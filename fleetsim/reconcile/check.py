@@ -85,6 +85,8 @@ def reconcile(results_dir: str | Path, ledger_path: str | Path | None = None) ->
     for s in sessions:
         sid, tid = s["station_id"], s["transaction_id"]
         if not tid:
+            if s.get("refused"):  # refused before any transaction: nothing for the CSMS to hold
+                continue
             diffs.append(Difference("no_transaction_id", sid, "",
                                     "the CSMS never answered StartTransaction"))
             continue

@@ -33,6 +33,7 @@ from fleetsim.run.results import ResultsFolder, run_dir
 from fleetsim.run.standalone import RunOutcome, embedded_csms, run_tags
 from fleetsim.security.secrets import secrets_env
 from fleetsim.scenario.model import Scenario
+from fleetsim.security.secrets import secrets_env
 from fleetsim.station.clock import iso_ms
 
 __all__ = ["LOCUSTFILE", "RunSignals", "locust_command", "run_with_locust"]

@@ -31,7 +31,8 @@ __all__ = ["MESSAGE_COLUMNS", "SESSION_COLUMNS", "ResultsFolder", "generator_hea
 SESSION_COLUMNS = ("station_id", "connector_id", "archetype", "id_tag", "transaction_id",
                    "arrival", "departure", "started", "stopped", "energy_kwh", "wanted_kwh",
                    "meter_start_wh", "meter_stop_wh", "stop_reason", "vehicle",
-                   "export_start_wh", "export_stop_wh")  # export: 2.1 V2X sessions only
+                   "export_start_wh", "export_stop_wh",  # export: 2.1 V2X sessions only
+                   "csms_acknowledged", "refused")
 MESSAGE_COLUMNS = ("station_id", "ocpp_version", "action", "sent", "answered", "callerror",
                    "unanswered")
 LAG_P99_LIMIT_MS = 20.0
@@ -141,12 +142,16 @@ class ResultsFolder:
         for r in rows:
             tx = r.get("tx")
             tx_id = getattr(tx, "id", None) if tx is not None else r.get("transaction_id")
+            # did the CSMS take the session? 1.6: a transactionId came back; 2.x: its
+            # TransactionEvent Started was answered. ``refused``: the idTag status it refused
+            ack = tx.acknowledged if tx is not None else bool(r.get("csms_acknowledged"))
             self._sessions.writerow((
                 r["station_id"], r["connector_id"], r["archetype"], r["id_tag"],
                 "" if tx_id is None else tx_id, iso(r["arrival_s"]), iso(r["departure_s"]),
                 iso(r["started_s"]), iso(r["stopped_s"]), r["energy_kwh"], r["wanted_kwh"],
                 r["meter_start_wh"], r["meter_stop_wh"], r["stop_reason"], r["vehicle"],
-                r.get("export_start_wh", ""), r.get("export_stop_wh", "")))
+                r.get("export_start_wh", ""), r.get("export_stop_wh", ""),
+                "true" if ack else "false", r.get("refused", "")))
             self.session_count += 1
             self.session_energy_kwh += float(r["energy_kwh"])
 

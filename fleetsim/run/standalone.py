@@ -53,6 +53,7 @@ def station_config(s: Scenario) -> StationConfig:
                          interval_factor=s.clock.interval_factor,
                          heartbeat_interval_s=s.ocpp.heartbeat_interval_s or None,
                          measurands=s.ocpp.measurands, authorize=s.ocpp.authorize,
+                         offline_tx_unknown_id=s.ocpp.allow_offline_tx_for_unknown_id,
                          call_timeout_wall_s=s.csms.call_timeout_s, strict=s.ocpp.strict,
                          v2x_share=s.ocpp.v2x_share, event_stream_s=s.ocpp.event_stream_s,
                          iso15118_share=s.ocpp.iso15118_share, pnc_share=s.ocpp.pnc_share,
@@ -172,6 +173,7 @@ def _run_engine(s: Scenario, specs: Any, plans: Any, urls: dict[OcppVersion, str
                             connect_rate_per_s=s.stations.connect_rate_per_s,
                             connect_timeout_s=s.csms.connect_timeout_s,
                             source_addresses=s.stations.source_addresses,
+                            stop_spread_s=s.stations.stop_spread_s,
                             reconnect_per_version=True,
                             **engine_security(s.csms)))
         origin_unix = time.time()  # the engine's clock starts now: fault times count from here

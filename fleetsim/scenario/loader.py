@@ -160,10 +160,11 @@ def _stations(n: Node) -> StationsConfig:
                           "run yourself; use 127.0.0.x here", f"source_addresses[{i}]")
     vendor = n.string("vendor", "fleetsim")
     model = n.string("model", "SimStation")
+    stop_spread = n.duration_s("stop_spread", "2s")  # wall; 0s: every stop in one burst
     n.finish()
     return StationsConfig(count=count, id_prefix=prefix, id_digits=digits, connectors=connectors,
                           versions=versions, connect_rate_per_s=rate, source_addresses=sources,
-                          vendor=vendor, model=model)
+                          vendor=vendor, model=model, stop_spread_s=stop_spread)
 
 
 def _versions(n: Node, value: object) -> dict[OcppVersion, float]:
@@ -267,10 +268,14 @@ def _ocpp(n: Node) -> OcppConfig:
     rates = {k: n.number(k, 0.0, minimum=0.0, maximum=10_000.0)
              for k in ("security_events_per_day", "notify_events_per_day")}
     message_ids = n.string("message_ids", "uuid", choices=("uuid", "counter"))
+    # AllowOfflineTxForUnknownId (1.6 §9.1, 2.0.1 AuthCtrlr.OfflineTxForUnknownIdEnabled):
+    # charge without the CSMS's word before the first boot or when Authorize failed
+    offline_unknown = n.boolean("allow_offline_tx_for_unknown_id", False)
     n.finish()
     return OcppConfig(meter_interval_s=meter, heartbeat_interval_s=hb, measurands=measurands,
                       authorize=authorize, strict=strict, v2x_share=v2x_share,
-                      event_stream_s=stream, message_ids=message_ids, **mix, **rates)
+                      event_stream_s=stream, message_ids=message_ids, **mix, **rates,
+                      allow_offline_tx_for_unknown_id=offline_unknown)
 
 
 def _drivers(n: Node) -> DriversConfig:

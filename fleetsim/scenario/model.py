@@ -68,6 +68,7 @@ class StationsConfig:
     source_addresses: tuple[str, ...] = ()
     vendor: str = "fleetsim"
     model: str = "SimStation"
+    stop_spread_s: float = 2.0  # wall s over which the run's end stops open transactions
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +145,7 @@ class OcppConfig:
     security_events_per_day: float = 0.0  # per station (station/incidents.py)
     notify_events_per_day: float = 0.0    # per 2.x station: hardwired faults
     message_ids: str = "uuid"  # "uuid" (unique across the fleet) or "counter" ("1", "2", …)
+    allow_offline_tx_for_unknown_id: bool = False  # charge without Authorize's Accepted
 
 
 @dataclass(frozen=True, slots=True)

@@ -310,6 +310,7 @@ class CallChannel:
         retry = call.transactional and self._may_retry(call)
         self.rec.call_failed(call.key, "CALLERROR:" + frame.code, now - call.due,
                              now - self._inflight_sent, retried=retry)
+        self.rec.said.callerror(call.key, frame.code, frame.description)
         self.msg_counts[call.action][2] += 1
         if retry:
             self._retry(call, now)

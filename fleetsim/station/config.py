@@ -26,6 +26,9 @@ class StationConfig:
     boot_retry_default_s: float = 30.0         # [wall s] when Pending/Rejected come with interval 0
     measurands: tuple[str, ...] = DEFAULT_MEASURANDS
     authorize: bool = True
+    # AllowOfflineTxForUnknownId: a car that arrives before the first boot, or whose
+    # Authorize got a CALLERROR or no answer, charges anyway (else it waits / is refused)
+    offline_tx_unknown_id: bool = False
     call_timeout_wall_s: float = 30.0
     reconnect: ReconnectConfig = field(default_factory=ReconnectConfig)  # backoff, boot on reconnect, pings
     # protocol depth (issue #5): what the CSMS may change at run time starts from these

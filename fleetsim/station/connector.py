@@ -34,10 +34,13 @@ class Reservation:
 class Transaction:
     """One transaction; its id may arrive later (1.6: from the StartTransaction answer)."""
 
-    __slots__ = ("id", "meter_start_wh", "seq_no", "started_s")
+    __slots__ = ("acknowledged", "id", "meter_start_wh", "refused", "seq_no", "started_s")
 
     def __init__(self, tx_id: str | int | None, meter_start_wh: int, started_s: float) -> None:
         self.id = tx_id
+        # the CSMS answered its start: 1.6 a transactionId, 2.x the TransactionEvent Started
+        self.acknowledged = False
+        self.refused = ""  # the idTag status the CSMS refused it with (Invalid, Blocked, …)
         self.meter_start_wh = meter_start_wh
         self.started_s = started_s  # simulated seconds since the epoch
         self.seq_no = 0

@@ -63,6 +63,8 @@ class StationCore(CallChannel):
     _boot_first_due = -1.0     # when the first BootNotification of this boot was due
     _boot_calls = 0            # BootNotifications sent for this boot so far
     _boot_interval_s = 0.0     # the last interval a BootNotification answer gave [sim s]
+    # cars that arrived before the first boot, waiting for it (AllowOfflineTxForUnknownId false)
+    _before_boot: list[tuple[Connector, Session, bool | None]] | None = None
 
     def __init__(self, spec: StationSpec, plan: StationPlan, *, clock: Clock, recorder: Recorder,
                  config: StationConfig, ids: Iterator[str] | None = None) -> None:
@@ -280,6 +282,8 @@ class StationCore(CallChannel):
                 hb = interval_s or 300.0
             self.set_heartbeat(hb, now)
             self.after_boot(now)
+            if self._before_boot:
+                self._release_waiting(now)
             if self.extra is not None or self.limits is not None:
                 from fleetsim.station.lifecycle import after_reboot
 
@@ -362,13 +366,51 @@ class StationCore(CallChannel):
 
     def plug_in(self, c: Connector, session: Session, t: float, *,
                 authorize: bool | None = None) -> None:
-        """A car plugs in at ``t`` and stays until ``session.departure_s``."""
+        """A car plugs in at ``t`` and stays until ``session.departure_s``.
+
+        Before the station's first accepted boot it has no authorization cache, no
+        local list and no word from the CSMS: the car waits for the boot (and leaves
+        unserved if it departs first), unless AllowOfflineTxForUnknownId is set.
+        """
         c.plug(session, self.clock.sim_s(t))
         self.at(self.clock.wall(session.departure_s), self._depart, c, session)
+        if not self.boots and not self.booted and not self.cfg.offline_tx_unknown_id:
+            if self._before_boot is None:
+                self._before_boot = []
+            self._before_boot.append((c, session, authorize))  # not a fault: a real station
+            return
         self.begin_session(c, t, authorize=authorize)
+
+    def _release_waiting(self, now: float) -> None:
+        waiting, self._before_boot = self._before_boot or [], None
+        for c, session, authorize in waiting:
+            if c.session is session and not self.stopping:
+                self.begin_session(c, now, authorize=authorize)
+
+    def authorize_failed(self, c: Connector, code: str, t: float) -> bool:
+        """Authorize got a CALLERROR: may the car charge anyway? Only with
+        AllowOfflineTxForUnknownId; otherwise the session is refused (and recorded)."""
+        if self.cfg.offline_tx_unknown_id:
+            return True
+        self.rec.fault("session_not_authorized")
+        self.refused(c, "Authorize", f"CALLERROR:{code}", t)
+        return False
+
+    def refused(self, c: Connector, action: str, status: str, t: float) -> None:
+        """The CSMS refused ``c``'s idTag (``Invalid``, ``Blocked``, ``CALLERROR:…``) in
+        ``action``'s answer: kept per idTag, and a session row that says so."""
+        self.rec.said.refusal(f"{self.version_prefix}{action}", status, c.id_tag)
+        if c.tx is None:  # no transaction to end: the refused session is a row all the same
+            self.record_session(c, t, "DeAuthorized", refused=status)
+        else:
+            c.tx.refused = status
 
     def _depart(self, t: float, c: Connector, session: Session) -> None:
         if c.session is session and not self.stopping:
+            waiting = self._before_boot
+            if waiting and any(w[0] is c for w in waiting):  # left before the first boot
+                self._before_boot = [w for w in waiting if w[0] is not c]
+                self.record_session(c, t, "EVDisconnected", refused="NotBooted")
             self.end_session(c, t, reason="EVDisconnected")
 
     def use_reservation(self, c: Connector, t: float) -> None:
@@ -420,11 +462,13 @@ class StationCore(CallChannel):
         if c.tx is not None and not c.full:
             self.advance(c, t)
 
-    def record_session(self, c: Connector, t: float, reason: str) -> None:
+    def record_session(self, c: Connector, t: float, reason: str, *, refused: str = "") -> None:
+        """A session row; ``refused``: the status the CSMS refused its idTag with."""
         s = c.session
         if s is None:
             return
-        self.finished_sessions.append({
+        tx = c.tx
+        self.finished_sessions.append({"refused": refused or (tx.refused if tx else ""),
             "station_id": self.station_id, "connector_id": c.connector_id,
             "archetype": self.plan.archetype, "id_tag": s.id_tag, "tx": c.tx,
             "arrival_s": s.arrival_s, "departure_s": s.departure_s,

@@ -68,7 +68,7 @@ class Station16(StationCore):
             tag = c.id_tag
             self.call("Authorize", lambda: {"idTag": tag}, t,
                       on_result=lambda p, now: self._authorized(c, p, now, tag),
-                      on_error=lambda code, now: self._start(c, now))
+                      on_error=lambda code, now: self._authorize_error(c, code, now))
         elif local:
             self._start(c, t)  # free vend, local list/cache, or offline: authorised locally
         else:
@@ -83,6 +83,15 @@ class Station16(StationCore):
             self._start(c, now)
         else:
             self.rec.fault("session_not_authorized")
+            self.refused(c, "Authorize", _status(p), now)
+            self.status(c.connector_id, "Finishing", now)
+
+    def _authorize_error(self, c: Connector, code: str, now: float) -> None:
+        if c.session is None:
+            return
+        if self.authorize_failed(c, code, now):
+            self._start(c, now)
+        else:
             self.status(c.connector_id, "Finishing", now)
 
     def _start(self, c: Connector, t: float) -> None:
@@ -110,10 +119,12 @@ class Station16(StationCore):
             self.rec.fault("bad_transaction_id")
             return
         tx.id = tx_id
+        tx.acknowledged = True
         if c.flow_t0:  # RemoteStartTransaction received → StartTransaction answered
             self.rec.flow("1.6/RemoteStartTransaction→StartTransaction", now - c.flow_t0)
             c.flow_t0 = 0.0
         if not _accepted(p) and c.tx is tx:
+            self.refused(c, "StartTransaction", _status(p), now)
             self.end_session(c, now, reason="DeAuthorized")
         elif self.limits is not None and c.tx is tx:
             from fleetsim.station.limits import apply_limits
@@ -169,3 +180,8 @@ class Station16(StationCore):
 def _accepted(p: Payload) -> bool:
     info = p.get("idTagInfo")
     return isinstance(info, dict) and info.get("status") == "Accepted"
+
+
+def _status(p: Payload) -> str:
+    info = p.get("idTagInfo")
+    return str(info.get("status")) if isinstance(info, dict) else "no idTagInfo"

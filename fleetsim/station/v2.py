@@ -114,9 +114,12 @@ class Station2(StationCore):
             self.rec.flow(f"{self.version_prefix}RequestStartTransaction→TransactionEvent",
                           now - c.flow_t0)
             c.flow_t0 = 0.0
+        if started:
+            tx.acknowledged = True
         info = r.get("idTokenInfo")
         if (isinstance(info, dict) and info.get("status") not in (None, "Accepted")
                 and c.tx is tx):
+            self.refused(c, "TransactionEvent", str(info.get("status")), now)
             self.end_session(c, now, reason="DeAuthorized")
 
     # ---------------------------------------------------------------- sessions
@@ -145,7 +148,7 @@ class Station2(StationCore):
             request = authorize_payload(self, c, tag)  # RFID, or Plug & Charge (C07)
             self.call("Authorize", lambda: request, t,
                       on_result=lambda p, now: self._authorized(c, tx, p, now, tag),
-                      on_error=lambda code, now: self._charge(c, tx, now))
+                      on_error=lambda code, now: self._authorize_error(c, tx, code, now))
         elif local:
             self._charge(c, tx, t)  # free vend, local list/cache, or offline (C12-C15)
         else:
@@ -162,6 +165,16 @@ class Station2(StationCore):
             self._charge(c, tx, now)
         else:
             self.rec.fault("session_not_authorized")
+            self.refused(c, "Authorize", str(info.get("status")) if isinstance(info, dict)
+                         else "no idTokenInfo", now)
+            self.end_session(c, now, reason="DeAuthorized")
+
+    def _authorize_error(self, c: Connector, tx: Transaction, code: str, now: float) -> None:
+        if c.tx is not tx:
+            return
+        if self.authorize_failed(c, code, now):
+            self._charge(c, tx, now)
+        else:
             self.end_session(c, now, reason="DeAuthorized")
 
     def _charge(self, c: Connector, tx: Transaction, t: float) -> None:

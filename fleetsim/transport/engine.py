@@ -54,6 +54,9 @@ class EngineOptions:
     connect_rate_per_s: float = 100.0
     connect_timeout_s: float = 10.0
     stop_grace_s: float = 10.0
+    # the end of a run stops open transactions spread over this many wall seconds (station k
+    # of N at k/N of it): a real fleet never stops in one millisecond; 0 = the stop burst
+    stop_spread_s: float = 0.0
     interval_s: float = 1.0
     backoff_base_s: float = 1.0
     backoff_cap_s: float = 60.0
@@ -244,14 +247,11 @@ class Engine:
         ``stop_grace_s``), the WebSocket is closed with code 1000, what never got
         an answer counts as interrupted, and finished sessions go to the sink.
         """
-        now = monotonic()
         mine = [r for r in runners if not r.closing]
         for r in mine:
-            r.station.stop(now)
-            if r.conn is not None and r.conn.opened:
-                r.conn.flush()
-            r.reschedule()
             r.closing = True  # no reconnect from here on
+        await self._stop_spread(mine)
+        now = monotonic()
         grace_end = now + self.opt.stop_grace_s
         hard_end = grace_end + max(3.0, self.connect_timeout_s)
         pending = list(mine)
@@ -391,15 +391,27 @@ class Engine:
             self.on_sessions(batch)
 
     # ---------------------------------------------------------------- stopping
+    async def _stop_spread(self, runners: Sequence[StationRunner]) -> None:
+        """Stop these stations' open transactions, station k of N at ``k/N`` of
+        ``stop_spread_s`` from now (the stop burst when 0), each sent at once."""
+        t0, n = monotonic(), len(runners)
+        spread = self.opt.stop_spread_s if n > 1 else 0.0
+        for k, r in enumerate(list(runners)):
+            wait = t0 + spread * k / n - monotonic()
+            if wait > 0.002:
+                await asyncio.sleep(wait)
+            if self.stopping:
+                return
+            now = monotonic()
+            r.station.stop(now)
+            if r.conn is not None and r.conn.opened:
+                r.conn.flush()
+            r.reschedule()
+
     async def _shutdown(self, *, graceful: bool) -> None:
-        now = monotonic()
         if graceful:
-            for r in self.runners:  # stop transactions, let answers come back
-                r.station.stop(now)
-                if r.conn is not None and r.conn.opened:
-                    r.conn.flush()
-                r.reschedule()
-            deadline = now + self.opt.stop_grace_s
+            await self._stop_spread(self.runners)  # stop transactions, let answers come back
+            deadline = monotonic() + self.opt.stop_grace_s
             while monotonic() < deadline and any(
                     r.conn is not None and r.conn.opened and not r.station.idle
                     for r in self.runners):
