@@ -49,6 +49,13 @@ def _parser() -> argparse.ArgumentParser:
                         "(e.g. 20s) so a scraper takes the final figures")
     r.add_argument("--strict", action="store_true", help="validate every CSMS message against "
                    "the OCPP schemas; violations per action in summary.json (conformance)")
+    r.add_argument("--expect-errors", action="append", default=[], metavar="KINDS",
+                   help="errors this run may see without failing, comma-separated: unbooted, "
+                   "timeout, callerror, callerror:<Code>, all (added to the scenario's "
+                   "expect_errors:)")
+    r.add_argument("--exit-code-on-error", type=int, default=None, metavar="N",
+                   help="exit code of a run with errors it did not expect (default 3; "
+                   "0: report them, do not fail), as Locust's option of the same name")
     r.add_argument("--workers", type=int, metavar="N", help="engine worker processes under "
                    "Locust (default: one per core); 0: one in-process engine, no Locust")
 

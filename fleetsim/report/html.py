@@ -209,11 +209,28 @@ def _errors(s: RunSummary) -> str:
     per_action = [(a.key, kind, f"{n:,}") for a in sorted(s.actions.values(), key=lambda a: a.key)
                   for kind, n in a.errors_by_kind.items() if n]
     if not any(n for _, n in s.errors_by_kind.items()) and not per_action:
-        return "<h2>Errors</h2><p>No errors.</p>"
+        return "<h2>Errors</h2><p>No errors.</p>" + _said(s.csms_said)
     text = f"<h2>Errors</h2><p>{_number(s.errors.get('total'), ',.0f')} in total.</p>"
     text += _table(("kind", "count"), total, numeric=(1,)) if total else ""
-    return text + (_table(("action", "kind", "count"), per_action, numeric=(2,))
-                   if per_action else "")
+    text += (_table(("action", "kind", "count"), per_action, numeric=(2,))
+             if per_action else "")
+    return text + _said(s.csms_said)
+
+
+def _said(said: Mapping[str, Any]) -> str:
+    """What the CSMS said: its CALLERROR descriptions and the idTags it refused."""
+    text = ""
+    errs = [(str(e.get("action", "")), str(e.get("code", "")), str(e.get("description", "")),
+             f"{int(e.get('count', 0)):,}") for e in said.get("callerrors") or ()]
+    if errs:
+        text += "<h3>What the CSMS said (top CALLERROR descriptions)</h3>" + _table(
+            ("action", "code", "description", "count"), errs, numeric=(3,))
+    tags = [(str(e.get("action", "")), str(e.get("status", "")), str(e.get("id_tag", "")),
+             f"{int(e.get('count', 0)):,}") for e in said.get("refused_id_tags") or ()]
+    if tags:
+        text += "<h3>Refused idTags</h3>" + _table(("action", "status", "idTag", "count"),
+                                                   tags, numeric=(3,))
+    return text
 
 
 def _faults(s: RunSummary) -> str:

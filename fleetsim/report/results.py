@@ -153,6 +153,9 @@ class RunSummary:
     pipes: Mapping[str, Any] = field(default_factory=dict)  # the station-pipe self-check
     connect: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # by version
     boot: Mapping[str, Any] = field(default_factory=dict)  # boot recovery
+    # what the CSMS said when it refused (summary.json → csms_said): callerrors (action,
+    # code, description, count), refusals ("<action> <status>" → count), refused_id_tags
+    csms_said: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def generator_valid(self) -> bool:
@@ -229,6 +232,7 @@ def parse_summary(doc: object, *, file: str = SUMMARY) -> RunSummary:
                  for v, c in fields.mapping(root.get("connect", {}), "connect").items()},
         boot=fields.mapping(root.get("boot", {}), "boot"),
         **_faults(fields, root),
+        csms_said=fields.mapping(root.get("csms_said", {}), "csms_said"),
     )
 
 

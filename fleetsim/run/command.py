@@ -7,8 +7,11 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from fleetsim.exceptions import ScenarioError
 from fleetsim.report import exitcodes
+from fleetsim.report.run_errors import run_errors
 from fleetsim.scenario import load_scenario, with_overrides
+from fleetsim.scenario.expect import check_expected
 
 __all__ = ["print_table", "run_command"]
 
@@ -21,6 +24,12 @@ def run_command(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
                               duration_s=args.duration, seed=args.seed, csms_url=args.csms,
                               strict=getattr(args, "strict", False))
     slo_exprs = [*scenario.slo, *args.fail_on]
+    expected = [*scenario.expect_errors,
+                 *(k.strip() for arg in getattr(args, "expect_errors", ()) for k in arg.split(",")
+                   if k.strip())]
+    bad = check_expected(expected)
+    if bad is not None:
+        raise ScenarioError("--expect-errors", "", bad)
     slos = parse_slos(slo_exprs)  # a malformed SLO is a usage error before any load
     workers = getattr(args, "workers", None)
     if workers is None:  # fit the fleet into the cores and the descriptor limit, and say so
@@ -65,6 +74,12 @@ def run_command(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     if verdicts:
         print_verdicts(verdicts, out)
     reconciled = _reconcile(scenario.csms.embedded, outcome.path, out)
+    failing, tolerated = run_errors(summary, expected)
+    for t in tolerated:
+        print(f"expected: {t}", file=out)
+    if failing:
+        print(f"FAIL  run errors: {'; '.join(failing)} (if the CSMS does this on purpose, "
+              "declare it: expect_errors: in the scenario or --expect-errors)", file=out)
     print(f"results: {outcome.path}  (report: {outcome.path / 'report.html'})", file=out)
     if summary["interrupted"]:  # stopped cleanly, results written, but not the run planned
         print(f"fleetsim: {summary['failure']}; the results cover the part that ran",
@@ -75,6 +90,9 @@ def run_command(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         return exitcodes.RUN_INCOMPLETE
     if any(not v.passed for v in verdicts) or not reconciled:
         return exitcodes.SLO_FAILED
+    if failing:
+        code = getattr(args, "exit_code_on_error", None)
+        return exitcodes.SLO_FAILED if code is None else code
     return exitcodes.OK
 
 
@@ -136,6 +154,13 @@ def print_table(summary: dict[str, Any], out: TextIO) -> None:
     errs = summary["errors"]["by_kind"]
     if errs:
         print("errors: " + ", ".join(f"{k} {n}" for k, n in sorted(errs.items())), file=out)
+    said = summary.get("csms_said") or {}
+    for e in (said.get("callerrors") or [])[:5]:  # the CSMS's own words, most frequent first
+        print(f"  CSMS said: {e['action']} {e['code']} \"{e['description']}\" x{e['count']}",
+              file=out)
+    refusals = said.get("refusals") or {}
+    if refusals:
+        print("  refused: " + ", ".join(f"{k} {n}" for k, n in refusals.items()), file=out)
     gen = summary["generator"]
     pipes = summary.get("pipes", {})
     print(f"generator: loop lag p99 {gen['loop_lag_p99_ms']:.1f} ms, CPU {gen['cpu_percent']:.0f} %"

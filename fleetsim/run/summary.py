@@ -121,6 +121,8 @@ def build_summary(s: Scenario, *, rec: Recorder, versions: Mapping[str, int], pl
         "connect": {v: h.summary() for v, h in sorted(rec.connect.items())},
         "boot": _boot(rec),
         "offline": rec.offline_summary(),
+        # what the CSMS said when it refused: CALLERROR descriptions, refused idTags
+        "csms_said": rec.said.summary(),
         # what fleetsim did on purpose (scenario faults:); errors above are what followed
         "faults_injected": injected,
         "conformance": dict(sorted(rec.conformance.items())),

@@ -17,6 +17,7 @@ import yaml
 
 from fleetsim.exceptions import ScenarioError
 from fleetsim.scenario.commands import parse_commands
+from fleetsim.scenario.expect import check_expected
 from fleetsim.scenario.faults import parse_faults
 from fleetsim.scenario.load import LoadShape, parse_load
 from fleetsim.scenario.model import (
@@ -83,6 +84,10 @@ def parse_scenario(data: object, *, file: str = "<scenario>") -> Scenario:
     ocpp = _ocpp(root.child("ocpp"))
     drivers = _drivers(root.child("drivers"))
     slo = root.string_list("slo")
+    expect_errors = root.string_list("expect_errors")
+    bad = check_expected(expect_errors)
+    if bad is not None:
+        raise ScenarioError(file, "expect_errors", bad)
     load = _load(root.child("load"), stations, duration_s, clock)
     commands = parse_commands(root.raw("csms_commands"), file=file, epoch=clock.start)
     faults = parse_faults(root.raw("faults"), file=file, embedded=csms.embedded)
@@ -95,6 +100,7 @@ def parse_scenario(data: object, *, file: str = "<scenario>") -> Scenario:
     root.finish()
     return Scenario(name=name, file=file, seed=seed, duration_s=duration_s, stations=stations,
                     csms=csms, clock=clock, ocpp=ocpp, drivers=drivers, slo=slo, raw=raw,
+                    expect_errors=expect_errors,
                     load=load, csms_commands=commands, faults=faults, reconnect=reconnect)
 
 

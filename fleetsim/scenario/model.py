@@ -169,6 +169,9 @@ class Scenario:
     ocpp: OcppConfig
     drivers: DriversConfig
     slo: tuple[str, ...] = ()
+    # errors this run may see without failing (report/run_errors.py): unbooted, timeout,
+    # callerror, callerror:<Code>, all
+    expect_errors: tuple[str, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict)
     load: LoadShape | None = None  # the ``load:`` ramp shape; None: whole fleet at once
     csms_commands: tuple[CommandSpec, ...] = ()  # what the embedded CSMS sends (commands.py)

@@ -1,0 +1,57 @@
+"""A failed run is loud without SLOs (Locust's ``--exit-code-on-error`` convention).
+
+By default ``fleetsim run`` fails (exit 3, see :mod:`fleetsim.report.exitcodes`)
+when stations never booted, calls timed out or CALLERRORs came back, and prints
+one verdict line naming each. A scenario's ``expect_errors:`` (or ``fleetsim run
+--expect-errors``) lists what a run may see without failing:
+
+* ``unbooted``: stations that never got a BootNotification Accepted;
+* ``timeout``: calls the CSMS never answered within the call timeout;
+* ``callerror``: any CALLERROR; ``callerror:<Code>`` only that code (e.g. a CSMS that
+  answers ``NotImplemented`` on purpose);
+* ``all``: everything above.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = ["run_errors"]
+
+def run_errors(summary: Mapping[str, Any], expected: Iterable[str] = ()) -> tuple[list[str],
+                                                                                   list[str]]:
+    """What went wrong in a run, in words: (failing, expected). Both empty: a clean run."""
+    allowed = set(expected)
+    every = "all" in allowed
+    failing: list[str] = []
+    tolerated: list[str] = []
+
+    def note(kind: str, text: str) -> None:
+        (tolerated if every or kind in allowed else failing).append(text)
+
+    st = summary.get("stations", {})
+    planned, booted = int(st.get("planned", 0)), int(st.get("booted", 0))
+    if booted < planned:
+        note("unbooted", f"{planned - booted} of {planned} stations never booted")
+    timeouts: dict[str, int] = {}
+    codes: dict[str, dict[str, int]] = {}
+    for key, a in summary.get("actions", {}).items():
+        for kind, n in (a.get("errors_by_kind") or {}).items():
+            if kind == "timeout":
+                timeouts[key] = timeouts.get(key, 0) + int(n)
+            elif kind.startswith("CALLERROR:"):
+                per = codes.setdefault(kind[len("CALLERROR:"):], {})
+                per[key] = per.get(key, 0) + int(n)
+    if timeouts:
+        note("timeout", f"{sum(timeouts.values())} calls timed out ({_top(timeouts)})")
+    for code, per in sorted(codes.items(), key=lambda kv: -sum(kv[1].values())):
+        kind = "callerror" if "callerror" in allowed else f"callerror:{code}"
+        note(kind, f"{sum(per.values())} CALLERROR {code} ({_top(per)})")
+    return failing, tolerated
+
+
+def _top(counts: Mapping[str, int], n: int = 3) -> str:
+    items = sorted(counts.items(), key=lambda kv: -kv[1])
+    text = ", ".join(f"{k} {v}" for k, v in items[:n])
+    return text + (f", … {len(items) - n} more" if len(items) > n else "")
