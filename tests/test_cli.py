@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -89,3 +91,37 @@ def test_report_rebuilds_plots_and_html_from_a_real_run_folder(tmp_path: Path) -
         assert img.std() > 0.01, png  # not a blank canvas
     html = (run_dir / "report.html").read_text()
     assert "quickstart" in html and "data:image/png;base64," in html and "http://" not in html
+
+
+
+def test_bad_output_paths_are_one_line_exit_2(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """Every command's --out/--db: a missing folder, an unwritable place or a file where a
+    folder belongs is one line and exit 2, never a traceback (and no load starts).
+    In-process (one interpreter start, not ten); the first case as a user runs it."""
+    from fleetsim.cli import main
+
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    nodir = str(tmp_path / "nodir" / "x.csv")
+    r = fleetsim("plan", "scenarios/ci_smoke.yaml", "--days", "0.1", "--out", nodir)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip() == f"fleetsim: error: --out {nodir}: no such folder {Path(nodir).parent}"
+    cases = [
+        ("plan", "scenarios/ci_smoke.yaml", "--days", "0.1", "--out", str(tmp_path)),
+        ("run", "scenarios/ci_smoke.yaml", "--out", "/proc/nope"),
+        ("run", "scenarios/ci_smoke.yaml", "--workers", "0", "--out", "/proc/nope"),
+        ("run", "scenarios/ci_smoke.yaml", "--out", str(a_file)),
+        ("run", "scenarios/ci_smoke.yaml", "--out", str(a_file / "sub")),
+        ("csms", "--port", "0", "--db", str(tmp_path / "nodir" / "ledger.sqlite")),
+        ("certs", "--stations", "1", "--out", "/proc/nope"),
+        ("capacity", "scenarios/ci_smoke.yaml", "--slo", "*/*.p99 > 300ms", "--out",
+         str(a_file)),
+        ("compare", str(tmp_path), str(tmp_path), "--out", str(a_file)),
+    ]
+    for args in cases:
+        code = main([a if not a.startswith("scenarios/") else str(ROOT / a) for a in args])
+        err = capsys.readouterr().err
+        assert code == 2, (args, err[-2000:])
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("fleetsim: error: "), (args, err)
