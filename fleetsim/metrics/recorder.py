@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fleetsim.metrics.histogram import LatencyHistogram
-from fleetsim.metrics.wire import WireCounts
 from fleetsim.metrics.said import CsmsSaid
+from fleetsim.metrics.wire import WireCounts
 
 __all__ = ["DRAIN_KEY", "QUEUE_CAUSES", "QUEUE_MATERIAL_S", "RESPONSE_KEY", "ActionStats",
            "IntervalStats", "Recorder"]

@@ -282,8 +282,8 @@ class Station21(Station2):
                                                 "its schema"))
             self.rec.wire.resulterrors_sent[f"{self.version_prefix}{problem}"] += 1
 
-    def record_session(self, c: Connector, t: float, reason: str) -> None:
-        super().record_session(c, t, reason)
+    def record_session(self, c: Connector, t: float, reason: str, *, refused: str = "") -> None:
+        super().record_session(c, t, reason, refused=refused)
         if c.v2x is not None or c.export_wh > c.export_start_wh:
             self.finished_sessions[-1].update(export_start_wh=c.export_start_wh,
                                               export_stop_wh=int(c.export_wh))

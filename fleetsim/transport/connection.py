@@ -114,9 +114,8 @@ class StationConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         ws = self.ws
-        wire = self.station.rec.wire
         if self.opened:  # bytes of WebSocket frames; the HTTP upgrade is not OCPP traffic
-            wire.rx_wire += len(data)
+            self.station.rec.wire.rx_wire += len(data)
         ws.receive_data(data)
         self._events()
         if self.opened:
@@ -130,6 +129,7 @@ class StationConnection(asyncio.Protocol):
         """Hand what websockets parsed to the station core (frames) or the handshake."""
         now = monotonic()
         station = self.station
+        wire = station.rec.wire
         for ev in self.ws.events_received():
             if type(ev) is Frame:
                 op = ev.opcode
