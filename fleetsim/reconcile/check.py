@@ -115,7 +115,9 @@ def reconcile(results_dir: str | Path, ledger_path: str | Path | None = None) ->
             diffs.append(Difference("unknown_to_stations", key[0], key[1],
                                     f"the CSMS holds a transaction no station reported "
                                     f"(started {row.started_at})"))
-    return Reconciliation(transactions_stations=len(sessions), transactions_csms=len(rows),
+    # refused sessions never opened a transaction (sessions.csv → refused, no transaction_id)
+    opened = sum(1 for s in sessions if s["transaction_id"] or not s.get("refused"))
+    return Reconciliation(transactions_stations=opened, transactions_csms=len(rows),
                           differences=tuple(diffs))
 
 
