@@ -14,14 +14,20 @@ one verdict line naming each. A scenario's ``expect_errors:`` (or ``fleetsim run
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
-__all__ = ["run_errors"]
+__all__ = ["booting_stations", "run_errors"]
 
-def run_errors(summary: Mapping[str, Any], expected: Iterable[str] = ()) -> tuple[list[str],
-                                                                                   list[str]]:
-    """What went wrong in a run, in words: (failing, expected). Both empty: a clean run."""
+def run_errors(summary: Mapping[str, Any], expected: Iterable[str] = (), *,
+               booting: int | None = None) -> tuple[list[str], list[str]]:
+    """What went wrong in a run, in words: (failing, expected). Both empty: a clean run.
+
+    ``booting``: the stations that sent a BootNotification (messages.csv); a station that
+    never got that far (its engine started as the run ended) gave the CSMS no chance.
+    """
     allowed = set(expected)
     every = "all" in allowed
     failing: list[str] = []
@@ -34,9 +40,12 @@ def run_errors(summary: Mapping[str, Any], expected: Iterable[str] = ()) -> tupl
     # stations that tried: a Locust run that ended before the engine started some did not
     # give the CSMS a chance to boot them
     started = int(st.get("started", st.get("planned", 0)))
+    if booting is not None:
+        started = min(started, booting)
     booted = int(st.get("booted", 0))
     if booted < started:
-        note("unbooted", f"{started - booted} of {started} stations never booted")
+        note("unbooted", f"{started - booted} of {started} stations that sent a "
+             "BootNotification never booted")
     timeouts: dict[str, int] = {}
     codes: dict[str, dict[str, int]] = {}
     for key, a in summary.get("actions", {}).items():
@@ -58,3 +67,13 @@ def _top(counts: Mapping[str, int], n: int = 3) -> str:
     items = sorted(counts.items(), key=lambda kv: -kv[1])
     text = ", ".join(f"{k} {v}" for k, v in items[:n])
     return text + (f", … {len(items) - n} more" if len(items) > n else "")
+
+
+def booting_stations(messages_csv: Path) -> int | None:
+    """How many stations sent at least one BootNotification (None: no messages.csv)."""
+    try:
+        with messages_csv.open(newline="", encoding="utf-8") as f:
+            return len({r["station_id"] for r in csv.DictReader(f)
+                        if r.get("action") == "BootNotification" and int(r.get("sent") or 0)})
+    except (OSError, ValueError, KeyError):
+        return None

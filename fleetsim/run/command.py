@@ -9,7 +9,7 @@ from typing import Any, TextIO
 
 from fleetsim.exceptions import ScenarioError
 from fleetsim.report import exitcodes
-from fleetsim.report.run_errors import run_errors
+from fleetsim.report.run_errors import booting_stations, run_errors
 from fleetsim.scenario import load_scenario, with_overrides
 from fleetsim.scenario.expect import check_expected
 
@@ -74,7 +74,8 @@ def run_command(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     if verdicts:
         print_verdicts(verdicts, out)
     reconciled = _reconcile(scenario.csms.embedded, outcome.path, out)
-    failing, tolerated = run_errors(summary, expected)
+    failing, tolerated = run_errors(summary, expected,
+                                    booting=booting_stations(outcome.path / "messages.csv"))
     for t in tolerated:
         print(f"expected: {t}", file=out)
     if failing:

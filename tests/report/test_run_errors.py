@@ -27,7 +27,7 @@ def test_each_failure_is_named() -> None:
                      "1.6/Authorize": {"CALLERROR:NotImplemented": 1,
                                        "CALLERROR:InternalError": 1, "interrupted": 4}}))
     assert expected == []
-    assert failing == ["3 of 10 stations never booted",
+    assert failing == ["3 of 10 stations that sent a BootNotification never booted",
                        "2 calls timed out (1.6/Heartbeat 2)",
                        "6 CALLERROR NotImplemented (1.6/Heartbeat 5, 1.6/Authorize 1)",
                        "1 CALLERROR InternalError (1.6/Authorize 1)"]
@@ -54,3 +54,10 @@ def test_expect_errors_is_validated_in_the_scenario() -> None:
     assert s.expect_errors == ("callerror:NotImplemented",)
     with pytest.raises(ScenarioError, match="expect_errors"):
         parse_scenario({"stations": {"count": 1}, "expect_errors": ["nonsense"]})
+
+
+def test_only_stations_that_sent_a_boot_are_judged() -> None:
+    """A station its engine started as the run ended never reached the CSMS."""
+    failing, _ = run_errors(_summary(booted=7), booting=8)
+    assert failing == ["1 of 8 stations that sent a BootNotification never booted"]
+    assert run_errors(_summary(booted=7), booting=7) == ([], [])
