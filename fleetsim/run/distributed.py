@@ -31,7 +31,6 @@ from fleetsim.run.merge import merge_run, worker_dirs
 from fleetsim.run.progress import IntervalTail, ProgressLine
 from fleetsim.run.results import ResultsFolder, run_dir
 from fleetsim.run.standalone import RunOutcome, embedded_csms, run_tags
-from fleetsim.security.secrets import secrets_env
 from fleetsim.scenario.model import Scenario
 from fleetsim.security.secrets import secrets_env
 from fleetsim.station.clock import iso_ms
