@@ -145,7 +145,8 @@ async def test_latency_keeps_order_and_duplicates_are_the_same_frame_twice() -> 
     rec, _, _, server = await run_faulted(faults, n=9, duration_s=2.0, call_timeout_s=3.0)
     dup = 0
     for frames in server.frames.values():
-        ids = [int(mid) for mid, _ in frames]
+        # UUID message ids end in the station's 48-bit message count (station/message_ids.py)
+        ids = [int(mid.rsplit("-", 1)[-1], 16) for mid, _ in frames]
         assert ids == sorted(ids)  # never overtaken, even with jitter
         dup += len(ids) - len(set(ids))
     # each decision makes a second frame; one still held back when the run closed never left
