@@ -67,9 +67,8 @@ async def run_faulted(faults: list[dict[str, Any]], *, n: int, duration_s: float
     clock = Clock.start(epoch=None, factor=factor, wall_timestamps=False,
                         monotonic=time.monotonic(), unix=time.time())
     rec = Recorder()
-    # counter message ids ("1", "2", …): the order test reads the send order from them
     cfg = StationConfig(meter_interval_s=60, heartbeat_interval_s=60, interval_factor=factor,
-                        call_timeout_wall_s=call_timeout_s, message_ids="counter",
+                        call_timeout_wall_s=call_timeout_s,
                         reconnect=reconnect or ReconnectConfig())
     stations = [STATION_CLASSES[sp.version](sp, pl, clock=clock, recorder=rec, config=cfg)
                 for sp, pl in zip(specs, plans, strict=True)]
