@@ -1,7 +1,7 @@
 """A CSMS that refuses the way real ones do, through ``fleetsim run`` end to end.
 
 It knows only an allow-list of idTags (Authorize ``Invalid`` otherwise) and answers
-Heartbeat with ``NotImplemented`` / ``No handler for Heartbeat registered``. The
+StatusNotification with ``NotImplemented`` / ``No handler for … registered``. The
 run must keep what it said (summary.json → csms_said, the table), give every
 refused session a row, fail loudly without any SLO (exit 3, one verdict line), and
 pass once the CALLERROR is declared expected.
@@ -45,8 +45,9 @@ async def _refusing(ws: ServerConnection, *, boot: bool = True) -> None:
         _, mid, action, payload = msg
         if action == "BootNotification" and not boot:
             continue  # never answered: the stations stay unbooted
-        if action == "Heartbeat":
-            reply: list[Any] = [4, mid, "NotImplemented", "No handler for Heartbeat registered", {}]
+        if action == "StatusNotification":  # sent at every boot, whatever the intervals
+            reply: list[Any] = [4, mid, "NotImplemented",
+                                "No handler for StatusNotification registered", {}]
         elif action == "Authorize":
             status = "Accepted" if _allowed(payload["idTag"]) else "Invalid"
             reply = [3, mid, {"idTagInfo": {"status": status}}]
@@ -80,10 +81,11 @@ async def test_refusals_are_kept_and_fail_the_run_unless_expected(tmp_path: Path
     assert code == 3, out[-3000:]
     verdict = [line for line in out.splitlines() if line.startswith("FAIL  run errors:")]
     assert len(verdict) == 1 and "CALLERROR NotImplemented" in verdict[0], out[-3000:]
-    assert "1.6/Heartbeat" in verdict[0]
-    assert 'CSMS said: 1.6/Heartbeat NotImplemented "No handler for Heartbeat registered"' in out
+    assert "1.6/StatusNotification" in verdict[0]
+    assert ('CSMS said: 1.6/StatusNotification NotImplemented "No handler for '
+            'StatusNotification registered"') in out
     said = orjson.loads((run / "summary.json").read_bytes())["csms_said"]
-    assert said["callerrors"][0]["description"] == "No handler for Heartbeat registered"
+    assert said["callerrors"][0]["description"] == "No handler for StatusNotification registered"
     refused = {r["id_tag"] for r in said["refused_id_tags"]}
     assert refused and not any(_allowed(t) for t in refused)
     with (run / "sessions.csv").open() as f:
