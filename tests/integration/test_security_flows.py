@@ -153,10 +153,16 @@ async def test_plug_and_charge_authorization_against_the_embedded_csms() -> None
         sid = fleet.ids[0]
         assert _events(server, "ocsp")[sid] == [_hash_serial(st)]
         assert [e.startswith("FSEMA") for e in _events(server, "pnc_authorize")[sid]] == [True]
-        counts = {m.action: m.count for m in server.ledger.message_counts()}
-        for action in ("NotifyEVChargingNeeds", "NotifyEVChargingSchedule",
-                       "GetCertificateStatus", "Authorize"):
-            assert counts[action] == 1, action
+        wanted = ("NotifyEVChargingNeeds", "NotifyEVChargingSchedule", "GetCertificateStatus",
+                  "Authorize")
+
+        def counts() -> dict[str, int]:
+            return {m.action: m.count for m in server.ledger.message_counts()}
+
+        # the ledger commits in batches: wait for it to hold all four, then check each once
+        await wait_for(lambda: all(a in counts() for a in wanted), 10, "the ledger's counts")
+        for action in wanted:
+            assert counts()[action] == 1, action
         assert not fleet.rec.faults, fleet.rec.faults
         assert not fleet.rec.conformance, fleet.rec.conformance  # strict: answers schema-valid
         ca = authority_of(server.backend)  # the OCSP answer is real: parse and verify it
