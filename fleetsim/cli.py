@@ -113,6 +113,10 @@ def _check_outputs(args: argparse.Namespace) -> None:
             ancestor = next(p for p in (path, *path.parents) if p.exists())
             if not ancestor.is_dir():
                 raise OutputPathError(f"{flag} {value}: {ancestor} is not a folder")
+            try:  # what only making it can tell (/proc, read-only): now, before any output
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise OutputPathError(f"{flag} {value}: {exc.strerror or exc}") from None
             continue
         parent = path.parent
         if not parent.is_dir():
