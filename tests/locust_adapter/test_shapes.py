@@ -79,6 +79,8 @@ def test_locust_follows_the_scenario_shape_and_ends_with_it(tmp_path: Path) -> N
     path.write_text(yaml.safe_dump({
         "name": "steps", "duration": "6s", "stations": {"count": 30, "id_prefix": "ST"},
         "csms": {"target": "embedded"}, "clock": {"time_factor": 60},
+        # no sessions: this CSMS knows no idTags, and the test is about the shape
+        "drivers": {"model": "uniform", "overrides": {"uniform": {"sessions_per_day": 0.001}}},
         "load": {"shape": "steps", "step": 10, "hold": "2s", "spawn_rate": 100}}))
     out = tmp_path / "run"
     t0 = time.monotonic()
