@@ -151,7 +151,8 @@ def _run_engine(s: Scenario, specs: Any, plans: Any, urls: dict[OcppVersion, str
     async def main() -> EngineReport:
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
-        with contextlib.suppress(NotImplementedError, RuntimeError):
+        # not the main thread (uvloop: ValueError), or no signals here: the caller stops it
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGINT, stop.set)
             loop.add_signal_handler(signal.SIGTERM, stop.set)
         clock = Clock.start(epoch=epoch, factor=s.clock.time_factor,
