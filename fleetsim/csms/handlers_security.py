@@ -164,6 +164,8 @@ class SecurityV2(_Security):
         # Plug & Charge: the contract (eMAID) is this CSMS's own, its certificate checked
         # by hash data (no eMSP behind it): Accepted
         info = {"status": "Accepted"}
+        # the contract is now known here: the transaction that runs under it is valid too
+        self.backend.issued_tokens.add(id_token["id_token"])
         self._event("pnc_authorize", id_token["id_token"])
         return self._call_result.Authorize(id_token_info=info, certificate_status="Accepted")
 

@@ -97,7 +97,7 @@ class Station2(StationCore):
             if c.reservation_used is not None:
                 p["reservationId"], c.reservation_used = c.reservation_used, None
         if id_token:
-            p["idToken"] = {"idToken": c.id_tag, "type": "ISO14443"}
+            p["idToken"] = self.tx_id_token(c)
         if context:
             p["meterValue"] = [{"timestamp": p["timestamp"], "sampledValue": sampled_values(
                 c, self.measurands, context, as_text=False)}]
@@ -106,6 +106,16 @@ class Station2(StationCore):
         started = event == "Started"
         self.call("TransactionEvent", lambda: p, t, transactional=True, meter=meter,
                   on_result=lambda r, now: self._tx_answer(c, tx, r, now, started))
+
+    def tx_id_token(self, c: Connector) -> dict[str, str]:
+        """The token the transaction runs under: the one it was authorised with — the
+        car's contract (eMAID) under Plug & Charge, else the RFID card."""
+        if self.cfg.pnc_share:
+            from fleetsim.station.iso15118 import emaid, is_pnc
+
+            if is_pnc(self, c):
+                return {"idToken": emaid(self, c), "type": "eMAID"}
+        return {"idToken": c.id_tag, "type": "ISO14443"}
 
     def _tx_answer(self, c: Connector, tx: Transaction, r: Payload, now: float,
                    started: bool = False) -> None:

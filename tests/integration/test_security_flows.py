@@ -163,6 +163,13 @@ async def test_plug_and_charge_authorization_against_the_embedded_csms() -> None
         await wait_for(lambda: all(a in counts() for a in wanted), 10, "the ledger's counts")
         for action in wanted:
             assert counts()[action] == 1, action
+        # the transaction runs on under the contract it was authorised with: once the
+        # TransactionEvent that carries its token (Updated, Authorized) is answered, the CSMS
+        # has accepted the eMAID and the session was not ended as DeAuthorized
+        te = fleet.rec.actions["2.0.1/TransactionEvent"]
+        await wait_for(lambda: te.answered >= 2, 10, "the Authorized TransactionEvent's answer")
+        assert st.connectors[0].tx is not None and st.connectors[0].charging
+        assert not fleet.rec.said.refusals, fleet.rec.said.refusals
         assert not fleet.rec.faults, fleet.rec.faults
         assert not fleet.rec.conformance, fleet.rec.conformance  # strict: answers schema-valid
         ca = authority_of(server.backend)  # the OCSP answer is real: parse and verify it
