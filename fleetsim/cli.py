@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import sys
 from collections.abc import Sequence
@@ -92,6 +93,19 @@ def _parser() -> argparse.ArgumentParser:
 _DIR_OUTPUTS = {"run", "capacity", "certs", "compare"}  # commands whose --out is a folder
 
 
+def _probe_folder(path: Path, flag: str, value: object) -> None:
+    """What only making a folder can tell (``/proc``, read-only): make it now, before any
+    output, and take back what was made — a run refused later leaves no empty folder."""
+    made = [p for p in (path, *path.parents) if not p.exists()]
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputPathError(f"{flag} {value}: {exc.strerror or exc}") from None
+    for p in made:  # deepest first
+        with contextlib.suppress(OSError):
+            p.rmdir()
+
+
 def _check_outputs(args: argparse.Namespace) -> None:
     """Refuse an output path that cannot be written before any work is done.
 
@@ -113,10 +127,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
             ancestor = next(p for p in (path, *path.parents) if p.exists())
             if not ancestor.is_dir():
                 raise OutputPathError(f"{flag} {value}: {ancestor} is not a folder")
-            try:  # what only making it can tell (/proc, read-only): now, before any output
-                path.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise OutputPathError(f"{flag} {value}: {exc.strerror or exc}") from None
+            _probe_folder(path, flag, value)
             continue
         parent = path.parent
         if not parent.is_dir():
