@@ -36,6 +36,7 @@ class DelayCsms:
         self.delay_s, self.stall_at_s, self.stall_s = delay_s, stall_at_s, stall_s
         self.boot_interval_s = boot_interval_s
         self.counts: Counter[tuple[str, str]] = Counter()
+        self.longest_hold_s = 0.0  # the longest any answer was held (receipt → sent), read back
         self.port = 0
         self._first = 0.0
         ctx = multiprocessing.get_context("spawn")
@@ -57,8 +58,10 @@ class DelayCsms:
     def __exit__(self, *exc: object) -> None:
         self._pipe.send("stop")
         if self._pipe.poll(10):
+            told = self._pipe.recv()
             self.counts = Counter({tuple(k.split("/", 1)): n  # type: ignore[misc]
-                                   for k, n in self._pipe.recv().items()})
+                                   for k, n in told["counts"].items()})
+            self.longest_hold_s = told["longest_hold_s"]
         self._proc.join(10)
         if self._proc.is_alive():
             self._proc.kill()
@@ -72,7 +75,8 @@ class DelayCsms:
             pipe.send(server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
             await stop.wait()
         pipe.recv()
-        pipe.send({f"{v}/{a}": n for (v, a), n in self.counts.items()})
+        pipe.send({"counts": {f"{v}/{a}": n for (v, a), n in self.counts.items()},
+                   "longest_hold_s": self.longest_hold_s})
 
     def _answer_at(self, received: float) -> float:
         at = received + self.delay_s
@@ -99,17 +103,18 @@ class DelayCsms:
                 if msg[2] == "BootNotification":
                     result = {**result, "interval": self.boot_interval_s}
                 frame = orjson.dumps([3, msg[1], result]).decode()
-                t = asyncio.create_task(self._send_at(ws, frame, self._answer_at(now)))
+                t = asyncio.create_task(self._send_at(ws, frame, now, self._answer_at(now)))
                 tasks.add(t)
                 t.add_done_callback(tasks.discard)
         except ConnectionClosed:
             pass
 
-    @staticmethod
-    async def _send_at(ws: ServerConnection, frame: str, at: float) -> None:
+    async def _send_at(self, ws: ServerConnection, frame: str, received: float,
+                       at: float) -> None:
         await asyncio.sleep(max(0.0, at - time.monotonic()))
         with contextlib.suppress(ConnectionClosed):
             await ws.send(frame)
+        self.longest_hold_s = max(self.longest_hold_s, time.monotonic() - received)
 
 
 def _serve(csms: DelayCsms, pipe: Any) -> None:

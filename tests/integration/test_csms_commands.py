@@ -23,7 +23,7 @@ def test_commands_profiles_and_strict_mode_end_to_end(tmp_path: Path) -> None:
     ids = [f"CMD{i:02d}" for i in range(6)]
     certs = mint(tmp_path / "certs", ids)
     s = parse_scenario({
-        "name": "commands", "seed": 5, "duration": "7s",
+        "name": "commands", "seed": 5, "duration": "8s",
         "stations": {"count": 6, "id_prefix": "CMD", "id_digits": 2, "connect_rate": 200,
                      "versions": {"1.6": 1, "2.0.1": 1, "2.1": 1}},
         "csms": {"target": "embedded", "heartbeat_interval": "3600s", "password": PASSWORD,
@@ -33,10 +33,10 @@ def test_commands_profiles_and_strict_mode_end_to_end(tmp_path: Path) -> None:
         "ocpp": {"meter_interval": "300s", "strict": True},
         "drivers": {"model": "uniform", "overrides": {"uniform": {"sessions_per_day": 0.01}}},
         "csms_commands": [
-            {"action": "RemoteStart", "at": "+12m"},  # every station is connected by then
-            {"action": "SetChargingProfile", "at": "12:20", "limit": "2kW", "duration": "1h"},
+            {"action": "RemoteStart", "at": "+20m"},  # 2 s: every station is connected by then
+            {"action": "SetChargingProfile", "at": "12:35", "limit": "2kW", "duration": "1h"},
             {"action": "GetConfiguration", "every": "15m"},
-            {"action": "Reset", "at": "+45m", "share": "100%"},
+            {"action": "Reset", "at": "+55m", "share": "100%"},
         ],
     }, file="commands.yaml")
     out = run_scenario(s, out_dir=tmp_path / "run", progress=False)
@@ -59,7 +59,7 @@ def test_commands_profiles_and_strict_mode_end_to_end(tmp_path: Path) -> None:
         outcomes = ledger.command_outcomes()
         boots = ledger.boot_counts()
         capped = [r for r in ledger.meter_values() if r.measurand == "Power.Active.Import"
-                  and "T12:26" <= r.timestamp[10:16] <= "T12:44"]  # an interval on
+                  and "T12:41" <= r.timestamp[10:16] <= "T12:54"]  # an interval on
     finally:
         ledger.close()
     assert outcomes[("RemoteStartTransaction", "Accepted")] == n["1.6"]
