@@ -205,10 +205,24 @@ class EngineBridge:
     def _fire(self, msg: dict[str, Any]) -> None:
         fire: Any = self.env.events.request.fire  # locust's EventHook.fire is untyped
         fired = 0
-        for key, ms, n in msg.get("ok", ()):
+        ok = msg.get("ok", ())
+        # Locust's "Average size": each answer's share of its key's answer bytes, the
+        # remainder on the first ones, so Locust's sum is the exact byte count
+        answers: dict[str, int] = {}
+        for key, _, n in ok:
+            answers[key] = answers.get(key, 0) + n
+        left = {key: (divmod(b, answers[key]) if answers.get(key) else (0, 0))
+                for key, b in msg.get("bytes", {}).items()}
+        for key, ms, n in ok:
+            each, extra = left.get(key, (0, 0))
             for _ in range(n):
-                fire(request_type=REQUEST_TYPE, name=key, response_time=ms, response_length=0,
-                     exception=None, context={})
+                size = each
+                if extra:
+                    size, extra = each + 1, extra - 1
+                fire(request_type=REQUEST_TYPE, name=key, response_time=ms,
+                     response_length=size, exception=None, context={})
+            if key in left:
+                left[key] = (each, extra)
             fired += n
             if fired >= _YIELD_EVERY:
                 gevent.sleep(0)

@@ -14,6 +14,7 @@ Child → worker (the child's stdout)::
 
     {"t": "ready", "pid": n, "fd_headroom": n}
     {"t": "samples", "ok": [[key, ms, n], ...], "err": [[key, kind, ms, n], ...],
+     "bytes": {key: answer bytes},
      "faults": [[kind, n], ...], "gauges": {...}}            about every 0.5 s
     {"t": "warning", "message": "..."}                      a limit was hit
     {"t": "fatal", "message": "..."}                        the engine gave up

@@ -73,6 +73,7 @@ class ActionStats:
     answered: int = 0      # CALLRESULTs
     censored: int = 0      # timeouts, recorded at the time they were given up
     late: int = 0          # answers that came after their call had timed out
+    answer_bytes: int = 0  # the CALLRESULT frames' sizes, summed (Locust's "Average size")
     errors: Counter[str] = field(default_factory=Counter)   # final fate of failed calls
     retried: Counter[str] = field(default_factory=Counter)  # failed attempts sent again
     # cause -> [calls that waited > 1 ms for it, total wait [s], longest wait [s]]
@@ -87,6 +88,7 @@ class ActionStats:
         self.answered += other.answered
         self.censored += other.censored
         self.late += other.late
+        self.answer_bytes += other.answer_bytes
         self.errors.update(other.errors)
         self.retried.update(other.retried)
         for cause, (n, total, mx) in other.queued_by.items():
@@ -99,6 +101,7 @@ class ActionStats:
         return {"service": self.service.encode(), "response": self.response.encode(),
                 "queued": self.queued.encode(), "sent": self.sent, "first": self.first,
                 "answered": self.answered, "censored": self.censored, "late": self.late,
+                "answer_bytes": self.answer_bytes,
                 "errors": dict(self.errors), "retried": dict(self.retried),
                 "queued_by": self.queued_by}
 
@@ -113,6 +116,7 @@ class ActionStats:
                    queued=LatencyHistogram.decode(d["queued"]), sent=int(d["sent"]),
                    first=int(d["first"]), answered=int(d["answered"]),
                    censored=int(d["censored"]), late=int(d.get("late", 0)),
+                   answer_bytes=int(d.get("answer_bytes", 0)),
                    errors=Counter(d["errors"]), retried=Counter(d["retried"]),
                    queued_by={k: list(v) for k, v in d["queued_by"].items()})
 
@@ -235,11 +239,12 @@ class Recorder:
             h = ih[RESPONSE_KEY] = _ihist()
         h.record_s(response_s)
 
-    def call_done(self, key: str, response_s: float, service_s: float) -> None:
-        """A CALLRESULT arrived ``service_s`` after the CALL was sent, ``response_s``
-        after it was due."""
+    def call_done(self, key: str, response_s: float, service_s: float, size: int = 0) -> None:
+        """A CALLRESULT of ``size`` bytes arrived ``service_s`` after the CALL was sent,
+        ``response_s`` after it was due."""
         st = self._stats(key)
         st.answered += 1
+        st.answer_bytes += size
         self._sample(st, key, response_s, service_s)
         self._icounts["received"] += 1
 

@@ -149,7 +149,9 @@ def action_figures(a: ActionStats) -> dict[str, Any]:
     return {"count": a.service.count, "calls": a.first, "sent": a.sent,
             "retries": a.sent - a.first, "errors": sum(errs.values()), "errors_by_kind": errs,
             "retried_by_kind": dict(a.retried), "censored": a.censored,
-            "late_answers": a.late, "figure": HEADLINE,
+            "late_answers": a.late,
+            "answer_bytes_mean": round(a.answer_bytes / a.answered, 1) if a.answered else 0.0,
+            "figure": HEADLINE,
             **{k: v for k, v in figures[HEADLINE].items() if k != "count"}, **figures}
 
 

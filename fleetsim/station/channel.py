@@ -280,7 +280,7 @@ class CallChannel:
             self._inflight_deadline = now + self.cfg.call_timeout_wall_s
             return
 
-    def _on_result(self, frame: CallResult, now: float) -> None:
+    def _on_result(self, frame: CallResult, now: float, size: int = 0) -> None:
         call = self._inflight
         if call is None or frame.msg_id != self._inflight_id:
             if not (self._expected_duplicate(frame.msg_id) or self._late(frame.msg_id)):
@@ -289,7 +289,7 @@ class CallChannel:
         self._inflight = None
         self._inflight_deadline = float("inf")
         self._free_since = now
-        self.rec.call_done(call.key, now - call.due, now - self._inflight_sent)
+        self.rec.call_done(call.key, now - call.due, now - self._inflight_sent, size)
         self.msg_counts[call.action][1] += 1
         if self.strict:
             self.check_response(call.action, frame.payload)

@@ -146,7 +146,7 @@ class StationCore(CallChannel):
     def on_frame(self, data: str | bytes, now: float) -> None:
         frame = parse_frame(data)
         if type(frame) is CallResult:
-            self._on_result(frame, now)
+            self._on_result(frame, now, len(data))
         elif type(frame) is CallError:
             self._on_call_error(frame, now)
         elif type(frame) is Call:

@@ -54,7 +54,7 @@ def test_recorder_accounts_for_every_call_and_merges() -> None:
     a, b = Recorder(), Recorder()
     for r in (a, b):
         r.call_sent("1.6/Heartbeat", own_s=0.0, offline_s=0.0, engine_s=0.0)
-        r.call_done("1.6/Heartbeat", 0.002, 0.002)
+        r.call_done("1.6/Heartbeat", 0.002, 0.002, 51)  # a 51-byte CALLRESULT
         # late: more than 100 ms after due, 40 ms of it behind the station's own calls
         r.call_sent("1.6/Heartbeat", own_s=0.04, offline_s=0.0, engine_s=0.5)
         r.call_failed("1.6/Heartbeat", "timeout", 30.54, 30.0)
@@ -62,6 +62,7 @@ def test_recorder_accounts_for_every_call_and_merges() -> None:
     a.add(b)
     st = a.actions["1.6/Heartbeat"]
     assert (st.sent, st.answered, sum(st.errors.values())) == (4, 2, 2)
+    assert st.answer_bytes == 102  # Locust's "Average size" and answer_bytes_mean
     assert a.late_sends == 2
     # a timeout is a sample, censored at the time it was given up, in both figures
     assert st.censored == 2 and st.service.count == 4 and st.response.count == 4
