@@ -74,26 +74,6 @@ def test_run_with_impossible_and_lax_slo(tmp_path: Path) -> None:
         assert (tmp_path / "b" / "plots" / f"{png}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_report_rebuilds_plots_and_html_from_a_real_run_folder(tmp_path: Path) -> None:
-    run_dir = tmp_path / "run"
-    r = fleetsim("run", "scenarios/quickstart.yaml", "--stations", "20", "--duration", "4s",
-                 "--quiet", "--out", str(run_dir))
-    assert r.returncode == 0, r.stdout + r.stderr
-    for f in (run_dir / "plots").iterdir():
-        f.unlink()
-    (run_dir / "report.html").unlink()
-    r = fleetsim("report", str(run_dir))
-    assert r.returncode == 0, r.stdout + r.stderr
-    import matplotlib.image
-
-    for png in ("latency", "latency_cdf", "throughput", "stations", "fleet_power"):
-        img = matplotlib.image.imread(run_dir / "plots" / f"{png}.png")
-        assert img.std() > 0.01, png  # not a blank canvas
-    html = (run_dir / "report.html").read_text()
-    assert "quickstart" in html and "data:image/png;base64," in html and "http://" not in html
-
-
-
 def test_bad_output_paths_are_one_line_exit_2(tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     """Every command's --out/--db: a missing folder, an unwritable place or a file where a

@@ -75,13 +75,21 @@ class DenseHist:
 
     def percentile_ms(self, p: float) -> float:
         """hdrh's ``get_value_at_percentile`` [ms], vectorised."""
-        total = self.count
+        return self.percentiles_ms(p)[0]
+
+    def percentiles_ms(self, *ps: float) -> list[float]:
+        """:meth:`percentile_ms` of each of ``ps``, from one cumulative sum."""
+        cum = np.cumsum(self.counts)
+        total = int(cum[-1]) if len(cum) else 0
         if not total:
-            return 0.0
-        target = max(int(min(p, 100.0) * total / 100 + 0.5), 1)
-        i = int(np.searchsorted(np.cumsum(self.counts), target, side="left"))
+            return [0.0 for _ in ps]
         _, lowest, highest = self._layout()
-        return float((highest if p else lowest)[i]) / 1000.0
+        out = []
+        for p in ps:
+            target = max(int(min(p, 100.0) * total / 100 + 0.5), 1)
+            i = int(np.searchsorted(cum, target, side="left"))
+            out.append(float((highest if p else lowest)[i]) / 1000.0)
+        return out
 
     def max_ms(self) -> float:
         nz = np.flatnonzero(self.counts)

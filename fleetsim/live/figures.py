@@ -117,12 +117,11 @@ class LiveFigures:
         rows = []
         for key in sorted(self.actions):
             a = self.actions[key]
-            h = a.service
+            p50, p90, p99, p999, top = a.service.percentiles_ms(50, 90, 99, 99.9, 100)
             rows.append({"name": key, "calls": a.first, "sent": a.sent, "answered": a.answered,
                          "errors": sum(a.errors.values()),
-                         "p50": round(h.percentile_ms(50), 3), "p90": round(h.percentile_ms(90), 3),
-                         "p99": round(h.percentile_ms(99), 3),
-                         "p999": round(h.percentile_ms(99.9), 3), "max": round(h.max_ms(), 3),
+                         "p50": round(p50, 3), "p90": round(p90, 3), "p99": round(p99, 3),
+                         "p999": round(p999, 3), "max": round(top, 3),
                          "responsep99": round(a.response.percentile_ms(99), 3),
                          "queuedp99": round(a.queued.percentile_ms(99), 3)})
         return rows
