@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import socket
 import subprocess
@@ -65,3 +66,20 @@ def alive(pids: Iterable[int]) -> list[int]:
         except psutil.NoSuchProcess:
             pass
     return out
+
+
+async def fleetsim_async(*args: str, timeout_s: float) -> tuple[int, str]:
+    """``python -m fleetsim ARGS`` without blocking the loop (a CSMS of the test may run on
+    it); killed and re-raised after ``timeout_s``. Returns (exit code, stdout + stderr)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "fleetsim", *args, cwd=ROOT, stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout_s)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(errors="replace")
+

@@ -9,9 +9,7 @@ pass once the CALLERROR is declared expected.
 
 from __future__ import annotations
 
-import asyncio
 import csv
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,7 @@ import yaml
 from websockets.asyncio.server import ServerConnection, serve
 
 from fleetsim.bench.ack_server import canned_result
-from tests.locust_adapter.procs import ROOT
+from tests.locust_adapter.procs import fleetsim_async
 
 SUBPROTOCOLS = ["ocpp1.6", "ocpp2.0.1", "ocpp2.1"]
 SCENARIO = {
@@ -61,19 +59,10 @@ async def _run(tmp: Path, handler: Any, *extra: str) -> tuple[int, str, Path]:
     (tmp / "s.yaml").write_text(yaml.safe_dump(SCENARIO))
     async with serve(handler, "127.0.0.1", 0, subprotocols=SUBPROTOCOLS) as server:  # type: ignore[arg-type]
         port = server.sockets[0].getsockname()[1]
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "fleetsim", "run", str(tmp / "s.yaml"), "--workers", "0",
-            "--quiet", "--csms", f"ws://127.0.0.1:{port}", "--out", str(tmp / "run"), *extra,
-            cwd=ROOT, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT)
-        try:
-            out, _ = await asyncio.wait_for(proc.communicate(), 300)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-            raise
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(errors="replace"), tmp / "run"
+        code, out = await fleetsim_async(
+            "run", str(tmp / "s.yaml"), "--workers", "0", "--quiet",
+            "--csms", f"ws://127.0.0.1:{port}", "--out", str(tmp / "run"), *extra, timeout_s=300)
+    return code, out, tmp / "run"
 
 
 async def test_refusals_are_kept_and_fail_the_run_unless_expected(tmp_path: Path) -> None:

@@ -9,9 +9,7 @@ the real one is nowhere on disk.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +22,7 @@ from websockets.http11 import Request, Response
 
 from fleetsim.bench.ack_server import canned_result
 from fleetsim.security.certs import mint
-from tests.locust_adapter.procs import ROOT
+from tests.locust_adapter.procs import fleetsim_async
 
 STATIONS = 3
 SUBPROTOCOLS = ["ocpp1.6", "ocpp2.0.1", "ocpp2.1"]
@@ -43,20 +41,11 @@ def _scenario(csms: dict[str, Any]) -> dict[str, Any]:
 async def _fleetsim_run(tmp: Path, scenario: dict[str, Any], *extra: str) -> tuple[int, str]:
     path = tmp / "s.yaml"
     path.write_text(yaml.safe_dump(scenario))
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "fleetsim", "run", str(path), "--workers", "1", "--quiet",
-        # a loaded box may start the engine late and leave a station unbooted: that is not
-        # what these tests judge (a wrong password would be http_401 on every connect)
-        "--out", str(tmp / "run"), "--expect-errors", "unbooted", *extra, cwd=ROOT, stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    try:
-        out, _ = await asyncio.wait_for(proc.communicate(), 120)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(errors="replace")
+    # a loaded box may start the engine late and leave a station unbooted: that is not
+    # what these tests judge (a wrong password would be http_401 on every connect)
+    return await fleetsim_async("run", str(path), "--workers", "1", "--quiet",
+                                "--out", str(tmp / "run"), "--expect-errors", "unbooted", *extra,
+                                timeout_s=120)
 
 
 def _basic(station_id: str) -> str:
