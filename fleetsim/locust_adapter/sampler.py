@@ -24,7 +24,7 @@ class SampleRecorder(Recorder):
     def __init__(self) -> None:
         super().__init__()
         self._ok: dict[tuple[str, int], int] = {}
-        self._bytes: dict[str, int] = {}  # answer bytes per key since the last batch
+        self._bytes_taken: dict[str, int] = {}  # each key's answer bytes already batched
         self._err: dict[tuple[str, str, int], int] = {}
         self._faults: dict[str, int] = {}
 
@@ -33,8 +33,6 @@ class SampleRecorder(Recorder):
         k = (key, int(service_s * 10000.0 + 0.5))  # 0.1 ms: finer than Locust keeps
         ok = self._ok
         ok[k] = ok.get(k, 0) + 1
-        b = self._bytes
-        b[key] = b.get(key, 0) + size
 
     def call_failed(self, key: str, kind: str, response_s: float | None = None,
                     service_s: float = 0.0, *, retried: bool = False) -> None:
@@ -50,8 +48,13 @@ class SampleRecorder(Recorder):
         """The batch since the last call as a ``samples`` message body (None if empty)."""
         if not (self._ok or self._err or self._faults):
             return None
-        ok, err, faults, size = self._ok, self._err, self._faults, self._bytes
-        self._ok, self._err, self._faults, self._bytes = {}, {}, {}, {}
+        ok, err, faults = self._ok, self._err, self._faults
+        self._ok, self._err, self._faults = {}, {}, {}
+        # the answers' bytes since the last batch, from the totals the recorder keeps anyway
+        size, taken = {}, self._bytes_taken
+        for key in {key for key, _ in ok}:
+            total = self.actions[key].answer_bytes
+            size[key], taken[key] = total - taken.get(key, 0), total
         return {"t": "samples", "bytes": size,
                 "ok": [[key, q / 10.0, n] for (key, q), n in ok.items()],
                 "err": [[key, kind, q / 10.0, n] for (key, kind, q), n in err.items()],
