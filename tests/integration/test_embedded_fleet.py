@@ -53,8 +53,11 @@ def test_mixed_fleet_against_embedded_csms_ledger_matches(tmp_path: Path) -> Non
     finally:
         ledger.close()
     assert len(boots) == 200 and set(boots.values()) == {1}  # every station booted exactly once
-    assert len(rows) == len(sessions)
-    for sess in sessions:
+    # every session the CSMS acknowledged is in its ledger, energy to the Wh; a car that
+    # came while its station was still booting at the stop is a row and no transaction
+    acked = [x for x in sessions if x["csms_acknowledged"] == "true"]
+    assert len(rows) == len(acked) and len(sessions) - len(acked) <= len(sessions) // 50
+    for sess in acked:
         row = rows[(sess["station_id"], sess["transaction_id"])]
         assert row.meter_start_wh == float(sess["meter_start_wh"]), sess
         assert row.meter_stop_wh == float(sess["meter_stop_wh"]), sess
