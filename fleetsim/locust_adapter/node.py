@@ -96,6 +96,7 @@ class FleetNode:
         self.started_at = ""
         self.claims: IndexClaims | None = None
         self.receiver: FolderReceiver | None = None  # master: folders sent by workers
+        self.box: Any = None  # run/overload.BoxCpu: master or local run, from test start
         # worker: where its engine writes, and whether the master can read it there
         self.worker_dir = getattr(self.options, "fleetsim_worker_dir", None)
         self.local_out: str | None = None
@@ -189,6 +190,10 @@ class FleetNode:
 
         self.started_at = iso_ms(time.time())
         self.receiver = FolderReceiver(out_path)
+        from fleetsim.run.overload import BoxCpu
+
+        self.box = box = BoxCpu(time.time())
+        gevent.spawn(_sample_each_second, box)
         self.ctx = RunContext(scenario=orjson.loads(orjson.dumps(dict(s.raw), default=str)),
                               scenario_file=s.file, urls=urls, origin_unix=time.time(),
                               horizon_s=run_s * s.clock.time_factor,
@@ -261,6 +266,8 @@ class FleetNode:
             if ctx is not None and ctx.out_dir and self.is_master:
                 self._wait_for_workers(Path(ctx.out_dir))
                 self.liveness.write(Path(ctx.out_dir), origin_unix=ctx.origin_unix)
+            if ctx is not None and ctx.out_dir and self.box is not None:
+                self.box.write(Path(ctx.out_dir), role="master" if self.is_master else "local")
         finally:
             if self.restarts is not None:
                 self.restarts.stop()
@@ -429,6 +436,12 @@ class FleetNode:
             self.bridge.shutdown(timeout_s=CHILD_STOP_WAIT_S)
             if self.sends_folder:  # before Locust's own "quit" message to the master
                 self._send_folder()
+
+
+def _sample_each_second(box: Any) -> None:
+    while True:
+        gevent.sleep(1.0)
+        box.sample()
 
 
 def _server(runner: Runner) -> Any:
