@@ -31,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--step", type=int, default=100, help="stations added per level")
     parser.add_argument("--max", type=int, default=2000, help="largest fleet size tried")
     parser.add_argument("--hold", default="30s", help="run time per level, e.g. 30s")
+    parser.add_argument("--workers", type=int, default=0, metavar="N",
+                        help="run each level under Locust with N engine workers (default 0: "
+                             "one in-process engine)")
     parser.add_argument("--out", metavar="DIR", help="folder for the levels' results "
                         "(default results/capacity-<scenario>-<stamp>)")
 
@@ -41,6 +44,7 @@ def run(ns: argparse.Namespace, *, out: TextIO | None = None) -> int:
     from fleetsim.report.results import load_summary
     from fleetsim.report.slo import parse_slos
     from fleetsim.report.verdicts import evaluate
+    from fleetsim.run.distributed import run_with_locust
     from fleetsim.run.results import new_run_dir
     from fleetsim.run.standalone import run_scenario
 
@@ -54,24 +58,33 @@ def run(ns: argparse.Namespace, *, out: TextIO | None = None) -> int:
         raise FleetsimError(f"capacity: --hold: {exc}") from None
     if ns.start < 1 or ns.step < 1 or ns.max < ns.start:
         raise FleetsimError("capacity: need 1 <= --start <= --max and --step >= 1")
+    if ns.workers < 0:
+        raise FleetsimError("capacity: --workers must be >= 0")
     folder = Path(ns.out) if ns.out else new_run_dir("results", f"capacity-{base.name}")
     folder.mkdir(parents=True, exist_ok=True)
 
     def run_level(n: int) -> Level:
         s = with_overrides(base, stations=n, duration_s=hold_s)
-        res = run_scenario(s, out_dir=folder / f"{n:06d}-stations", progress=False)
+        level_dir = folder / f"{n:06d}-stations"
+        res = (run_with_locust(s, workers=ns.workers, out_dir=level_dir, progress=False)
+               if ns.workers else run_scenario(s, out_dir=level_dir, progress=False))
         summary = res.summary
         verdicts = evaluate(slos, load_summary(res.path),
                             figure_histograms=load_figure_histograms(res.path))
         reasons = [f"{v.expression} ({v.reason})" for v in verdicts if not v.passed]
         gen = summary["generator"]
-        reasons += [f"generator invalid: {w}" for w in gen["warnings"]]
+        # the saturation first, by engine, resource and second: the search stops there
+        overload = [w for w in gen["warnings"] if w.startswith("overload: ")]
+        reasons = ([f"generator saturated: {w.removeprefix('overload: ')}" for w in overload]
+                   + reasons + [f"generator invalid: {w}" for w in gen["warnings"]
+                                if w not in overload])
         msgs = summary["messages"]["sent"] + summary["messages"]["received"]
         p99 = max((a["p99_ms"] for a in summary["actions"].values() if a["count"]), default=0.0)
         return Level(stations=n, passed=not reasons, reasons=tuple(reasons),
                      messages_per_s=round(msgs / max(summary["duration_s"], 1e-9), 1),
                      worst_p99_ms=p99, generator_valid=bool(gen["valid"]),
-                     results_dir=str(res.path))
+                     results_dir=str(res.path),
+                     overload=(summary.get("overload") or {}).get("first") or "")
 
     def show(lv: Level) -> None:
         verdict = "pass" if lv.passed else "FAIL: " + "; ".join(lv.reasons)

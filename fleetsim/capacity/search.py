@@ -26,6 +26,7 @@ class Level:
     worst_p99_ms: float
     generator_valid: bool
     results_dir: str
+    overload: str = ""  # the first saturation, e.g. "engine w000-p12: CPU 100 % … from t=4 s"
 
 
 @dataclass(frozen=True, slots=True)

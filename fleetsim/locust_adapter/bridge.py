@@ -13,6 +13,7 @@ change within a second) and stops.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import subprocess
@@ -61,6 +62,7 @@ class EngineBridge:
         self.fatal: str | None = None
         self.live: dict[str, Any] | None = None  # the engine's latest live snapshot
         self.on_live: Callable[[dict[str, Any]], None] | None = None
+        self.out_dir: str | None = None  # this host's run folder, if not the master's
 
     @property
     def pid(self) -> int | None:
@@ -118,6 +120,8 @@ class EngineBridge:
 
     # ------------------------------------------------------------------ internals
     def _spawn(self, ctx: RunContext) -> None:
+        if self.out_dir is not None and ctx.out_dir:
+            ctx = dataclasses.replace(ctx, out_dir=self.out_dir)
         stderr: IO[bytes] | None = None
         if ctx.out_dir:
             folder = Path(ctx.out_dir) / "workers" / self.tag

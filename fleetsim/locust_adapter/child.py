@@ -117,6 +117,9 @@ class EngineChild:
         self.booted: set[int] = set()
         self.stop = asyncio.Event()
         self.warned_fd = False
+        self.fd_refused = 0
+        self.fd_refused_since_s: float | None = None  # since the run's origin
+        self.fd_limit: int | None = None  # the sockets this process could still open then
         self.engine: Engine | None = None
         self._offset_s = 0.0
         self._last_index = -1
@@ -133,6 +136,10 @@ class EngineChild:
         if len(new) > room:
             refused, new = new[max(0, room):], new[:max(0, room)]
             self.rec.fault("too_many_open_files", len(refused))
+            self.fd_refused += len(refused)
+            if self.fd_refused_since_s is None:
+                self.fd_refused_since_s = round(time.time() - self.ctx.origin_unix, 1)
+                self.fd_limit = fd_headroom()
             if not self.warned_fd:
                 self.warned_fd = True
                 self.send(encode({"t": "warning", "message": (
@@ -240,7 +247,8 @@ class EngineChild:
                 "connected_max": eng.connected_max, "wall_s": round(wall, 3),
                 "cpu_percent": cpu, "locust_cpu_percent": self.locust_cpu_percent,
                 "connect_failures": eng.connect_failures, "first_error": eng.first_error,
-                "failure": failure})
+                "fd_headroom": self.fd_limit, "fd_refused": self.fd_refused,
+                "fd_refused_since_s": self.fd_refused_since_s, "failure": failure})
         self.send(encode({"t": "bye"}))
         return 0
 

@@ -6,7 +6,8 @@ test starts (origin time, CSMS URLs — starting the embedded CSMS if the
 scenario targets it —, plan horizon, run folder), hands out station indices
 and, at the end, merges the workers' folders into one results folder. A worker
 (or local runner) owns one :class:`EngineBridge` and starts/stops stations for
-its users.
+its users; a worker that does not share the master's disk sends its engine's
+final folder over Locust's messages (:mod:`fleetsim.locust_adapter.transfer`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from weakref import WeakKeyDictionary
 import gevent
 import orjson
 from locust.env import Environment
+from locust.exception import RPCError
 from locust.runners import LocalRunner, MasterRunner, Runner, WorkerRunner
 
 from fleetsim.exceptions import FleetsimError
@@ -31,6 +33,14 @@ from fleetsim.locust_adapter.bridge import EngineBridge
 from fleetsim.locust_adapter.health import WorkerLiveness
 from fleetsim.locust_adapter.indices import CLAIM, FATAL, GRANT, RELEASE, IndexClaims, IndexPool
 from fleetsim.locust_adapter.options import add_options
+from fleetsim.locust_adapter.transfer import (
+    FILES,
+    FILES_ACK,
+    FolderReceiver,
+    folder_messages,
+    new_run_id,
+    shares_disk,
+)
 from fleetsim.locust_adapter.wire import RunContext, worker_tag
 from fleetsim.scenario import OcppVersion, Scenario, load_scenario, parse_scenario, with_overrides
 
@@ -40,6 +50,7 @@ log = logging.getLogger(__name__)
 _NODES: WeakKeyDictionary[Environment, FleetNode] = WeakKeyDictionary()
 WORKER_FILES_WAIT_S = 30.0  # the master waits this long for workers' final files
 CHILD_STOP_WAIT_S = 20.0  # engine stop grace (10 s) + closing sockets + final files
+FILES_ACK_WAIT_S = 20.0  # a worker waits this long for the master to take its folder
 
 
 def install(events: Any) -> None:
@@ -84,6 +95,13 @@ class FleetNode:
         self.fatal: str | None = None
         self.started_at = ""
         self.claims: IndexClaims | None = None
+        self.receiver: FolderReceiver | None = None  # master: folders sent by workers
+        self.box: Any = None  # run/overload.BoxCpu: master or local run, from test start
+        # worker: where its engine writes, and whether the master can read it there
+        self.worker_dir = getattr(self.options, "fleetsim_worker_dir", None)
+        self.local_out: str | None = None
+        self.sends_folder = False
+        self._ack: dict[str, Any] | None = None
         ev: Any = environment.events  # locust's EventHook is untyped
         from fleetsim.locust_adapter.webui import FleetView
 
@@ -95,6 +113,7 @@ class FleetNode:
                 die_with_parent()  # Locust's own master-heartbeat timeout is 60 s
             self.claims = IndexClaims(runner.send_message, tag="")
             runner.register_message(GRANT, self._on_grant)
+            runner.register_message(FILES_ACK, self._on_files_ack)
         else:
             self.scenario = self._load_scenario()
             self._apply_defaults(web_ui)
@@ -104,6 +123,7 @@ class FleetNode:
             self.liveness = WorkerLiveness(runner)
             runner.register_message(CLAIM, self._on_claim)
             runner.register_message(RELEASE, self._on_release)
+            runner.register_message(FILES, self._on_files)
             runner.register_message(FATAL, lambda environment, msg, **_: self._fatal(
                 str(msg.data.get("message"))))
         if not self.is_master:
@@ -169,10 +189,16 @@ class FleetNode:
         from fleetsim.station.clock import iso_ms
 
         self.started_at = iso_ms(time.time())
+        self.receiver = FolderReceiver(out_path)
+        from fleetsim.run.overload import BoxCpu
+
+        self.box = box = BoxCpu(time.time())
+        gevent.spawn(_sample_each_second, box)
         self.ctx = RunContext(scenario=orjson.loads(orjson.dumps(dict(s.raw), default=str)),
                               scenario_file=s.file, urls=urls, origin_unix=time.time(),
                               horizon_s=run_s * s.clock.time_factor,
-                              out_dir=str(out_path.resolve()), generation=self.generation)
+                              out_dir=str(out_path.resolve()), generation=self.generation,
+                              extra={"run_id": new_run_id(out_path)})
         from fleetsim.csms.embedding import start_commands
         from fleetsim.run.csms_restart import CsmsRestarts, write_origin
 
@@ -240,6 +266,8 @@ class FleetNode:
             if ctx is not None and ctx.out_dir and self.is_master:
                 self._wait_for_workers(Path(ctx.out_dir))
                 self.liveness.write(Path(ctx.out_dir), origin_unix=ctx.origin_unix)
+            if ctx is not None and ctx.out_dir and self.box is not None:
+                self.box.write(Path(ctx.out_dir), role="master" if self.is_master else "local")
         finally:
             if self.restarts is not None:
                 self.restarts.stop()
@@ -259,17 +287,35 @@ class FleetNode:
             return
         print(f"fleetsim results: {outcome.path} (fleetsim report {outcome.path} for plots)")
 
+    def _on_files(self, environment: Environment, msg: Any, **_: Any) -> None:
+        if self.receiver is None:
+            return
+        ack = self.receiver.accept(msg.data)
+        if ack is None:
+            return
+        if not ack["ok"]:
+            log.error("fleetsim: the final folder of %s arrived damaged: %s", ack["tag"],
+                      ack["error"])
+        with contextlib.suppress(RPCError):
+            self.runner.send_message(FILES_ACK, ack, client_id=msg.node_id)
+
     def _wait_for_workers(self, out: Path) -> None:
-        deadline = time.monotonic() + WORKER_FILES_WAIT_S
-        missing = set(self.worker_tags)
-        while missing and time.monotonic() < deadline:
-            missing = {t for t in missing if not (out / "workers" / t / "worker.json").exists()}
-            if missing:
-                gevent.sleep(0.1)
-        if missing:
-            log.warning("fleetsim: no final figures from %s (other hosts write into their own "
-                        "%s; copy workers/* together and run python -m fleetsim.run.merge)",
-                        ", ".join(sorted(missing)), out)
+        """Until every worker's final figures are here: on this disk, or sent over Locust."""
+        def missing() -> set[str]:
+            return {t for t in self.worker_tags
+                    if not (out / "workers" / t / "worker.json").exists()}
+
+        def dispatch(msg: Any) -> None:
+            if msg.type == FILES:
+                self._on_files(self.env, msg)
+
+        _pump(self.runner, lambda: not missing(),
+              lambda: _server(self.runner).recv_from_client()[1], dispatch, WORKER_FILES_WAIT_S)
+        if lost := missing():
+            errors = self.receiver.errors if self.receiver is not None else {}
+            log.warning("fleetsim: no final figures from %s within %.0f s%s",
+                        ", ".join(sorted(lost)), WORKER_FILES_WAIT_S,
+                        "".join(f"; {t}: {errors[t]}" for t in sorted(lost) if t in errors))
 
     # ------------------------------------------------------------------ worker / local
     def claim(self) -> int:
@@ -286,6 +332,9 @@ class FleetNode:
             s = self.scenario or parse_scenario(dict(ctx.scenario), file=ctx.scenario_file)
             self.bridge = EngineBridge(self.env, tag=self._tag(), on_fatal=self._report_fatal,
                                        call_timeout_ms=s.csms.call_timeout_s * 1000)
+            if self.is_worker and ctx.out_dir:
+                self.local_out, self.sends_folder = self._local_out(ctx)
+                self.bridge.out_dir = self.local_out
             bridge = self.bridge
             if self.is_worker:  # the engine's figures ride on Locust's worker reports
                 self.view.bridge_live = lambda: bridge.live
@@ -301,6 +350,60 @@ class FleetNode:
             self.claims.release([index])
         else:
             self.pool.release(index)
+
+    def _local_out(self, ctx: RunContext) -> tuple[str, bool]:
+        """This worker's run folder, and whether it must send its engine's folder."""
+        assert ctx.out_dir is not None
+        name = Path(ctx.out_dir).name
+        if self.worker_dir:
+            return str((Path(self.worker_dir) / name).resolve()), True
+        if shares_disk(ctx.out_dir, ctx.extra.get("run_id")):
+            return ctx.out_dir, False
+        for candidate in (Path(ctx.out_dir), Path("results") / name):
+            try:
+                candidate.mkdir(parents=True, exist_ok=True)
+            except OSError:
+                continue
+            return str(candidate.resolve()), True
+        raise FleetsimError(f"no writable run folder on this host (tried {ctx.out_dir} and "
+                            f"results/{name}): give --fleetsim-worker-dir DIR")
+
+    def _send_folder(self) -> None:
+        """Send the engine's final folder to the master and wait for its acknowledgement."""
+        assert self.local_out is not None
+        tag = self._tag()
+        folder = Path(self.local_out) / "workers" / tag
+        if not folder.is_dir():
+            return
+        self._ack = None
+        sent = 0
+        try:
+            for msg in folder_messages(folder, tag):
+                self.runner.send_message(FILES, msg)
+                sent += len(msg.get("data", b""))
+                gevent.sleep(0)  # heartbeats and the ack keep flowing
+        except (OSError, RPCError) as exc:
+            log.error("fleetsim: could not send %s to the master (%s); copy it into the "
+                      "master's run folder and run python -m fleetsim.run.merge", folder, exc)
+            return
+
+        def dispatch(msg: Any) -> None:
+            if msg.type == FILES_ACK:
+                self._on_files_ack(self.env, msg)
+
+        _pump(self.runner, lambda: self._ack is not None, _client(self.runner).recv, dispatch,
+              FILES_ACK_WAIT_S)
+        ack = self._ack
+        if ack is not None and ack.get("ok"):
+            log.info("fleetsim: %s's final folder (%d bytes) reached the master", tag, sent)
+        else:
+            why = ack.get("error") if ack is not None else f"no answer in {FILES_ACK_WAIT_S:.0f} s"
+            log.error("fleetsim: the master did not take %s (%s); copy it into the master's "
+                      "run folder and run python -m fleetsim.run.merge", folder, why)
+
+    def _on_files_ack(self, environment: Environment, msg: Any, **_: Any) -> None:
+        if isinstance(msg.data, dict) and msg.data.get("tag") == self._tag():
+            self._ack = msg.data
 
     def _on_grant(self, environment: Environment, msg: Any, **_: Any) -> None:
         assert self.claims is not None
@@ -331,3 +434,44 @@ class FleetNode:
     def _on_quitting(self, environment: Environment, **_: Any) -> None:
         if self.bridge is not None:  # graceful stop of every station, then the final files
             self.bridge.shutdown(timeout_s=CHILD_STOP_WAIT_S)
+            if self.sends_folder:  # before Locust's own "quit" message to the master
+                self._send_folder()
+
+
+def _sample_each_second(box: Any) -> None:
+    while True:
+        gevent.sleep(1.0)
+        box.sample()
+
+
+def _server(runner: Runner) -> Any:
+    assert isinstance(runner, MasterRunner)
+    return runner.server
+
+
+def _client(runner: Runner) -> Any:
+    assert isinstance(runner, WorkerRunner)
+    return runner.client
+
+
+def _pump(runner: Runner, done: Any, recv: Any, dispatch: Any, timeout_s: float) -> bool:
+    """Wait up to ``timeout_s`` for ``done()``. While Locust's own receiving greenlet runs
+    it delivers our messages; after Locust killed it (at quit), read the socket here."""
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        if any(not g.dead for g in runner.greenlet):
+            gevent.sleep(min(0.1, left))
+            continue
+        try:
+            with gevent.Timeout(min(0.2, left)):
+                msg = recv()
+        except gevent.Timeout:
+            continue
+        except RPCError:
+            gevent.sleep(min(0.1, left))
+            continue
+        dispatch(msg)
+    return True

@@ -1,7 +1,9 @@
 """fleetsim's Locust command-line options (``events.init_command_line_parser``).
 
-Only the master (or a local run) needs them: workers receive the scenario, the
-CSMS URLs and the run folder from the master with their first station index.
+The master (or a local run) needs them: workers receive the scenario, the CSMS
+URLs and the run folder from the master with their first station index. A
+worker reads only ``--fleetsim-worker-dir``, once at start (Locust later copies
+the master's options over the worker's own).
 """
 
 from __future__ import annotations
@@ -35,3 +37,8 @@ def add_options(parser: Any) -> None:
     group.add_argument("--fleetsim-no-merge", action="store_true", default=False,
                        include_in_web_ui=False,
                        help="leave the merge to the caller (fleetsim run does it)")
+    group.add_argument("--fleetsim-worker-dir", metavar="DIR", default=None,
+                       include_in_web_ui=False,
+                       help="worker on another host: keep the engine's folder in DIR/<run>/ "
+                            "(default: the master's run folder path on this host); its final "
+                            "files reach the master over Locust's messages either way")

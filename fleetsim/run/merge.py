@@ -6,14 +6,19 @@ and at the end its exact :class:`Recorder` (``recorder.json``) and facts
 (``worker.json``). The merge adds histograms and counters exactly — not Locust's
 rounded statistics — so counts and percentiles are those of one big engine.
 
-Workers on other hosts write into their own machine's run folder: copy their
-``workers/*`` folders beside the others and run ``python -m fleetsim.run.merge
-RUN_DIR --scenario RUN_DIR/scenario.yaml``.
+Workers on other hosts send their folders to the master over Locust's messages
+(:mod:`fleetsim.locust_adapter.transfer`); one that could not can be copied beside
+the others by hand and merged with ``python -m fleetsim.run.merge RUN_DIR``.
+
+The merge also says where the box saturated (:mod:`fleetsim.run.overload`):
+``summary["overload"]`` names each engine, resource and second, ``summary["cpu"]``
+counts every process's CPU and the whole box's.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +29,14 @@ import orjson
 
 from fleetsim.exceptions import FleetsimError, ResultsError
 from fleetsim.metrics.recorder import Recorder
+from fleetsim.run.overload import (
+    EngineTrace,
+    box_episodes,
+    describe,
+    engine_episodes,
+    overload_section,
+    read_cpu_file,
+)
 from fleetsim.run.results import ResultsFolder
 from fleetsim.run.summary import WorkerFigures, build_summary, workers_generator
 from fleetsim.scenario import load_scenario, station_spec
@@ -96,11 +109,16 @@ def merge_run(run: Path, s: Scenario, *, started_at: str = "",
     booted: set[int] = set()
     wall = 0.0
     missing: list[str] = []
+    episodes: list[dict[str, Any]] = []
+    traces: list[EngineTrace] = []
     for d in dirs:
+        trace = EngineTrace(d.name)
         for wire in _lines(d / "intervals.jsonl"):
             results.add_interval_wire(wire)
-            i = int(wire["index"])
-            connected[i] = connected.get(i, 0.0) + float(wire["gauges"].get("connected", 0.0))
+            trace.add(int(wire["index"]), wire["gauges"])
+        traces.append(trace)
+        info_only = _info(d / "worker.json")
+        episodes += engine_episodes(trace, info_only, host=(info_only or {}).get("host"))
         results.add_sessions(_lines(d / "sessions.jsonl"))
         results.add_messages(_lines(d / "messages.jsonl"))
         rec_file, info_file = d / "recorder.json", d / "worker.json"
@@ -119,6 +137,9 @@ def merge_run(run: Path, s: Scenario, *, started_at: str = "",
         wall = max(wall, float(info.get("wall_s") or 0.0))
         if info.get("failure") and failure is None:
             failure = str(info["failure"])
+    end = max((max(tr.seconds) for tr in traces if tr.seconds), default=-1)
+    for tr in traces:
+        _add_connected(connected, tr, end)
     if missing and failure is None:  # name every one: a summary must say what it lacks
         failure = (f"{len(missing)} of {len(dirs)} engines left no final figures (killed?): "
                    f"{', '.join(missing)}; their intervals and sessions are merged, their "
@@ -128,6 +149,13 @@ def merge_run(run: Path, s: Scenario, *, started_at: str = "",
     generator = workers_generator(merged, figures)
     if silent := liveness_warnings(run):  # a generator-health fact: the box was saturated
         generator["warnings"] += silent
+        generator["valid"] = False
+    cpu_file = read_cpu_file(run)
+    cores = int(cpu_file.get("cores") or os.cpu_count() or 1)
+    episodes += box_episodes(cpu_file.get("box_per_s") or (), cores)
+    overload = overload_section(episodes)
+    if overload["saturated"]:  # loud: each episode is a reason the figures are suspect
+        generator["warnings"] += [f"overload: {describe(e)}" for e in overload["episodes"]]
         generator["valid"] = False
     versions: dict[str, int] = {}
     for i in sorted(started):
@@ -140,8 +168,49 @@ def merge_run(run: Path, s: Scenario, *, started_at: str = "",
                             failure=failure, generator=generator,
                             csms_restarts=csms_restarts, interrupted=interrupted)
     summary["stations"]["started"] = len(started)
+    summary["overload"] = overload
+    summary["cpu"] = cpu_section(figures, cpu_file, cores)
     summary = results.write_final(summary, merged)
     return MergeOutcome(path=run, summary=summary, workers=len(dirs))
+
+
+def _add_connected(connected: dict[int, float], trace: EngineTrace, end: int) -> None:
+    """Add one engine's connected stations to each second's total up to ``end``. A second
+    it did not report (starved, killed) counts its last report, as the live line does:
+    the total never under-counts an engine that fell silent."""
+    last = 0.0
+    seconds = trace.seconds
+    for i in range(min(seconds, default=0), end + 1):
+        g = seconds.get(i)
+        if g is not None:
+            last = float(g.get("connected", 0.0))
+        connected[i] = connected.get(i, 0.0) + last
+
+
+def _info(path: Path) -> dict[str, Any] | None:
+    try:
+        data = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def cpu_section(figures: Sequence[WorkerFigures], cpu_file: Mapping[str, Any],
+                cores: int) -> dict[str, Any]:
+    """Every fleetsim process's CPU (each its average over its own life, % of one core),
+    their sum, and the whole box's (% of all cores) over the run and per second."""
+    engines = {f.tag: f.cpu_percent for f in figures}
+    workers = {f.tag: float(f.info["locust_cpu_percent"]) for f in figures
+               if f.info.get("locust_cpu_percent") is not None}
+    master = cpu_file.get("process_cpu_percent")
+    total = sum(engines.values()) + sum(workers.values()) + float(master or 0.0)
+    per_s = list(cpu_file.get("box_per_s") or ())
+    return {"cores": cores, "fleetsim_cpu_percent": round(total, 1),
+            "fleetsim_share_of_box_percent": round(total / cores, 1),
+            "master_cpu_percent": master, "master_role": cpu_file.get("role"),
+            "engines": engines, "locust_workers": workers,
+            "box_cpu_percent": cpu_file.get("box_cpu_percent"),
+            "box_peak_percent": max(per_s, default=None), "box_per_s": per_s}
 
 
 def main(argv: list[str] | None = None) -> int:

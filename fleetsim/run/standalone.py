@@ -23,6 +23,14 @@ from fleetsim.drivers.registry import fleet_feeds, fleet_tags
 from fleetsim.exceptions import FleetsimError
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.run.csms_restart import csms_restarts
+from fleetsim.run.overload import (
+    BoxCpu,
+    EngineTrace,
+    box_episodes,
+    describe,
+    engine_episodes,
+    overload_section,
+)
 from fleetsim.run.progress import ProgressLine
 from fleetsim.run.results import ResultsFolder, generator_health, run_dir
 from fleetsim.run.summary import build_summary
@@ -115,15 +123,17 @@ def run_scenario(s: Scenario, *, out_base: str | Path = "results", out_dir: str 
     report: EngineReport | None = None
     failure: str | None = None
     restarts: list[dict[str, Any]] = []
+    trace, box = EngineTrace("engine"), BoxCpu(time.time())
     try:
         with embedded_csms(s, out, run_tags(s) if s.csms.embedded else []) as csms:
             urls = dict(s.csms.urls) if csms is None else {v: csms.url for v in OcppVersion}
             with live_metrics(metrics_port, metrics_hold_s) as feed:
                 report = _run_engine(s, specs, plans, urls, rec, results, epoch, progress, csms,
-                                     restarts, feed)
+                                     restarts, feed, watch=(trace, box))
     except FleetsimError as exc:
         failure = str(exc)
     summary = _summary(s, specs, rec, report, started_at, failure, restarts)
+    _add_overload(summary, trace, box, report)
     summary = results.write_final(summary, rec)
     if failure is not None:
         raise FleetsimError(f"{failure} (partial results in {out})")
@@ -132,11 +142,15 @@ def run_scenario(s: Scenario, *, out_base: str | Path = "results", out_dir: str 
 
 def _run_engine(s: Scenario, specs: Any, plans: Any, urls: dict[OcppVersion, str], rec: Recorder,
                 results: ResultsFolder, epoch: Any, progress: bool, csms: Any,
-                restarts: list[dict[str, Any]], feed: Any = None) -> EngineReport:
+                restarts: list[dict[str, Any]], feed: Any = None,
+                watch: tuple[EngineTrace, BoxCpu] | None = None) -> EngineReport:
     cfg = station_config(s)
     line = ProgressLine(s.stations.count, clock=s.clock) if progress else None
 
     def on_interval(st: Any) -> None:
+        if watch is not None:  # each engine second, and the box's, for summary["overload"]
+            watch[0].add(st.index, st.gauges)
+            watch[1].sample()
         results.add_interval(st)
         if line is not None:
             line(st)
@@ -224,6 +238,29 @@ def live_metrics(port: int | None, hold_s: float = 0.0) -> Iterator[Any]:
                     signal.signal(sig, handler)
     finally:
         server.close()
+
+
+def _add_overload(summary: dict[str, Any], trace: EngineTrace, box: BoxCpu,
+                  report: EngineReport | None) -> None:
+    """The same ``overload`` and ``cpu`` sections as a merged run (run/merge.py)."""
+    fig = box.figures()
+    episodes = engine_episodes(trace) + box_episodes(fig["box_per_s"], fig["cores"])
+    overload = overload_section(episodes)
+    gen = summary["generator"]
+    if overload["saturated"]:
+        gen["warnings"] = [*gen["warnings"], *(f"overload: {describe(e)}"
+                                               for e in overload["episodes"])]
+        gen["valid"] = False
+    summary["overload"] = overload
+    engine = report.cpu_percent if report is not None else 0.0
+    summary["cpu"] = {"cores": fig["cores"], "fleetsim_cpu_percent": fig["process_cpu_percent"],
+                      "fleetsim_share_of_box_percent": round(
+                          fig["process_cpu_percent"] / fig["cores"], 1),
+                      "master_cpu_percent": None, "master_role": "in-process",
+                      "engines": {"engine": engine}, "locust_workers": {},
+                      "box_cpu_percent": fig["box_cpu_percent"],
+                      "box_peak_percent": max(fig["box_per_s"], default=None),
+                      "box_per_s": fig["box_per_s"]}
 
 
 def _summary(s: Scenario, specs: Any, rec: Recorder, report: EngineReport | None,

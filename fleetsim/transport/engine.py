@@ -115,6 +115,7 @@ class Engine:
         self.stopping = False
         self.connected = 0
         self.connected_max = 0
+        self._lag_max_s = 0.0  # this interval's worst event-loop lag (overload, per second)
         self.attempts = 0
         self.ever_connected = False
         self.connect_failures: dict[str, int] = {}
@@ -305,7 +306,9 @@ class Engine:
         while not self.stopping:
             await asyncio.sleep(period)
             now = monotonic()
-            self.rec.record_loop_lag(max(0.0, now - expected))
+            lag = max(0.0, now - expected)
+            self.rec.record_loop_lag(lag)
+            self._lag_max_s = max(self._lag_max_s, lag)
             expected = now + period
 
     async def _interval_loop(self, t0: float, proc: psutil.Process) -> None:
@@ -363,6 +366,8 @@ class Engine:
     def emit_interval(self, t_s: float, cpu_pct: float) -> None:
         g = self.gauges()
         g["cpu_percent"] = round(cpu_pct, 1)
+        g["loop_lag_max_ms"] = round(self._lag_max_s * 1000, 1)
+        self._lag_max_s = 0.0
         stats = self.rec.interval(t_s, g)
         if self.on_interval is not None:
             self.on_interval(stats)
