@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import os
 import time
@@ -55,8 +56,25 @@ FILES_ACK_WAIT_S = 20.0  # a worker waits this long for the master to take its f
 
 def install(events: Any) -> None:
     """Register fleetsim's options and its per-process node on Locust's ``events``."""
+    _compute_locust_defaults_once()
     events.init_command_line_parser.add_listener(add_options)
     events.init.add_listener(_on_init)
+
+
+def _compute_locust_defaults_once() -> None:
+    """Locust's worker tells custom options from its own by testing each option of every
+    spawn message against ``argument_parser.default_args_dict()``, called once *per option*
+    (``WorkerRunner.handle_message``): each call builds and runs Locust's whole argument
+    parser, ~5 ms on a quiet core, ~70 options, once a second per worker during a ramp.
+    With 6 workers on 2 cores that alone saturated the box and every Locust process missed
+    heartbeats for over 60 s at 100,000 stations (issue 13). The defaults cannot change
+    within a process (config files are ignored there), so they are computed once; the
+    dict is only read (membership tests and the web UI's extra arguments)."""
+    from locust import argument_parser
+
+    current = argument_parser.default_args_dict
+    if getattr(current, "cache_info", None) is None:
+        argument_parser.default_args_dict = functools.cache(current)
 
 
 def node_for(environment: Environment) -> FleetNode:

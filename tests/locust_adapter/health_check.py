@@ -32,6 +32,35 @@ def check(tmp_path: Path) -> None:
     assert liveness_warnings(tmp_path / "nowhere") == []
 
 
+def check_spawn_messages_do_not_rebuild_the_parser() -> None:
+    """Locust's worker tests every option of every spawn message against its defaults,
+    rebuilding its whole argument parser per option; fleetsim computes them once."""
+    from locust import argument_parser, events
+
+    from fleetsim.locust_adapter import install
+
+    fresh = argument_parser.default_args_dict()  # before install: uncached
+    install(events)
+    built = 0
+    original = argument_parser.get_empty_argument_parser
+
+    def counting(*args: object, **kwargs: object) -> object:
+        nonlocal built
+        built += 1
+        return original(*args, **kwargs)
+
+    argument_parser.get_empty_argument_parser = counting  # type: ignore[assignment]
+    try:
+        options = {f"opt{i}": i for i in range(70)}  # a spawn message's parsed_options
+        custom = [k for k in options if k not in argument_parser.default_args_dict()]
+    finally:
+        argument_parser.get_empty_argument_parser = original
+    assert len(custom) == 70
+    assert built <= 1, f"the parser was built {built} times for one spawn message"
+    assert argument_parser.default_args_dict() == fresh
+
+
 if __name__ == "__main__":
     check(Path(sys.argv[1]))
+    check_spawn_messages_do_not_rebuild_the_parser()
     print("ok")
