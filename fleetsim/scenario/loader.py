@@ -273,6 +273,7 @@ def _ocpp(n: Node) -> OcppConfig:
                       "pnc_share")
     rates = {k: n.number(k, 0.0, minimum=0.0, maximum=10_000.0)
              for k in ("security_events_per_day", "notify_events_per_day")}
+    outage = n.duration_s("outage_security_event", "1h")
     message_ids = n.string("message_ids", "uuid", choices=("uuid", "counter"))
     # AllowOfflineTxForUnknownId (1.6 §9.1, 2.0.1 AuthCtrlr.OfflineTxForUnknownIdEnabled):
     # charge without the CSMS's word before the first boot or when Authorize failed
@@ -281,6 +282,7 @@ def _ocpp(n: Node) -> OcppConfig:
     return OcppConfig(meter_interval_s=meter, heartbeat_interval_s=hb, measurands=measurands,
                       authorize=authorize, strict=strict, v2x_share=v2x_share,
                       event_stream_s=stream, message_ids=message_ids, **mix, **rates,
+                      outage_security_event_s=outage,
                       allow_offline_tx_for_unknown_id=offline_unknown)
 
 

@@ -46,6 +46,9 @@ class StationConfig:
     local_auth_share: float = 0.0          # stations with LocalPreAuthorize + cache on (localauth)
     security_events_per_day: float = 0.0   # background SecurityEventNotification (incidents.py)
     notify_events_per_day: float = 0.0     # 2.x background hardwired NotifyEvent (incidents.py)
+    # [A] an outage longer than this [wall s; ÷ interval_factor] is reported on reconnect with a
+    # SecurityEventNotification (security.OUTAGE_EVENT); 0: never
+    outage_event_s: float = 3600.0
     local_pre_authorize: bool = False      # LocalPreAuthorize: no Authorize for a known token
     auth_cache: bool = False               # AuthorizationCacheEnabled / AuthCacheCtrlr.Enabled
     security_profile: int = 0              # 0 none, 1 Basic, 2 TLS + Basic, 3 mutual TLS
