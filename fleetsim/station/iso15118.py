@@ -1,4 +1,4 @@
-"""ISO 15118 cars on OCPP 2.0.1 stations: charging needs (K15) and Plug & Charge (M, C07).
+"""ISO 15118 cars on OCPP 2.0.1 and 2.1 stations: charging needs (K15) and Plug & Charge (M, C07).
 
 Which cars speak ISO 15118, and which of those use Plug & Charge, is decided from the
 station id and the session's planned arrival (a stable hash, like
@@ -18,8 +18,10 @@ EVSE's power until departure). A Plug & Charge car has its contract certificate
 checked (GetCertificateStatus with OCSP request data) and authorizes with its eMAID
 and ``iso15118CertificateHashData`` instead of an RFID token. No EXI is encoded: the
 Get15118EVCertificate request carries a base64 placeholder the CSMS answers with a
-real (self-signed CA) contract certificate. 2.1 reshaped these payloads; the flows
-are sent by 2.0.1 stations only.
+real (self-signed CA) contract certificate. 2.1 stations send the same flows in 2.1's
+shape: NotifyEVChargingNeeds with its ``timestamp``, Get15118EVCertificate for ISO
+15118-20 with ``maximumContractCertificateChains`` and ``prioritizedEMAIDs`` (2.1 M01);
+1.6 stations send none (1.6 has no ISO 15118 messages).
 """
 
 from __future__ import annotations
@@ -63,13 +65,16 @@ def _hash_data(st: StationCore, c: Connector) -> dict[str, str]:
             "responderURL": "http://ocsp.fleetsim.invalid/"}
 
 
+_V2 = ("2.0.1/", "2.1/")
+
+
 def is_pnc(st: StationCore, c: Connector) -> bool:
-    return st.version_prefix == "2.0.1/" and _draw(st, c, "15118") < st.cfg.pnc_share
+    return st.version_prefix in _V2 and _draw(st, c, "15118") < st.cfg.pnc_share
 
 
 def on_plug(st: StationCore, c: Connector, t: float) -> None:
     """The car's ISO 15118 messages at plug-in (after TransactionEvent Started)."""
-    if st.version_prefix != "2.0.1/" or c.session is None or not st.connected:
+    if st.version_prefix not in _V2 or c.session is None or not st.connected:
         return
     x = _draw(st, c, "15118")
     if x >= max(st.cfg.iso15118_share, st.cfg.pnc_share):
@@ -84,7 +89,11 @@ def on_plug(st: StationCore, c: Connector, t: float) -> None:
                              "acChargingParameters": {"energyAmount": int(s.energy_kwh * 1000),
                                                       "evMinCurrent": 6, "evMaxCurrent": amps,
                                                       "evMaxVoltage": volts}}
-    st.call("NotifyEVChargingNeeds", const({"evseId": evse, "chargingNeeds": needs}), t)
+    v21 = st.version_prefix == "2.1/"
+    request: dict[str, Any] = {"evseId": evse, "chargingNeeds": needs}
+    if v21:
+        request["timestamp"] = st.clock.iso(t)
+    st.call("NotifyEVChargingNeeds", const(request), t)
     schedule = {"id": 1, "chargingRateUnit": "W", "duration": int(s.departure_s - s.arrival_s),
                 "chargingSchedulePeriod": [{"startPeriod": 0,
                                             "limit": float(c.evse.max_power_w)}]}
@@ -93,9 +102,13 @@ def on_plug(st: StationCore, c: Connector, t: float) -> None:
     if x < st.cfg.pnc_share:
         if _draw(st, c, "install") < INSTALL_SHARE:
             exi = base64.b64encode(f"CertificateInstallationReq {emaid(st, c)}".encode())
-            st.call("Get15118EVCertificate", const({
-                "iso15118SchemaVersion": "urn:iso:15118:2:2013:MsgDef", "action": "Install",
-                "exiRequest": exi.decode()}), t)
+            cert: dict[str, Any] = {"iso15118SchemaVersion": "urn:iso:15118:2:2013:MsgDef",
+                                    "action": "Install", "exiRequest": exi.decode()}
+            if v21:  # ISO 15118-20: the car may hold several contracts, ours first
+                cert.update(iso15118SchemaVersion="urn:iso:std:iso:15118:-20:CommonMessages",
+                            maximumContractCertificateChains=1,
+                            prioritizedEMAIDs=[emaid(st, c)])
+            st.call("Get15118EVCertificate", const(cert), t)
         st.call("GetCertificateStatus", const({"ocspRequestData": _hash_data(st, c)}), t)
 
 

@@ -10,12 +10,13 @@ from fleetsim.station import StationConfig, iso15118
 from tests.station.harness import Exchange, make, session
 
 
+@pytest.mark.parametrize("v", [OcppVersion.V201, OcppVersion.V21])
 def test_pnc_car_sends_needs_schedule_certificate_checks_and_authorizes_with_hash_data(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, v: OcppVersion) -> None:
     monkeypatch.setattr(iso15118, "INSTALL_SHARE", 1.0)
     cfg = StationConfig(meter_interval_s=600, heartbeat_interval_s=3600, iso15118_share=1.0,
                         pnc_share=1.0)
-    ex = Exchange(make(OcppVersion.V201, (session(100, 900),), config=cfg))
+    ex = Exchange(make(v, (session(100, 900),), config=cfg))  # schema-checked per version
     ex.open()
     ex.run_until(200)
     acts = ex.actions()
@@ -30,17 +31,24 @@ def test_pnc_car_sends_needs_schedule_certificate_checks_and_authorizes_with_has
         "GetCertificateStatus")[0]["ocspRequestData"]
     needs = ex.of("NotifyEVChargingNeeds")[0]["chargingNeeds"]
     assert needs["acChargingParameters"]["energyAmount"] == 10_000
+    cert = ex.of("Get15118EVCertificate")[0]
+    if v is OcppVersion.V21:  # 2.1's shape: ISO 15118-20, the car's contracts in order
+        assert cert["prioritizedEMAIDs"] == [auth["idToken"]["idToken"]]
+        assert "15118:-20" in cert["iso15118SchemaVersion"]
+        assert "timestamp" in ex.of("NotifyEVChargingNeeds")[0]
+    else:
+        assert "prioritizedEMAIDs" not in cert
 
 
 @pytest.mark.parametrize("v", [OcppVersion.V16, OcppVersion.V201, OcppVersion.V21])
-def test_plain_cars_and_other_versions_send_no_15118(v: OcppVersion) -> None:
+def test_plain_cars_send_no_pnc_and_16_no_15118(v: OcppVersion) -> None:
     cfg = StationConfig(meter_interval_s=600, heartbeat_interval_s=3600, iso15118_share=1.0,
-                        pnc_share=0.0 if v is OcppVersion.V201 else 1.0)
+                        pnc_share=0.0 if v is not OcppVersion.V16 else 1.0)
     ex = Exchange(make(v, (session(100, 900),), config=cfg))
     ex.open()
     ex.run_until(200)
     assert "GetCertificateStatus" not in ex.actions()
-    assert ("NotifyEVChargingNeeds" in ex.actions()) == (v is OcppVersion.V201)
+    assert ("NotifyEVChargingNeeds" in ex.actions()) == (v is not OcppVersion.V16)
     if v is not OcppVersion.V16:
         assert ex.of("Authorize")[0]["idToken"]["type"] == "ISO14443"
 
