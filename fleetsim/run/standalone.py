@@ -61,6 +61,7 @@ def station_config(s: Scenario) -> StationConfig:
                          security_events_per_day=s.ocpp.security_events_per_day,
                          notify_events_per_day=s.ocpp.notify_events_per_day,
                          outage_event_s=s.ocpp.outage_security_event_s,
+                         ems_limits_per_day=s.ocpp.ems_limits_per_day,
                          message_ids=s.ocpp.message_ids,
                          security_profile=security_profile(s.csms.password, s.csms.tls),
                          reconnect=s.reconnect)

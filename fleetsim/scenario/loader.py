@@ -272,7 +272,7 @@ def _ocpp(n: Node) -> OcppConfig:
         raise n.error("must not exceed iso15118_share (Plug & Charge cars speak ISO 15118)",
                       "pnc_share")
     rates = {k: n.number(k, 0.0, minimum=0.0, maximum=10_000.0)
-             for k in ("security_events_per_day", "notify_events_per_day")}
+             for k in ("security_events_per_day", "notify_events_per_day", "ems_limits_per_day")}
     outage = n.duration_s("outage_security_event", "1h")
     message_ids = n.string("message_ids", "uuid", choices=("uuid", "counter"))
     # AllowOfflineTxForUnknownId (1.6 §9.1, 2.0.1 AuthCtrlr.OfflineTxForUnknownIdEnabled):

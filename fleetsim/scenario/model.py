@@ -144,6 +144,7 @@ class OcppConfig:
     local_auth_share: float = 0.0  # stations with LocalPreAuthorize + cache (localauth.py)
     security_events_per_day: float = 0.0  # per station (station/incidents.py)
     notify_events_per_day: float = 0.0    # per 2.x station: hardwired faults
+    ems_limits_per_day: float = 0.0       # per 2.x station: external limits (station/ems.py)
     # [A] a reconnect after an outage longer than this sends a security event (0: never)
     outage_security_event_s: float = 3600.0
     message_ids: str = "uuid"  # "uuid" (unique across the fleet) or "counter" ("1", "2", …)

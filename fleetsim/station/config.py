@@ -46,6 +46,7 @@ class StationConfig:
     local_auth_share: float = 0.0          # stations with LocalPreAuthorize + cache on (localauth)
     security_events_per_day: float = 0.0   # background SecurityEventNotification (incidents.py)
     notify_events_per_day: float = 0.0     # 2.x background hardwired NotifyEvent (incidents.py)
+    ems_limits_per_day: float = 0.0        # 2.x external limits from a local EMS (ems.py)
     # [A] an outage longer than this [wall s; ÷ interval_factor] is reported on reconnect with a
     # SecurityEventNotification (security.OUTAGE_EVENT); 0: never
     outage_event_s: float = 3600.0

@@ -55,7 +55,8 @@ class Station2(StationCore):
     def after_boot(self, now: float) -> None:
         for c in self.connectors:
             self.status(c, now)
-        if self.cfg.security_events_per_day or self.cfg.notify_events_per_day:
+        if (self.cfg.security_events_per_day or self.cfg.notify_events_per_day
+                or self.cfg.ems_limits_per_day):
             from fleetsim.station.incidents import arm
 
             arm(self, now)

@@ -71,3 +71,43 @@ def test_background_incidents_at_the_scenario_rates(v: OcppVersion) -> None:
         assert 80 <= len(raised) <= 170
         assert all(e["eventNotificationType"] == "HardWiredNotification" for e in faults)
         assert len(faults) - len(raised) >= len(raised) - 1  # each is cleared again
+
+
+@pytest.mark.parametrize("v", [OcppVersion.V201, OcppVersion.V21])
+def test_an_ems_limit_drops_the_power_is_notified_and_cleared(v: OcppVersion) -> None:
+    import random
+
+    from fleetsim.station import ems
+
+    cfg = StationConfig(meter_interval_s=300, heartbeat_interval_s=86_400)
+    ex = Exchange(make(v, (session(100, 20_000, kwh=40),), config=cfg))
+    ex.open()
+    ex.run_until(1000)
+
+    def power() -> float:
+        last = ex.of("TransactionEvent")[-1]["meterValue"][0]["sampledValue"]
+        return next(float(s["value"]) for s in last if s.get("measurand") == "Power.Active.Import")
+
+    assert power() == 11_000
+    ems.impose(ex.st, ex.now, random.Random(1))  # what incidents.py draws at the scenario rate
+    ex.st.on_timer(ex.now)
+    ex.pump()
+    [note] = ex.of("NotifyChargingLimit")
+    assert note["chargingLimit"]["chargingLimitSource"] == "EMS" and note["evseId"] == 1
+    assert note["chargingSchedule"][0]["chargingSchedulePeriod"][0]["limit"] == 5500
+    ex.run_until(1400)
+    assert power() == 5500  # the station applies it: the meter values show it
+    ex.run_until(1000 + ems.HOLD_S + 400)
+    assert ex.of("ClearedChargingLimit") == [{"chargingLimitSource": "EMS", "evseId": 1}]
+    assert power() == 11_000
+
+
+def test_ems_limits_come_at_the_scenario_rate_on_2x_only() -> None:
+    cfg = StationConfig(meter_interval_s=3600, heartbeat_interval_s=86_400, ems_limits_per_day=24)
+    for v, expect in ((OcppVersion.V16, False), (OcppVersion.V201, True)):
+        ex = Exchange(make(v, config=cfg))
+        ex.open()
+        ex.run_until(2 * 86_400)
+        n = len(ex.of("NotifyChargingLimit"))
+        assert (25 <= n <= 60) if expect else n == 0, (v, n)  # Poisson, mean 48 (one EVSE)
+        assert len(ex.of("ClearedChargingLimit")) in (n, n - 1)
