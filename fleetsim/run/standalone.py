@@ -62,6 +62,8 @@ def station_config(s: Scenario) -> StationConfig:
                          notify_events_per_day=s.ocpp.notify_events_per_day,
                          outage_event_s=s.ocpp.outage_security_event_s,
                          ems_limits_per_day=s.ocpp.ems_limits_per_day,
+                         master_pass_group=s.ocpp.master_pass_group,
+                         master_pass_per_day=s.ocpp.master_pass_per_day,
                          message_ids=s.ocpp.message_ids,
                          security_profile=security_profile(s.csms.password, s.csms.tls),
                          reconnect=s.reconnect)

@@ -274,6 +274,12 @@ def _ocpp(n: Node) -> OcppConfig:
     rates = {k: n.number(k, 0.0, minimum=0.0, maximum=10_000.0)
              for k in ("security_events_per_day", "notify_events_per_day", "ems_limits_per_day")}
     outage = n.duration_s("outage_security_event", "1h")
+    master_group = n.string("master_pass_group", "")
+    if len(master_group) > 28:  # the card id adds 8 hex digits: an idToken is ≤ 36
+        raise n.error("at most 28 characters", "master_pass_group")
+    master_rate = n.number("master_pass_per_day", 0.0, minimum=0.0, maximum=10_000.0)
+    if master_rate and not master_group:
+        raise n.error("needs ocpp.master_pass_group (the cards' group)", "master_pass_per_day")
     message_ids = n.string("message_ids", "uuid", choices=("uuid", "counter"))
     # AllowOfflineTxForUnknownId (1.6 §9.1, 2.0.1 AuthCtrlr.OfflineTxForUnknownIdEnabled):
     # charge without the CSMS's word before the first boot or when Authorize failed
@@ -282,7 +288,8 @@ def _ocpp(n: Node) -> OcppConfig:
     return OcppConfig(meter_interval_s=meter, heartbeat_interval_s=hb, measurands=measurands,
                       authorize=authorize, strict=strict, v2x_share=v2x_share,
                       event_stream_s=stream, message_ids=message_ids, **mix, **rates,
-                      outage_security_event_s=outage,
+                      outage_security_event_s=outage, master_pass_group=master_group,
+                      master_pass_per_day=master_rate,
                       allow_offline_tx_for_unknown_id=offline_unknown)
 
 

@@ -145,6 +145,8 @@ class OcppConfig:
     security_events_per_day: float = 0.0  # per station (station/incidents.py)
     notify_events_per_day: float = 0.0    # per 2.x station: hardwired faults
     ems_limits_per_day: float = 0.0       # per 2.x station: external limits (station/ems.py)
+    master_pass_group: str = ""           # 2.x AuthCtrlr.MasterPassGroupId (station/masterpass.py)
+    master_pass_per_day: float = 0.0      # per 2.x station: master pass stops
     # [A] a reconnect after an outage longer than this sends a security event (0: never)
     outage_security_event_s: float = 3600.0
     message_ids: str = "uuid"  # "uuid" (unique across the fleet) or "counter" ("1", "2", …)

@@ -47,6 +47,8 @@ class StationConfig:
     security_events_per_day: float = 0.0   # background SecurityEventNotification (incidents.py)
     notify_events_per_day: float = 0.0     # 2.x background hardwired NotifyEvent (incidents.py)
     ems_limits_per_day: float = 0.0        # 2.x external limits from a local EMS (ems.py)
+    master_pass_group: str = ""            # 2.x AuthCtrlr.MasterPassGroupId ("": none; C16)
+    master_pass_per_day: float = 0.0       # 2.x master pass stops per station-day (masterpass.py)
     # [A] an outage longer than this [wall s; ÷ interval_factor] is reported on reconnect with a
     # SecurityEventNotification (security.OUTAGE_EVENT); 0: never
     outage_event_s: float = 3600.0
