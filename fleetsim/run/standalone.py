@@ -57,6 +57,7 @@ def station_config(s: Scenario) -> StationConfig:
                          call_timeout_wall_s=s.csms.call_timeout_s, strict=s.ocpp.strict,
                          v2x_share=s.ocpp.v2x_share, event_stream_s=s.ocpp.event_stream_s,
                          iso15118_share=s.ocpp.iso15118_share, pnc_share=s.ocpp.pnc_share,
+                         iso15118_from_vehicles=s.ocpp.iso15118_from_vehicles,
                          local_auth_share=s.ocpp.local_auth_share,
                          security_events_per_day=s.ocpp.security_events_per_day,
                          notify_events_per_day=s.ocpp.notify_events_per_day,

@@ -43,6 +43,7 @@ class StationConfig:
     firmware_step_s: float = 60.0          # each firmware/diagnostics/log status step [simulated s]
     iso15118_share: float = 0.0            # 2.0.1: cars sending ISO 15118 needs (iso15118.py)
     pnc_share: float = 0.0                 # 2.0.1: cars authorizing by Plug & Charge
+    iso15118_from_vehicles: bool = False   # the two shares above from each car's vehicle mix
     local_auth_share: float = 0.0          # stations with LocalPreAuthorize + cache on (localauth)
     security_events_per_day: float = 0.0   # background SecurityEventNotification (incidents.py)
     notify_events_per_day: float = 0.0     # 2.x background hardwired NotifyEvent (incidents.py)

@@ -112,7 +112,7 @@ class Station2(StationCore):
     def tx_id_token(self, c: Connector) -> dict[str, str]:
         """The token the transaction runs under: the one it was authorised with — the
         car's contract (eMAID) under Plug & Charge, else the RFID card."""
-        if self.cfg.pnc_share:
+        if self.cfg.pnc_share or self.cfg.iso15118_from_vehicles:
             from fleetsim.station.iso15118 import emaid, is_pnc
 
             if is_pnc(self, c):
@@ -144,7 +144,7 @@ class Station2(StationCore):
         # F01/F02: a remote start opens the transaction with trigger RemoteStart and the token
         self.tx_event(c, tx, t, "Started", "RemoteStart" if remote else "CablePluggedIn",
                       charging_state="EVConnected", context="Transaction.Begin", id_token=remote)
-        if self.cfg.iso15118_share or self.cfg.pnc_share:  # K15, M, C07 (2.0.1)
+        if self.cfg.iso15118_share or self.cfg.pnc_share or self.cfg.iso15118_from_vehicles:
             from fleetsim.station.iso15118 import on_plug
 
             on_plug(self, c, t)

@@ -111,3 +111,42 @@ def test_ems_limits_come_at_the_scenario_rate_on_2x_only() -> None:
         n = len(ex.of("NotifyChargingLimit"))
         assert (25 <= n <= 60) if expect else n == 0, (v, n)  # Poisson, mean 48 (one EVSE)
         assert len(ex.of("ClearedChargingLimit")) in (n, n - 1)
+
+
+
+@pytest.mark.parametrize("shares", [(1.0, 1.0), (1.0, 0.0), (0.0, 0.0)])
+def test_with_iso15118_from_vehicles_the_car_decides(shares: tuple[float, float]) -> None:
+    import dataclasses
+
+    from fleetsim.scenario import parse_scenario
+
+    ocpp = parse_scenario({"stations": {"count": 1},
+                           "ocpp": {"iso15118_share": "vehicles"}}).ocpp
+    assert ocpp.iso15118_from_vehicles and ocpp.iso15118_share == ocpp.pnc_share == 0.0
+    cfg = StationConfig(meter_interval_s=600, heartbeat_interval_s=3600,
+                        iso15118_from_vehicles=True)
+    s = session(100, 900)
+    car = dataclasses.replace(s.vehicle, iso15118_share=shares[0], pnc_share=shares[1])
+    ex = Exchange(make(OcppVersion.V201, (dataclasses.replace(s, vehicle=car),), config=cfg))
+    ex.open()
+    ex.run_until(200)
+    assert ("NotifyEVChargingNeeds" in ex.actions()) == (shares[0] == 1.0)
+    assert ex.of("Authorize")[0]["idToken"]["type"] == ("eMAID" if shares[1] else "ISO14443")
+
+
+@pytest.mark.parametrize("v", [OcppVersion.V201, OcppVersion.V21])
+def test_a_dc_car_states_dc_needs(v: OcppVersion) -> None:
+    import dataclasses
+
+    from fleetsim.drivers.session import Evse
+
+    cfg = StationConfig(meter_interval_s=600, heartbeat_interval_s=3600, iso15118_share=1.0)
+    s = session(100, 900)
+    s = dataclasses.replace(s, vehicle=dataclasses.replace(s.vehicle, dc_peak_kw=120))
+    ex = Exchange(make(v, (s,), config=cfg, evse=Evse(max_power_w=150_000, phases=1,
+                                                      voltage_v=400, dc=True)))
+    ex.open()
+    ex.run_until(200)  # the harness validates the DC needs against the version's schema
+    needs = ex.of("NotifyEVChargingNeeds")[0]["chargingNeeds"]
+    assert needs["requestedEnergyTransfer"] == "DC" and "acChargingParameters" not in needs
+    assert needs["dcChargingParameters"]["evMaxPower"] == 120_000
