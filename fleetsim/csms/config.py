@@ -37,6 +37,9 @@ class CsmsConfig:
     heartbeat_interval_s: int = 60
     token_prefix: str | None = "FS"
     tokens: frozenset[str] = frozenset()
+    master_pass_prefix: str | None = "FSMASTER"
+    """2.x C16: an Accepted token starting with this is in the master pass group: its
+    Authorize answer carries ``groupIdToken`` = this (None: no master pass tokens)."""
     pending_first: int = 0
     pending_interval_s: int = 10
     reject_ids: frozenset[str] = frozenset()

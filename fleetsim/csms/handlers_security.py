@@ -159,7 +159,13 @@ class SecurityV2(_Security):
                      certificate: str | None = None, **_: Any) -> object:
         """C01, and C07 (Plug & Charge): certificateStatus when hash data or a chain came."""
         if iso15118_certificate_hash_data is None and certificate is None:
-            info = {"status": self.backend.authorize(id_token["id_token"], id_token.get("type"))}
+            token = id_token["id_token"]
+            info: dict[str, Any] = {"status": self.backend.authorize(token, id_token.get("type"))}
+            group = self.backend.config.master_pass_prefix
+            if group and info["status"] == "Accepted" and token.startswith(group):
+                # C16: the token is a master pass; the station stops, never starts, with it
+                info["group_id_token"] = {"id_token": group, "type": "Central"}
+                self._event("master_pass_authorize", token)
             return self._call_result.Authorize(id_token_info=info)
         # Plug & Charge: the contract (eMAID) is this CSMS's own, its certificate checked
         # by hash data (no eMSP behind it): Accepted

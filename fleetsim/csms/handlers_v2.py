@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import ocpp.v21
 import ocpp.v201
 
+from fleetsim.csms.handlers_limits import ExternalLimitsV2
 from fleetsim.csms.handlers_monitoring import MonitoringV2
 from fleetsim.csms.handlers_security import SecurityV2
 from fleetsim.csms.metering import read_samples
@@ -152,7 +153,7 @@ class _V2Session(StationSession):
         return self._call_result.TransactionEvent(id_token_info=id_token_info)
 
 
-class V201Session(SecurityV2, MonitoringV2, _V2Session):
+class V201Session(SecurityV2, MonitoringV2, ExternalLimitsV2, _V2Session):
     """A 2.0.1 station's session."""
 
     version = OcppVersion.V201
@@ -161,7 +162,7 @@ class V201Session(SecurityV2, MonitoringV2, _V2Session):
     _call_result = ocpp.v201.call_result
 
 
-class V21Session(SecurityV2, MonitoringV2, _V2Session):
+class V21Session(SecurityV2, MonitoringV2, ExternalLimitsV2, _V2Session):
     """A 2.1 station's session: 2.0.1's answers plus the requests new in 2.1."""
 
     version = OcppVersion.V21

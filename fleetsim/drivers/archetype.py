@@ -156,3 +156,5 @@ class ArchetypeParams:
     id_tags: IdTagParams
     occupancy: OccupancyParams
     source_file: str = ""
+    iso15118_share: float = 0.0  # of the sessions: the car speaks ISO 15118
+    pnc_share: float = 0.0       # of the sessions: … and authorizes by Plug & Charge

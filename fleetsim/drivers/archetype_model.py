@@ -51,7 +51,8 @@ class ArchetypeModel:
         weekly = (sum(a.dow_factors[:5]) * np.asarray(a.weekday_profile)
                   + sum(a.dow_factors[5:]) * np.asarray(a.weekend_profile))
         self.marks = MarkSampler(params.marks, profile=weekly / weekly.sum())
-        self.fleet = FleetMix(params.vehicles, self.evse, params.soc)
+        self.fleet = FleetMix(params.vehicles, self.evse, params.soc,
+                              iso15118=(params.iso15118_share, params.pnc_share))
 
     def planner(self, stations: Sequence[StationSpec], *, start_weekday: int = 0,
                 start_hour: float = 0.0) -> ArchetypePlanner:

@@ -17,6 +17,7 @@ import argparse
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from fleetsim.drivers.iso15118mix import ISO15118, PNC, protocol
 from fleetsim.drivers.registry import DEFAULT_EPOCH, plan_archetype, plan_fleet
 from fleetsim.drivers.session import PlanStats, StationPlan
 from fleetsim.drivers.table import plan_hash, sessions_csv
@@ -24,7 +25,7 @@ from fleetsim.exceptions import ScenarioError
 from fleetsim.scenario import build_fleet, load_scenario, with_overrides
 from fleetsim.scenario.fleet import StationSpec
 
-__all__ = ["add_arguments", "run", "summary"]
+__all__ = ["add_arguments", "iso15118_line", "run", "summary"]
 
 _WHERE = "fleetsim plan"
 
@@ -78,6 +79,7 @@ def run(ns: argparse.Namespace) -> int:
         plans = plan_archetype(ns.model, stations=ns.stations, days=ns.days, seed=seed,
                                start=epoch, connectors=ns.connectors, models_dir=ns.models_dir)
         specs, days, what = None, ns.days, f"model {ns.model}, seed {seed}"
+        shares: tuple[float, float] | None = None  # the vehicle mix's
     else:
         if ns.scenario is None:
             raise ScenarioError(_WHERE, "", "give a SCENARIO file or --model NAME")
@@ -89,6 +91,8 @@ def run(ns: argparse.Namespace) -> int:
         specs = build_fleet(s)
         plans = plan_fleet(s, specs, horizon_s=days * 86400.0)
         what = f"scenario {s.name}, seed {s.seed}"
+        o = s.ocpp
+        shares = None if o.iso15118_from_vehicles else (o.iso15118_share, o.pnc_share)
     rows = sessions_csv(plans, specs, epoch, ns.out)
     if ns.tags_out:
         tags = sorted({x.id_tag for p in plans for x in p.sessions})
@@ -96,6 +100,7 @@ def run(ns: argparse.Namespace) -> int:
             f.write("".join(f"{t}\n" for t in tags))
     print(summary(plans, days=days, what=what, out=ns.out, rows=rows,
                   digest=plan_hash(plans, specs, epoch)))
+    print(iso15118_line(plans, specs, shares))
     return 0
 
 
@@ -113,3 +118,29 @@ def summary(plans: list[StationPlan], *, days: float, what: str, out: str, rows:
             f"arrivals {st.balked:,} balked at busy stations and {st.queued:,} queued{wait}. "
             f"Wanted energy {st.energy_kwh:,.1f} kWh{unsat}. Wrote {rows:,} rows to {out} "
             f"(sha256 {digest[:16]}…).")
+
+
+def iso15118_line(plans: list[StationPlan], specs: list[StationSpec] | None,
+                  shares: tuple[float, float] | None) -> str:
+    """Which planned cars speak ISO 15118 / Plug & Charge, per archetype: by each
+    archetype's vehicle mix (``shares`` None) or the scenario's (ISO 15118, PnC) shares.
+    The same decision the run's 2.x stations make (1.6 stations send no ISO 15118)."""
+    if shares is not None and not any(shares):
+        return ("ISO 15118: off in this scenario (ocpp.iso15118_share: vehicles takes each "
+                "archetype's share from its vehicle mix).")
+    ids = {x.index: x.station_id for x in specs} if specs is not None else {}
+    counts: dict[str, list[int]] = {}
+    for p in plans:
+        sid = ids.get(p.station_index) or f"FS{p.station_index:06d}"
+        n = counts.setdefault(p.archetype, [0, 0, 0])
+        for x in p.sessions:
+            iso, pnc = ((x.vehicle.iso15118_share, x.vehicle.pnc_share) if shares is None
+                        else shares)
+            speaks = protocol(sid, x, iso, pnc)
+            n[0] += 1
+            n[1] += speaks in (ISO15118, PNC)
+            n[2] += speaks == PNC
+    where = "the vehicle mix" if shares is None else "the scenario's shares"
+    per = "; ".join(f"{a} {i:,} of {n:,} ({i / n:.0%}), Plug & Charge {c:,}"
+                    for a, (n, i, c) in sorted(counts.items()) if n)
+    return f"ISO 15118 cars by {where}: {per or 'no sessions'}."

@@ -45,8 +45,10 @@ class FleetDraw:
 class FleetMix:
     """The vehicle mix of an archetype on its EVSE."""
 
-    def __init__(self, classes: tuple[VehicleClass, ...], evse: Evse, soc: SocParams) -> None:
+    def __init__(self, classes: tuple[VehicleClass, ...], evse: Evse, soc: SocParams, *,
+                 iso15118: tuple[float, float] = (0.0, 0.0)) -> None:
         self.classes, self.evse, self.soc = classes, evse, soc
+        self.iso15118 = iso15118  # the archetype's (ISO 15118, Plug & Charge) shares
         self.stop = stop_soc(evse)
         self.share = np.array([c.share for c in classes])
         self.b_lo = np.array([c.battery_kwh[0] for c in classes])
@@ -119,5 +121,5 @@ class FleetMix:
             made.append(Vehicle(
                 c.name, float(d.battery_kwh[r]), int(d.ac_phases[r]), float(d.ac_max_a[r]),
                 float(d.dc_peak_kw[r]), c.dc_taper_start_soc, c.dc_taper_end_soc,
-                c.dc_taper_alpha, c.ac_taper_soc, self.soc.efficiency))
+                c.dc_taper_alpha, c.ac_taper_soc, self.soc.efficiency, *self.iso15118))
         return [made[i] for i in inverse.tolist()]

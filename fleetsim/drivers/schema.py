@@ -42,6 +42,13 @@ def parse_archetype(root: Node) -> ArchetypeParams:
     efficiency = vehicles_node.number("efficiency", 0.9, minimum=0.0, exclusive_min=True,
                                       maximum=1.0)
     classes = _vehicle_classes(vehicles_node, evse)
+    # which cars speak ISO 15118-2/-20 (high-level communication), and of those which
+    # authorize by Plug & Charge: shares of this archetype's sessions (station/iso15118.py)
+    iso15118 = vehicles_node.number("iso15118_share", 0.0, minimum=0.0, maximum=1.0)
+    pnc = vehicles_node.number("pnc_share", 0.0, minimum=0.0, maximum=1.0)
+    if pnc > iso15118:
+        raise vehicles_node.error("must not exceed iso15118_share (Plug & Charge cars speak "
+                                  "ISO 15118)", "pnc_share")
     vehicles_node.finish()
     soc = _soc(_section(root, "soc"), efficiency)
     id_tags = _id_tags(_section(root, "id_tags"))
@@ -53,7 +60,7 @@ def parse_archetype(root: Node) -> ArchetypeParams:
                          "arrival.sessions_per_connector_day")
     return ArchetypeParams(name=name, title=title, evse=evse, arrival=arrival, marks=marks,
                            vehicles=classes, soc=soc, id_tags=id_tags, occupancy=occupancy,
-                           source_file=root.file)
+                           source_file=root.file, iso15118_share=iso15118, pnc_share=pnc)
 
 
 def _meta(n: Node) -> None:

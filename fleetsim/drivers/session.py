@@ -36,6 +36,10 @@ class Vehicle:
     dc_taper_alpha: float = 0.35      # power at s2 as a share of peak
     ac_taper_soc: float = 0.8
     efficiency: float = 0.90          # grid → battery (emobpy default, ev-models.md §2.3)
+    # the archetype's shares of cars that speak ISO 15118 / use Plug & Charge; which
+    # sessions do is drivers.iso15118mix.protocol (a stable hash: the plan's streams stay)
+    iso15118_share: float = 0.0
+    pnc_share: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

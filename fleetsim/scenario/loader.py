@@ -266,13 +266,29 @@ def _ocpp(n: Node) -> OcppConfig:
     strict = n.boolean("strict", False)
     v2x_share = n.number("v2x_share", 0.30, minimum=0.0, maximum=1.0)
     stream = n.duration_s("event_stream_interval", "0s") if n.has("event_stream_interval") else 0.0
-    mix = {k: n.number(k, 0.0, minimum=0.0, maximum=1.0)
+    # iso15118_share: vehicles → both shares from each archetype's vehicle mix (drivers_models)
+    from_vehicles = n.raw("iso15118_share") == "vehicles"
+    if isinstance(n.raw("iso15118_share"), str) and not from_vehicles:
+        raise n.error(f"expected a share 0-1 or 'vehicles', got {n.raw('iso15118_share')!r}",
+                      "iso15118_share")
+    if from_vehicles and n.has("pnc_share"):
+        raise n.error("leave it out with iso15118_share: vehicles (the vehicle mix has it)",
+                      "pnc_share")
+    mix = {k: 0.0 if from_vehicles and k != "local_auth_share"
+           else n.number(k, 0.0, minimum=0.0, maximum=1.0)
            for k in ("iso15118_share", "pnc_share", "local_auth_share")}
     if mix["pnc_share"] > mix["iso15118_share"]:
         raise n.error("must not exceed iso15118_share (Plug & Charge cars speak ISO 15118)",
                       "pnc_share")
     rates = {k: n.number(k, 0.0, minimum=0.0, maximum=10_000.0)
-             for k in ("security_events_per_day", "notify_events_per_day")}
+             for k in ("security_events_per_day", "notify_events_per_day", "ems_limits_per_day")}
+    outage = n.duration_s("outage_security_event", "1h")
+    master_group = n.string("master_pass_group", "")
+    if len(master_group) > 28:  # the card id adds 8 hex digits: an idToken is ≤ 36
+        raise n.error("at most 28 characters", "master_pass_group")
+    master_rate = n.number("master_pass_per_day", 0.0, minimum=0.0, maximum=10_000.0)
+    if master_rate and not master_group:
+        raise n.error("needs ocpp.master_pass_group (the cards' group)", "master_pass_per_day")
     message_ids = n.string("message_ids", "uuid", choices=("uuid", "counter"))
     # AllowOfflineTxForUnknownId (1.6 §9.1, 2.0.1 AuthCtrlr.OfflineTxForUnknownIdEnabled):
     # charge without the CSMS's word before the first boot or when Authorize failed
@@ -281,6 +297,9 @@ def _ocpp(n: Node) -> OcppConfig:
     return OcppConfig(meter_interval_s=meter, heartbeat_interval_s=hb, measurands=measurands,
                       authorize=authorize, strict=strict, v2x_share=v2x_share,
                       event_stream_s=stream, message_ids=message_ids, **mix, **rates,
+                      outage_security_event_s=outage, master_pass_group=master_group,
+                      iso15118_from_vehicles=from_vehicles,
+                      master_pass_per_day=master_rate,
                       allow_offline_tx_for_unknown_id=offline_unknown)
 
 

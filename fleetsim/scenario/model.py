@@ -141,9 +141,15 @@ class OcppConfig:
     # issue 14 traffic mix (0: off; scenarios/realistic_201.yaml sets the [A] values)
     iso15118_share: float = 0.0  # 2.0.1 cars sending ISO 15118 needs (station/iso15118.py)
     pnc_share: float = 0.0       # 2.0.1 cars authorizing by Plug & Charge
+    iso15118_from_vehicles: bool = False  # iso15118_share: vehicles (each archetype's mix)
     local_auth_share: float = 0.0  # stations with LocalPreAuthorize + cache (localauth.py)
     security_events_per_day: float = 0.0  # per station (station/incidents.py)
     notify_events_per_day: float = 0.0    # per 2.x station: hardwired faults
+    ems_limits_per_day: float = 0.0       # per 2.x station: external limits (station/ems.py)
+    master_pass_group: str = ""           # 2.x AuthCtrlr.MasterPassGroupId (station/masterpass.py)
+    master_pass_per_day: float = 0.0      # per 2.x station: master pass stops
+    # [A] a reconnect after an outage longer than this sends a security event (0: never)
+    outage_security_event_s: float = 3600.0
     message_ids: str = "uuid"  # "uuid" (unique across the fleet) or "counter" ("1", "2", …)
     allow_offline_tx_for_unknown_id: bool = False  # charge without Authorize's Accepted
 

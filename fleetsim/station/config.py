@@ -43,9 +43,16 @@ class StationConfig:
     firmware_step_s: float = 60.0          # each firmware/diagnostics/log status step [simulated s]
     iso15118_share: float = 0.0            # 2.0.1: cars sending ISO 15118 needs (iso15118.py)
     pnc_share: float = 0.0                 # 2.0.1: cars authorizing by Plug & Charge
+    iso15118_from_vehicles: bool = False   # the two shares above from each car's vehicle mix
     local_auth_share: float = 0.0          # stations with LocalPreAuthorize + cache on (localauth)
     security_events_per_day: float = 0.0   # background SecurityEventNotification (incidents.py)
     notify_events_per_day: float = 0.0     # 2.x background hardwired NotifyEvent (incidents.py)
+    ems_limits_per_day: float = 0.0        # 2.x external limits from a local EMS (ems.py)
+    master_pass_group: str = ""            # 2.x AuthCtrlr.MasterPassGroupId ("": none; C16)
+    master_pass_per_day: float = 0.0       # 2.x master pass stops per station-day (masterpass.py)
+    # [A] an outage longer than this [wall s; ÷ interval_factor] is reported on reconnect with a
+    # SecurityEventNotification (security.OUTAGE_EVENT); 0: never
+    outage_event_s: float = 3600.0
     local_pre_authorize: bool = False      # LocalPreAuthorize: no Authorize for a known token
     auth_cache: bool = False               # AuthorizationCacheEnabled / AuthCacheCtrlr.Enabled
     security_profile: int = 0              # 0 none, 1 Basic, 2 TLS + Basic, 3 mutual TLS

@@ -127,6 +127,11 @@ class StationCore(CallChannel):
             self._resume(now)
         else:
             self.boot(now)
+        outage = self.cfg.outage_event_s
+        if outage and self.boots and now - self._offline_since > outage / self.cfg.interval_factor:
+            from fleetsim.station.security import after_outage
+
+            after_outage(self, now, now - self._offline_since)
         self._pump(now)
 
     def on_close(self, now: float, kind: str = "connection_lost") -> None:

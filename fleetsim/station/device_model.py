@@ -171,6 +171,8 @@ def variables(connectors: int) -> tuple[Var, ...]:
             set=la.setter(la.Flag.OFFLINE)),
         Var("AuthCtrlr", "LocalPreAuthorize", "boolean", get=la.getter(la.Flag.PRE),
             set=la.setter(la.Flag.PRE)),
+        Var("AuthCtrlr", "MasterPassGroupId", "string",
+            get=la.master_pass_group, set=la.set_master_pass_group),
         Var("AuthCacheCtrlr", "Enabled", "boolean", get=la.getter(la.Flag.CACHE),
             set=la.setter(la.Flag.CACHE)),
         Var("TxCtrlr", "EVConnectionTimeOut", default="60", unit="s"),

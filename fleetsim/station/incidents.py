@@ -14,6 +14,9 @@ Assumed mixes, tagged like ``drivers_models/``:
 - ``FAULT_MIX`` [A] a connector fault 0.7 (Connector.Problem on an EVSE), a tamper
   alarm 0.3 (ChargingStation.Problem); each is cleared ``CLEAR_S`` later (a second
   NotifyEvent with ``cleared``). 1.6 has no NotifyEvent: only security events there.
+- external limits from a local EMS at ``ocpp.ems_limits_per_day`` (2.x; see
+  :mod:`fleetsim.station.ems` for their [A] size and duration) and master pass stops
+  at ``ocpp.master_pass_per_day`` (2.x; :mod:`fleetsim.station.masterpass`).
 
 Rates around 1 security event and 2-5 device events per station-day are what CSMS
 operators describe for 2.0.1 fleets [A]; ``scenarios/realistic_201.yaml`` uses them.
@@ -61,6 +64,10 @@ def arm(st: StationCore, t: float) -> None:
         _schedule(st, t, "security", st.cfg.security_events_per_day)
     if st.cfg.notify_events_per_day > 0 and st.version_prefix != "1.6/":
         _schedule(st, t, "fault", st.cfg.notify_events_per_day)
+    if st.cfg.ems_limits_per_day > 0 and st.version_prefix != "1.6/":
+        _schedule(st, t, "ems", st.cfg.ems_limits_per_day)
+    if st.cfg.master_pass_per_day > 0 and st.version_prefix != "1.6/":
+        _schedule(st, t, "master", st.cfg.master_pass_per_day)
 
 
 def _schedule(st: StationCore, t: float, kind: str, per_day: float) -> None:
@@ -77,6 +84,14 @@ def _fire(t: float, st: StationCore, kind: str, per_day: float) -> None:
             from fleetsim.station.security import security_event
 
             security_event(st, t, _pick(rng, SECURITY_MIX))
+        elif kind == "ems":
+            from fleetsim.station.ems import impose
+
+            impose(st, t, rng)
+        elif kind == "master":
+            from fleetsim.station.masterpass import present
+
+            present(st, t)
         else:
             _fault(st, t, _pick(rng, FAULT_MIX), rng)
     _schedule(st, t, kind, per_day)

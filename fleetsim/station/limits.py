@@ -119,6 +119,12 @@ def apply_limits(st: StationCore, t: float) -> None:
         tx_id, tx_start = tx_context(st, c)
         w = limit_w(lim.profiles, now_u, connector_id=c.connector_id, tx_id=tx_id,
                     tx_start_s=tx_start, el=electrical(c), max_share=share)
+        if st.extra is not None and st.extra.get("ems"):  # a local EMS's cap (station/ems.py)
+            from fleetsim.station.ems import external_w
+
+            ext = external_w(st, c.connector_id)
+            if ext is not None:
+                w = ext if w is None else min(w, ext)
         if w != c.limit_w:
             if c.tx is not None:
                 st.advance(c, t)  # energy so far at the old limit

@@ -11,6 +11,12 @@ answer is kept with the cached status. The flags start from the station's config
 (``local_pre_authorize``, ``auth_cache``; ``local_auth_share`` of the stations, chosen
 by a stable hash of the station id, get both), the CSMS may change them; everything is
 kept in ``st.extra["auth"]``, allocated on first use.
+
+Master pass (2.0.1/2.1 C16): a token whose Authorize answer names the group
+AuthCtrlr.MasterPassGroupId (``groupIdToken``; the station's config
+``master_pass_group``, the CSMS may set it) stops every transaction and never starts
+one (:mod:`fleetsim.station.masterpass`); such answers are not cached, so the
+decision is always the CSMS's.
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ from fleetsim.station.lifecycle import extra
 if TYPE_CHECKING:
     from fleetsim.station.core import StationCore
 
-__all__ = ["Flag", "cache_answer", "clear_cache", "flag", "local_decision", "set_flag"]
+__all__ = ["Flag", "cache_answer", "clear_cache", "flag", "is_master_pass", "local_decision",
+           "master_pass_group", "set_flag"]
 
 CACHE_MAX = 1000  # entries; the least recently added goes first
 
@@ -101,7 +108,7 @@ def cache_answer(st: StationCore, token: str, info: Any) -> None:
     if not isinstance(info, dict) or not flag(st, Flag.CACHE):
         return
     status = info.get("status")
-    if not isinstance(status, str):
+    if not isinstance(status, str) or is_master_pass(st, info):
         return
     group = info.get("parentIdTag") or (info.get("groupIdToken") or {}).get("idToken")
     entries: dict[str, tuple[str, str | None]] = extra(st).setdefault(
@@ -116,3 +123,24 @@ def clear_cache(st: StationCore) -> None:
     auth = (st.extra or {}).get("auth")
     if auth is not None:
         auth.pop("entries", None)
+
+
+def master_pass_group(st: StationCore) -> str:
+    """AuthCtrlr.MasterPassGroupId ("" : none)."""
+    auth = (st.extra or {}).get("auth")
+    if auth is not None and "master" in auth:
+        return str(auth["master"])
+    return st.cfg.master_pass_group
+
+
+def set_master_pass_group(st: StationCore, value: str, t: float) -> None:
+    extra(st).setdefault("auth", {})["master"] = value
+
+
+def is_master_pass(st: StationCore, info: Any) -> bool:
+    """Whether an idTokenInfo puts its token in the master pass group (C16)."""
+    group = master_pass_group(st)
+    if not group or not isinstance(info, dict) or info.get("status") != "Accepted":
+        return False
+    token = info.get("groupIdToken")
+    return isinstance(token, dict) and token.get("idToken") == group

@@ -22,7 +22,7 @@ from fleetsim.station.lifecycle import extra, reconnect_when_idle
 if TYPE_CHECKING:
     from fleetsim.station.core import StationCore
 
-__all__ = ["after_boot", "certificate_signed", "delete_certificate", "install_certificate",
+__all__ = ["OUTAGE_EVENT", "after_boot", "after_outage", "certificate_signed", "delete_certificate", "install_certificate",
            "installed_certificates", "load_own_certificate", "note_connect_failure",
            "own_password", "security_event", "send_csr", "set_password"]
 
@@ -31,6 +31,12 @@ _NAMES_16 = {"FailedToAuthenticateAtCsms": "FailedToAuthenticateAtCentralSystem"
              "CsmsFailedToAuthenticate": "CentralSystemFailedToAuthenticate",
              "InvalidCsmsCertificate": "InvalidCentralSystemCertificate",
              "InvalidChargingStationCertificate": "InvalidChargePointCertificate"}
+# A reconnect after a long outage. Neither the 2.0.1/2.1 Appendix list of security events
+# (ocpp's v201 SecurityEventType; the 2.1 appendix adds DiscardedRenewedClientCertificate
+# only) nor the 1.6 Security Whitepaper's list has a standard name for it; both lists are
+# open ("type" is any string up to 50 characters), so this vendor-specific one, the same
+# in both versions. How long was "long" is StationConfig.outage_event_s.
+OUTAGE_EVENT = "ReconnectedAfterLongOutage"
 PASSWORD_CHARS = (16, 40)   # A01.FR.?? / whitepaper: BasicAuthPassword is 16-40 characters
 
 
@@ -59,6 +65,12 @@ def security_event(st: StationCore, t: float, kind: str, tech_info: str | None =
         _sec(st).setdefault("pending", []).append(p)
         return
     st.call("SecurityEventNotification", const(p), t)
+
+
+def after_outage(st: StationCore, t: float, offline_wall_s: float) -> None:
+    """Back after an outage longer than ``outage_event_s``: a security event, sent once the
+    boot is accepted (queued like every event while not booted), or at once on a resume."""
+    security_event(st, t, OUTAGE_EVENT, f"offline {offline_wall_s * st.clock.factor:.0f} s")
 
 
 def note_connect_failure(st: StationCore, kind: str, detail: str | None, now: float) -> None:

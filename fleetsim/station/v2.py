@@ -19,14 +19,15 @@ from fleetsim.station.core import Payload, StationCore
 from fleetsim.station.dispatch import Handler
 from fleetsim.station.frames import CallResultError, Send, encode_result_error
 from fleetsim.station.iso15118 import authorize_payload
-from fleetsim.station.localauth import cache_answer, local_decision
+from fleetsim.station.localauth import cache_answer, is_master_pass, local_decision
 from fleetsim.station.measure import sampled_values
 
 __all__ = ["Station2", "Station21", "Station201"]
 
 _END_TRIGGER = {"EVDisconnected": "EVDeparted", "Local": "StopAuthorized",
                 "DeAuthorized": "Deauthorized", "Remote": "RemoteStop",
-                "ImmediateReset": "ResetCommand"}
+                "ImmediateReset": "ResetCommand", "MasterPass": "StopAuthorized"}
+_STAY_PLUGGED = ("DeAuthorized", "Remote", "MasterPass")  # the car is still there
 
 
 class Station2(StationCore):
@@ -55,7 +56,8 @@ class Station2(StationCore):
     def after_boot(self, now: float) -> None:
         for c in self.connectors:
             self.status(c, now)
-        if self.cfg.security_events_per_day or self.cfg.notify_events_per_day:
+        if (self.cfg.security_events_per_day or self.cfg.notify_events_per_day
+                or self.cfg.ems_limits_per_day or self.cfg.master_pass_per_day):
             from fleetsim.station.incidents import arm
 
             arm(self, now)
@@ -110,7 +112,7 @@ class Station2(StationCore):
     def tx_id_token(self, c: Connector) -> dict[str, str]:
         """The token the transaction runs under: the one it was authorised with — the
         car's contract (eMAID) under Plug & Charge, else the RFID card."""
-        if self.cfg.pnc_share:
+        if self.cfg.pnc_share or self.cfg.iso15118_from_vehicles:
             from fleetsim.station.iso15118 import emaid, is_pnc
 
             if is_pnc(self, c):
@@ -142,7 +144,7 @@ class Station2(StationCore):
         # F01/F02: a remote start opens the transaction with trigger RemoteStart and the token
         self.tx_event(c, tx, t, "Started", "RemoteStart" if remote else "CablePluggedIn",
                       charging_state="EVConnected", context="Transaction.Begin", id_token=remote)
-        if self.cfg.iso15118_share or self.cfg.pnc_share:  # K15, M, C07 (2.0.1)
+        if self.cfg.iso15118_share or self.cfg.pnc_share or self.cfg.iso15118_from_vehicles:
             from fleetsim.station.iso15118 import on_plug
 
             on_plug(self, c, t)
@@ -171,7 +173,9 @@ class Station2(StationCore):
         cache_answer(self, tag, info)
         if c.tx is not tx:
             return
-        if isinstance(info, dict) and info.get("status") == "Accepted":
+        if is_master_pass(self, info):  # C16: a master pass never starts a transaction
+            self.end_session(c, now, reason="DeAuthorized")
+        elif isinstance(info, dict) and info.get("status") == "Accepted":
             self._charge(c, tx, now)
         else:
             self.rec.fault("session_not_authorized")
@@ -226,13 +230,12 @@ class Station2(StationCore):
             self.advance(c, t)
             self.record_session(c, t, reason)
             self.tx_event(c, tx, t, "Ended", _END_TRIGGER.get(reason, "AbnormalCondition"),
-                          charging_state="EVConnected" if reason in ("DeAuthorized", "Remote")
-                          else "Idle",
+                          charging_state="EVConnected" if reason in _STAY_PLUGGED else "Idle",
                           stopped_reason=reason, context="Transaction.End")
             self._cancel(f"meter{c.connector_id}")
             c.close_transaction()
             self.session_ended(c, t)
-        if reason not in ("DeAuthorized", "Remote"):  # those cars stay plugged until they leave
+        if reason not in _STAY_PLUGGED:  # those cars stay plugged until they leave
             c.unplug()
             self.set_status(c, self.idle_status(c), t)
 

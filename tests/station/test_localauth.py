@@ -83,3 +83,48 @@ def test_offline_a_blocked_token_in_the_list_is_refused_locally(v: OcppVersion) 
     assert not ex.of("Authorize")
     charged = {s["id_tag"] for s in ex.st.finished_sessions if s["energy_kwh"] > 0}
     assert charged == {"04FFFFFF"}  # the unknown token charged (offline, as before)
+
+
+def _master_csms(v: OcppVersion) -> Any:
+    """The harness CSMS, answering cards starting with GRP as master passes (C16)."""
+    from tests.station.harness import default_answer
+
+    plain = default_answer(v)
+
+    def answer(action: str, payload: dict[str, Any]) -> Any:
+        if action == "Authorize" and payload["idToken"]["idToken"].startswith("GRP"):
+            return {"idTokenInfo": {"status": "Accepted",
+                                    "groupIdToken": {"idToken": "GRP", "type": "Central"}}}
+        return plain(action, payload)
+    return answer
+
+
+def test_master_pass_stops_every_transaction_and_starts_none(v: OcppVersion) -> None:
+    from fleetsim.station import masterpass
+
+    if v is OcppVersion.V16:
+        pytest.skip("1.6 has no MasterPassGroupId")
+    cfg = StationConfig(meter_interval_s=600, heartbeat_interval_s=3600, auth_cache=True)
+    sessions = (session(100, 5000, connector=1), session(200, 5000, connector=2, tag="GRP-CARD"))
+    ex = Exchange(make(v, sessions, connectors=2, config=cfg), _master_csms(v))
+    ex.open()
+    assert not masterpass.present(ex.st, ex.now)  # no group configured: nothing happens
+    r = ex.csms("SetVariables", {"setVariableData": [{
+        "component": {"name": "AuthCtrlr"}, "variable": {"name": "MasterPassGroupId"},
+        "attributeValue": "GRP"}]})
+    assert r["setVariableResult"][0]["attributeStatus"] == "Accepted"
+    ex.run_until(300)
+    # the car plugged in with the master pass card never charges (C16: no start)
+    assert started(v, ex) == 1
+    ended = [p for p in ex.of("TransactionEvent") if p["eventType"] == "Ended"]
+    assert [e["transactionInfo"]["stoppedReason"] for e in ended] == ["DeAuthorized"]
+    assert "GRP-CARD" not in ex.st.extra["auth"].get("entries", {})  # never cached
+    # the technician's card stops the running one
+    assert masterpass.present(ex.st, ex.now) and masterpass.card(ex.st).startswith("GRP")
+    ex.st.on_timer(ex.now)  # as when incidents.py draws the visit: the Authorize goes out
+    ex.pump()
+    ended = [p for p in ex.of("TransactionEvent") if p["eventType"] == "Ended"]
+    assert [(e["triggerReason"], e["transactionInfo"]["stoppedReason"]) for e in ended][1:] \
+        == [("StopAuthorized", "MasterPass")]
+    assert all(c.tx is None for c in ex.st.connectors)
+    assert not masterpass.present(ex.st, ex.now)  # nothing left to stop: no Authorize

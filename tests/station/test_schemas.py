@@ -15,6 +15,11 @@ from fleetsim.station import STATION_CLASSES, Clock, StationConfig
 from fleetsim.station.schemas import SchemaViolation, validate
 from tests.station.harness import Exchange
 
+# the issue 14 traffic on: ISO 15118 and Plug & Charge cars, EMS limits, master pass
+# cards, background security and device events
+ISSUE14 = StationConfig(iso15118_share=1.0, pnc_share=0.5, ems_limits_per_day=4,
+                        master_pass_group="FSMASTER", master_pass_per_day=4,
+                        security_events_per_day=4, notify_events_per_day=4)
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
@@ -30,7 +35,7 @@ def test_a_simulated_day_of_traffic_is_schema_valid(version: OcppVersion) -> Non
     ids: list[str] = []
     for spec, plan in zip(specs, plan_fleet(s, specs, horizon_s=86400), strict=True):
         st = STATION_CLASSES[version](spec, plan, clock=Clock(0.0, 1_767_571_200.0),
-                                      recorder=Recorder(), config=StationConfig())
+                                      recorder=Recorder(), config=ISSUE14)
         ex = Exchange(st)  # the harness validates every CALL before answering it
         ex.open()
         ex.run_until(86400)
@@ -45,6 +50,10 @@ def test_a_simulated_day_of_traffic_is_schema_valid(version: OcppVersion) -> Non
     assert {"BootNotification", "Heartbeat", "StatusNotification", "Authorize"} <= seen
     assert ({"StartTransaction", "StopTransaction", "MeterValues"} <= seen
             if version is OcppVersion.V16 else "TransactionEvent" in seen)
+    assert "SecurityEventNotification" in seen
+    if version is not OcppVersion.V16:  # issue 14's 2.x flows, in each version's shape
+        assert {"NotifyChargingLimit", "ClearedChargingLimit", "NotifyEVChargingNeeds",
+                "NotifyEVChargingSchedule", "GetCertificateStatus", "NotifyEvent"} <= seen
 
 
 def test_validator_rejects_what_a_strict_csms_rejects() -> None:

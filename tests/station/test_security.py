@@ -202,3 +202,26 @@ def test_v16_get_log_and_extended_trigger(v: OcppVersion) -> None:
         assert ex.csms("ExtendedTriggerMessage", {"requestedMessage": what}) == {
             "status": "Accepted"}, what
         assert len(ex.of(action)) > n, what
+
+
+@pytest.mark.parametrize("boot", [True, False])
+def test_reconnect_after_a_long_outage_is_a_security_event(v: OcppVersion, boot: bool) -> None:
+    from fleetsim.scenario.reconnect import ReconnectConfig
+    from fleetsim.station.security import OUTAGE_EVENT
+
+    ex = booted(v, outage_event_s=600, reconnect=ReconnectConfig(boot_on_reconnect=boot))
+
+    def outage(s: float) -> list[dict[str, Any]]:
+        ex.st.on_close(ex.now)
+        ex.run_until(ex.now + s)
+        n = len(ex.of("SecurityEventNotification"))
+        ex.open()
+        return ex.of("SecurityEventNotification")[n:]
+
+    assert outage(500) == []  # not long enough
+    [event] = outage(700)
+    assert event["type"] == OUTAGE_EVENT and event["techInfo"] == "offline 700 s"
+    if boot:  # sent once the boot is accepted, not before
+        assert ex.actions().index("SecurityEventNotification", len(ex.sent) - 5) > \
+            ex.actions().index("BootNotification", len(ex.sent) - 5)
+    assert outage(700)[0]["type"] == OUTAGE_EVENT  # each long outage, not only the first
