@@ -9,12 +9,15 @@ installed package (the repository's ``drivers_models/``).
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
+
+import orjson
 
 import fleetsim
 from fleetsim.drivers.archetype_model import ArchetypeModel
@@ -114,8 +117,29 @@ def _models(scenario: Scenario,
     for spec in stations:
         by_arch.setdefault(spec.archetype, []).append(spec)
     for arch, specs in by_arch.items():
-        yield load_model(arch, overrides=scenario.drivers.overrides.get(arch),
-                         models_dir=scenario.drivers.models_dir), specs
+        yield _model(arch, scenario.drivers.overrides.get(arch), scenario.drivers.models_dir), \
+            specs
+
+
+def _model(name: str, overrides: Mapping[str, Any] | None, models_dir: str | Path) -> DriverModel:
+    """:func:`load_model`, computed once per process for the same model file and overrides.
+
+    An engine plans every batch of stations Locust starts (a few dozen, several times a
+    second during a ramp), and loading an archetype calibrates its marks (0.2-0.7 s of
+    CPU): at 100,000 stations the engines did nothing else for minutes and no station
+    connected (issue 13). Models are immutable once built (planners hold the state), so
+    one per (name, overrides, file version) is shared."""
+    stamp = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size)
+                  for d in _dirs(models_dir) if (p := d / f"{name}.yaml").is_file())
+    key = orjson.dumps(overrides or {}, option=orjson.OPT_SORT_KEYS, default=str)
+    return _cached_model(name, key, str(models_dir), stamp)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_model(name: str, overrides_json: bytes, models_dir: str,
+                  _stamp: tuple[tuple[str, int, int], ...]) -> DriverModel:
+    return load_model(name, overrides=orjson.loads(overrides_json) or None,
+                      models_dir=models_dir)
 
 
 def _planners(scenario: Scenario, stations: Sequence[StationSpec]) -> Iterator[Planner]:
