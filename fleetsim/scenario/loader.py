@@ -266,6 +266,10 @@ def _ocpp(n: Node) -> OcppConfig:
     strict = n.boolean("strict", False)
     v2x_share = n.number("v2x_share", 0.30, minimum=0.0, maximum=1.0)
     stream = n.duration_s("event_stream_interval", "0s") if n.has("event_stream_interval") else 0.0
+    adhoc = n.number("adhoc_share", 0.0, minimum=0.0, maximum=1.0)
+    priority = n.number("priority_share", 0.10, minimum=0.0, maximum=1.0)
+    chain = (n.duration_s("chain_status_interval", "0s", positive=True)
+             if n.has("chain_status_interval") else 0.0)
     mix = {k: n.number(k, 0.0, minimum=0.0, maximum=1.0)
            for k in ("iso15118_share", "pnc_share", "local_auth_share")}
     if mix["pnc_share"] > mix["iso15118_share"]:
@@ -281,6 +285,7 @@ def _ocpp(n: Node) -> OcppConfig:
     return OcppConfig(meter_interval_s=meter, heartbeat_interval_s=hb, measurands=measurands,
                       authorize=authorize, strict=strict, v2x_share=v2x_share,
                       event_stream_s=stream, message_ids=message_ids, **mix, **rates,
+                      adhoc_share=adhoc, chain_status_s=chain, priority_share=priority,
                       allow_offline_tx_for_unknown_id=offline_unknown)
 
 
