@@ -69,8 +69,9 @@ class V21Money(StationSession):
                                    "at": settlement_time, "vatNumber": vat_number})
         digest = hashlib.blake2b(f"{self.station_id}/{psp_ref}".encode(), digest_size=5)
         receipt = f"R{digest.hexdigest().upper()}"
-        return self._call_result.NotifySettlement(
-            receipt_id=receipt, receipt_url=f"https://receipts.fleetsim.invalid/{receipt}")
+        # no receiptUrl: ocpp's key conversion would spell it receiptURL, which 2.1's schema
+        # does not allow
+        return self._call_result.NotifySettlement(receipt_id=receipt)
 
     @route("VatNumberValidation")
     def on_vat_number_validation(self, vat_number: str, evse_id: int | None = None,
@@ -100,7 +101,7 @@ class V21Money(StationSession):
                         battery_data: list[dict[str, Any]], **_: Any) -> object:
         self._money_event("battery_swap", {"eventType": event_type, "requestId": request_id,
                                      "idToken": id_token["id_token"],
-                                     "batteries": [[b["serial_number"], b["so_c"]]
+                                     "batteries": [[b["serial_number"], b["soc"]]
                                                    for b in battery_data]})
         return self._call_result.BatterySwap()
 
