@@ -174,7 +174,8 @@ class CommandRunner:
                 continue
             if built[0] == "UpdateDynamicSchedule" or (
                     built[0] == "SetChargingProfile"
-                    and built[1]["chargingProfile"].get("chargingProfileKind") == "Dynamic"):
+                    and (built[1].get("chargingProfile") or {}).get("chargingProfileKind")
+                    == "Dynamic"):
                 # what PullDynamicScheduleUpdate answers from now on (handlers_v21)
                 self.server.backend.dynamic_limits[(session.station_id, DYNAMIC_PROFILE_ID)] = \
                     float(spec.params["limit"])
