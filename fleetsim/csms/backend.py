@@ -66,6 +66,8 @@ class Backend:
         self._clock = clock
         self._boots = ledger.boot_counts()
         self._open: dict[tuple[str, str], TransactionState] = {}
+        # 2.1 dynamic profiles: (station, profile id) → the limit [W] this CSMS set last
+        self.dynamic_limits: dict[tuple[str, int], float] = {}
         self._next_tx_id = 0
         self._tx_id_limit = -1
         # open 1.6 transactions by what their StartTransaction said, to recognise it again
@@ -127,7 +129,8 @@ class Backend:
 
     def authorize(self, token: str, token_type: str | None = None) -> str:
         """Accepted or Invalid for an idTag (1.6) or idToken (2.x; ``token_type`` its type)."""
-        if (token_type == "NoAuthorization" or self.config.accepts_token(token)
+        # 2.1 DirectPayment: paid at the station's terminal or on the web (ad hoc)
+        if (token_type in ("NoAuthorization", "DirectPayment") or self.config.accepts_token(token)
                 or token in self.issued_tokens):
             return ACCEPTED
         return INVALID
@@ -280,6 +283,12 @@ class Backend:
     def open_transaction_ids(self, station_id: str) -> list[str]:
         """Ids of the station's transactions not yet stopped (for RemoteStop commands)."""
         return [tx for (sid, tx) in self._open if sid == station_id]
+
+    def unpaid_evses(self, station_id: str) -> list[int]:
+        """EVSEs of the station whose open transaction has no idToken yet (2.1: a driver
+        who may pay on the web, C24)."""
+        return sorted({tx.evse_id for (sid, _), tx in self._open.items()
+                       if sid == station_id and tx.id_tag is None and tx.evse_id is not None})
 
     def busy_stations(self) -> set[str]:
         """Stations with at least one open transaction."""

@@ -24,7 +24,13 @@ _VARIABLES = {
     "ConnectionTimeOut": ("TxCtrlr", "EVConnectionTimeOut"),
 }
 _V21_ONLY = frozenset({"SetDERControl", "GetDERControl", "ClearDERControl", "AFRRSignal"})
+# 2.1 tariffs, priority charging, dynamic schedules, battery swap, web payment
+_V21_MONEY = frozenset({"SetDefaultTariff", "GetTariffs", "ClearTariffs",
+                        "ChangeTransactionTariff", "UsePriorityCharging", "UpdateDynamicSchedule",
+                        "RequestBatterySwap", "NotifyWebPaymentStarted"})
 _PROFILE_ID = 9001  # the embedded CSMS's own profile id: a later command replaces it
+DYNAMIC_PROFILE_ID = 9002   # its dynamic profile (2.1), updated by UpdateDynamicSchedule
+_PRIORITY_PROFILE_ID = 9003  # its PriorityCharging profile (2.1)
 
 
 class CommandContext:
@@ -40,6 +46,9 @@ def build(action: str, params: Mapping[str, Any], *, v16: bool,
           ctx: CommandContext, v21: bool = False) -> tuple[str, dict[str, Any]] | None:
     """(OCPP action, payload) for a command, or None if it does not apply to this station."""
     p = params
+    if action in _V21_MONEY or (action == "SetChargingProfile" and (
+            p.get("purpose") == "priority" or p.get("kind") == "dynamic")):
+        return _money(action, p, ctx) if v21 else None
     if action in _V21_ONLY or (action == "SetChargingProfile" and float(p["limit"]) < 0):
         if not v21:
             return None  # DER control, aFRR and discharge exist only in 2.1
@@ -162,3 +171,63 @@ def _der(action: str, p: Mapping[str, Any], ctx: CommandContext) -> tuple[str, d
         body["curve"] = {"priority": 0, "yUnit": "Not_Applicable", **timing,
                          "curveData": [{"x": float(p.get("x", 110)), "y": 0.0}]}
     return "SetDERControl", body
+
+
+def tariff(p: Mapping[str, Any]) -> dict[str, Any]:
+    """A 2.1 TariffType from a command's prices (per kWh, per charging/idle minute, fixed)."""
+    tax = [{"type": "VAT", "tax": float(p["tax_pct"])}] if p.get("tax_pct") else None
+    out: dict[str, Any] = {"tariffId": str(p.get("tariff_id", "fleetsim-default"))[:60],
+                           "currency": str(p.get("currency", "EUR"))[:3]}
+    for key, field, name in (("price_kwh", "priceKwh", "energy"),
+                             ("price_min", "priceMinute", "chargingTime"),
+                             ("idle_min", "priceMinute", "idleTime"),
+                             ("fixed", "priceFixed", "fixedFee")):
+        if p.get(key) is not None:
+            out[name] = {"prices": [{field: float(p[key])}], **({"taxRates": tax} if tax else {})}
+    return out
+
+
+def _money(action: str, p: Mapping[str, Any],
+           ctx: CommandContext) -> tuple[str, dict[str, Any]] | None:
+    """2.1 tariffs (§I), priority charging and dynamic schedules (§K), battery swap."""
+    tx = ctx.transaction_id
+    if action == "SetDefaultTariff":
+        return "SetDefaultTariff", {"evseId": int(p.get("evse", 0)), "tariff": tariff(p)}
+    if action == "GetTariffs":
+        return "GetTariffs", {"evseId": int(p.get("evse", 0))}
+    if action == "ClearTariffs":
+        return "ClearTariffs", ({"tariffIds": [str(p["tariff_id"])]} if p.get("tariff_id")
+                                else {})
+    if action == "ChangeTransactionTariff":
+        return None if tx is None else ("ChangeTransactionTariff", {
+            "transactionId": tx, "tariff": tariff(p)})
+    if action == "UsePriorityCharging":
+        return None if tx is None else ("UsePriorityCharging", {
+            "transactionId": tx, "activate": bool(p.get("activate", True))})
+    if action == "UpdateDynamicSchedule":
+        value = float(p["limit"])
+        update = {"setpoint": value} if value < 0 else {"limit": value}
+        return "UpdateDynamicSchedule", {"chargingProfileId": DYNAMIC_PROFILE_ID,
+                                         "scheduleUpdate": update}
+    if action == "RequestBatterySwap":
+        return "RequestBatterySwap", {"requestId": ctx.remote_start_id,
+                                      "idToken": {"idToken": ctx.id_tag[:36], "type": "Central"}}
+    if action == "NotifyWebPaymentStarted":
+        return "NotifyWebPaymentStarted", {"evseId": int(p.get("evse", 1)),
+                                           "timeout": int(p.get("timeout_s", 120))}
+    # SetChargingProfile: a PriorityCharging profile, or a Dynamic one
+    priority = p.get("purpose") == "priority"
+    period: dict[str, Any] = {"startPeriod": 0, "limit": float(p["limit"])}
+    profile: dict[str, Any] = {
+        "id": _PRIORITY_PROFILE_ID if priority else DYNAMIC_PROFILE_ID,
+        "stackLevel": 0 if priority else 1,
+        "chargingProfilePurpose": "PriorityCharging" if priority else "TxDefaultProfile",
+        "chargingProfileKind": "Dynamic" if p.get("kind") == "dynamic" else "Absolute",
+        "chargingSchedule": [{"id": 1, "chargingRateUnit": p["unit"],
+                              "chargingSchedulePeriod": [period]}]}
+    if p.get("kind") == "dynamic":
+        if p.get("update_interval_s"):
+            profile["dynUpdateInterval"] = int(p["update_interval_s"])
+    else:
+        profile["chargingSchedule"][0]["startSchedule"] = ctx.now_iso
+    return "SetChargingProfile", {"evseId": 0, "chargingProfile": profile}

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from fleetsim.csms.command_payloads import CommandContext, build
+from fleetsim.csms.command_payloads import DYNAMIC_PROFILE_ID, CommandContext, build
 from fleetsim.scenario.commands import CommandSpec
 
 if TYPE_CHECKING:
@@ -148,8 +148,13 @@ class CommandRunner:
         busy = self.server.backend.busy_stations()
         if spec.action == "RemoteStart":
             sessions = [s for s in sessions if s.station_id not in busy]
-        elif spec.action == "RemoteStop":
+        elif spec.action in ("RemoteStop", "ChangeTransactionTariff", "UsePriorityCharging"):
             sessions = [s for s in sessions if s.station_id in busy]
+        elif spec.action == "RequestBatterySwap":
+            sessions = [s for s in sessions if s.station_id not in busy]
+        elif spec.action == "NotifyWebPaymentStarted":
+            backend = self.server.backend
+            sessions = [s for s in sessions if backend.unpaid_evses(s.station_id)]
         return sessions
 
     def _fire(self, spec: CommandSpec, clock: SimClock, now: float, share: float) -> None:
@@ -167,7 +172,18 @@ class CommandRunner:
                           v21=session.version.label == "2.1")
             if built is None:
                 continue
-            task = asyncio.get_running_loop().create_task(self._send(session, *built))
+            if built[0] == "UpdateDynamicSchedule" or (
+                    built[0] == "SetChargingProfile"
+                    and (built[1].get("chargingProfile") or {}).get("chargingProfileKind")
+                    == "Dynamic"):
+                # what PullDynamicScheduleUpdate answers from now on (handlers_v21)
+                self.server.backend.dynamic_limits[(session.station_id, DYNAMIC_PROFILE_ID)] = \
+                    float(spec.params["limit"])
+            if built[0] == "NotifyWebPaymentStarted":
+                coro = self._web_payment(session, spec, ctx)
+            else:
+                coro = self._send(session, *built)
+            task = asyncio.get_running_loop().create_task(coro)
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -177,6 +193,21 @@ class CommandRunner:
         token = f"{self.server.config.token_prefix or ''}R{self.rng.randrange(16**7):07X}"
         self.server.backend.issued_tokens.add(token)  # the driver's app account: valid here
         return token
+
+    async def _web_payment(self, session: StationSession, spec: CommandSpec,
+                           ctx: CommandContext) -> None:
+        """2.1 C24: a driver scanned the QR code of each unpaid EVSE and paid on this CSMS's
+        web page: NotifyWebPaymentStarted, then RequestStartTransaction with a DirectPayment
+        token for that EVSE."""
+        for evse_id in self.server.backend.unpaid_evses(session.station_id):
+            params = {**spec.params, "evse": evse_id}
+            built = build("NotifyWebPaymentStarted", params, v16=False, ctx=ctx, v21=True)
+            assert built is not None
+            await self._send(session, *built)
+            psp = f"WEB{session.station_id}{evse_id}{ctx.remote_start_id:06d}"[-36:]
+            await self._send(session, "RequestStartTransaction", {
+                "evseId": evse_id, "remoteStartId": ctx.remote_start_id,
+                "idToken": {"idToken": psp, "type": "DirectPayment"}})
 
     async def _send(self, session: StationSession, action: str, payload: dict[str, Any]) -> None:
         from fleetsim.csms.schemas import response_problem

@@ -22,6 +22,7 @@ import ocpp.v201
 from fleetsim.csms.handlers_limits import ExternalLimitsV2
 from fleetsim.csms.handlers_monitoring import MonitoringV2
 from fleetsim.csms.handlers_security import SecurityV2
+from fleetsim.csms.handlers_v21 import V21Money
 from fleetsim.csms.metering import read_samples
 from fleetsim.csms.session import StationSession, route
 from fleetsim.csms.transactions import TransactionEventData
@@ -52,16 +53,14 @@ ACKNOWLEDGED: dict[OcppVersion, frozenset[str]] = {
     OcppVersion.V201: _V201_ACKNOWLEDGED,
     OcppVersion.V21: _V201_ACKNOWLEDGED
     | {
-        "BatterySwap",
         "ClosePeriodicEventStream",
         "NotifyDERAlarm",
         "NotifyDERStartStop",
-        "NotifyPriorityCharging",
-        "NotifySettlement",
         "ReportDERControl",
     },
 }
-"""Per 2.x version, the requests answered with an empty response."""
+"""Per 2.x version, the requests answered with an empty response (2.1's BatterySwap,
+NotifyPriorityCharging and NotifySettlement are recorded: :mod:`fleetsim.csms.handlers_v21`)."""
 
 
 class _V2Session(StationSession):
@@ -162,7 +161,7 @@ class V201Session(SecurityV2, MonitoringV2, ExternalLimitsV2, _V2Session):
     _call_result = ocpp.v201.call_result
 
 
-class V21Session(SecurityV2, MonitoringV2, ExternalLimitsV2, _V2Session):
+class V21Session(V21Money, SecurityV2, MonitoringV2, ExternalLimitsV2, _V2Session):
     """A 2.1 station's session: 2.0.1's answers plus the requests new in 2.1."""
 
     version = OcppVersion.V21
@@ -191,15 +190,8 @@ class V21Session(SecurityV2, MonitoringV2, ExternalLimitsV2, _V2Session):
     def on_open_periodic_event_stream(self, **_: Any) -> object:
         return self._call_result.OpenPeriodicEventStream(status="Accepted")
 
-    @route("PullDynamicScheduleUpdate")
-    def on_pull_dynamic_schedule_update(self, **_: Any) -> object:
-        # No dynamic schedules are managed here.
-        return self._call_result.PullDynamicScheduleUpdate(status="Rejected")
-
-    @route("VatNumberValidation")
-    def on_vat_number_validation(self, vat_number: str, **_: Any) -> object:
-        # No VAT registry to check against.
-        return self._call_result.VatNumberValidation(vat_number=vat_number, status="Rejected")
+    # PullDynamicScheduleUpdate, VatNumberValidation, NotifySettlement, BatterySwap,
+    # NotifyPriorityCharging and TransactionEvent's costDetails: handlers_v21.V21Money
 
 
 def _acknowledge(action: str) -> Callable[..., object]:

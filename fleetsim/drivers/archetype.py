@@ -145,6 +145,18 @@ class OccupancyParams:
 
 
 @dataclass(frozen=True, slots=True)
+class SwapParams:
+    """A battery-swap station (OCPP 2.1 BatterySwap): its rack of packs and the swap."""
+
+    rack_packs: int          # packs the station holds
+    pack_kwh: float          # usable energy of one pack
+    rack_charge_kw: float    # charging power per pack in the rack
+    swap_min: float          # how long one swap takes
+    out_min_soc: float       # a pack leaves the rack only this full
+    soh: tuple[float, float]  # state of health of the packs, uniform in this range
+
+
+@dataclass(frozen=True, slots=True)
 class ArchetypeParams:
     name: str
     title: str
@@ -158,3 +170,4 @@ class ArchetypeParams:
     source_file: str = ""
     iso15118_share: float = 0.0  # of the sessions: the car speaks ISO 15118
     pnc_share: float = 0.0       # of the sessions: … and authorizes by Plug & Charge
+    swap: SwapParams | None = None  # a battery-swap station (2.1), else None

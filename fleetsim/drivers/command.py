@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from fleetsim.drivers.iso15118mix import ISO15118, PNC, protocol
 from fleetsim.drivers.registry import DEFAULT_EPOCH, plan_archetype, plan_fleet
@@ -69,6 +70,7 @@ def run(ns: argparse.Namespace) -> int:
     if ns.stations is not None and ns.stations < 1:
         raise ScenarioError(_WHERE, "--stations", f"must be >= 1, got {ns.stations}")
     specs: list[StationSpec] | None
+    scen: Any = None  # the scenario, when planning one
     if ns.model is not None:
         if ns.scenario is not None:
             raise ScenarioError(_WHERE, "--model", "give a SCENARIO or --model, not both")
@@ -88,7 +90,7 @@ def run(ns: argparse.Namespace) -> int:
             s = replace(s, clock=replace(s.clock, start=start))
         epoch = s.clock.epoch
         days = ns.days if ns.days is not None else s.duration_s * s.clock.time_factor / 86400.0
-        specs = build_fleet(s)
+        specs, scen = build_fleet(s), s
         plans = plan_fleet(s, specs, horizon_s=days * 86400.0)
         what = f"scenario {s.name}, seed {s.seed}"
         o = s.ocpp
@@ -99,9 +101,23 @@ def run(ns: argparse.Namespace) -> int:
         with open(ns.tags_out, "w", encoding="utf-8") as f:
             f.write("".join(f"{t}\n" for t in tags))
     print(summary(plans, days=days, what=what, out=ns.out, rows=rows,
-                  digest=plan_hash(plans, specs, epoch)))
+                  digest=plan_hash(plans, specs, epoch)) + _adhoc(plans, specs, scen))
     print(iso15118_line(plans, specs, shares))
     return 0
+
+
+def _adhoc(plans: list[StationPlan], specs: list[StationSpec] | None, s: Any) -> str:
+    """2.1 ad hoc payers (``ocpp.adhoc_share``): how many of the 2.1 stations' sessions."""
+    if s is None or not specs or not s.ocpp.adhoc_share:
+        return ""
+    from fleetsim.station.payments import payment_kind
+
+    kinds = [payment_kind(sp.seed, sp.station_id, x, s.ocpp.adhoc_share)
+             for sp, p in zip(specs, plans, strict=True) if sp.version.value == "2.1"
+             for x in p.sessions]
+    qr, terminal = kinds.count("qr"), kinds.count("terminal")
+    return (f" Ad hoc payment ({s.ocpp.adhoc_share:.0%} of 2.1 sessions): {qr + terminal:,} of "
+            f"{len(kinds):,} ({terminal:,} at the terminal, {qr:,} by QR code).")
 
 
 def summary(plans: list[StationPlan], *, days: float, what: str, out: str, rows: int,

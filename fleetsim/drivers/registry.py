@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import orjson
 
 import fleetsim
+from fleetsim.drivers.archetype import SwapParams
 from fleetsim.drivers.archetype_model import ArchetypeModel
 from fleetsim.drivers.modelfile import load_archetype
 from fleetsim.drivers.session import StationPlan
@@ -91,6 +92,20 @@ def load_model(name: str, *, overrides: Mapping[str, Any] | None = None,
     where = " and ".join(str(d) for d in _dirs(models_dir))
     raise ModelError(f"unknown driver model {name!r} (known: "
                      f"{', '.join(known_models(models_dir))}; looked in {where})")
+
+
+def swap_archetypes(scenario: Scenario) -> dict[str, SwapParams]:
+    """The scenario's battery-swap archetypes (a ``swap:`` section) → their parameters."""
+    out: dict[str, SwapParams] = {}
+    for arch in scenario.drivers.mix:
+        if arch == "uniform":
+            continue
+        model = load_model(arch, overrides=scenario.drivers.overrides.get(arch),
+                           models_dir=scenario.drivers.models_dir)
+        swap = getattr(getattr(model, "params", None), "swap", None)
+        if swap is not None:
+            out[arch] = swap
+    return out
 
 
 def local_start(epoch: datetime | None) -> tuple[int, float]:

@@ -21,6 +21,7 @@ from fleetsim.drivers.archetype import (
     MarksParams,
     OccupancyParams,
     SocParams,
+    SwapParams,
     VehicleClass,
 )
 from fleetsim.scenario.reader import Node
@@ -53,6 +54,7 @@ def parse_archetype(root: Node) -> ArchetypeParams:
     soc = _soc(_section(root, "soc"), efficiency)
     id_tags = _id_tags(_section(root, "id_tags"))
     occupancy = _occupancy(_section(root, "occupancy"))
+    swap = _swap(_section(root, "swap")) if root.has("swap") else None
     root.finish()
     if arrival.count_law == "bernoulli" and max(arrival.dow_factors) * \
             arrival.sessions_per_connector_day > 1.0:
@@ -60,7 +62,8 @@ def parse_archetype(root: Node) -> ArchetypeParams:
                          "arrival.sessions_per_connector_day")
     return ArchetypeParams(name=name, title=title, evse=evse, arrival=arrival, marks=marks,
                            vehicles=classes, soc=soc, id_tags=id_tags, occupancy=occupancy,
-                           source_file=root.file, iso15118_share=iso15118, pnc_share=pnc)
+                           source_file=root.file, iso15118_share=iso15118, pnc_share=pnc,
+                           swap=swap)
 
 
 def _meta(n: Node) -> None:
@@ -284,3 +287,15 @@ def _occupancy(n: Node) -> OccupancyParams:
     o = OccupancyParams(policy=policy, patience_mean_min=patience)
     n.finish()
     return o
+
+
+def _swap(n: Node) -> SwapParams:
+    soh = _range(n, "soh_pct", minimum=1.0, maximum=100.0)
+    out = SwapParams(rack_packs=n.integer("rack_packs", minimum=1),
+                     pack_kwh=n.number("pack_kwh", minimum=0.0, exclusive_min=True),
+                     rack_charge_kw=n.number("rack_charge_kw", minimum=0.0, exclusive_min=True),
+                     swap_min=n.number("swap_min", minimum=0.0, exclusive_min=True),
+                     out_min_soc=n.number("out_min_soc", minimum=0.0, maximum=1.0),
+                     soh=(soh[0] / 100.0, soh[1] / 100.0))
+    n.finish()
+    return out

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fleetsim.drivers.registry import fleet_feeds, fleet_tags
+from fleetsim.drivers.registry import fleet_feeds, fleet_tags, swap_archetypes
 from fleetsim.exceptions import FleetsimError
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.run.csms_restart import csms_restarts
@@ -74,6 +74,9 @@ def station_config(s: Scenario) -> StationConfig:
                          master_pass_group=s.ocpp.master_pass_group,
                          master_pass_per_day=s.ocpp.master_pass_per_day,
                          message_ids=s.ocpp.message_ids,
+                         adhoc_share=s.ocpp.adhoc_share, chain_status_s=s.ocpp.chain_status_s,
+                         priority_share=s.ocpp.priority_share,
+                         swap=swap_archetypes(s),
                          security_profile=security_profile(s.csms.password, s.csms.tls),
                          reconnect=s.reconnect)
 

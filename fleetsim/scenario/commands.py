@@ -45,7 +45,10 @@ from fleetsim.scenario.reader import Node, parse_duration_s
 
 __all__ = ["ACTIONS", "V21_ACTIONS", "CommandSpec", "parse_commands"]
 
-V21_ACTIONS = ("SetDERControl", "GetDERControl", "ClearDERControl", "AFRRSignal")
+V21_ACTIONS = ("SetDERControl", "GetDERControl", "ClearDERControl", "AFRRSignal",
+               "SetDefaultTariff", "GetTariffs", "ClearTariffs", "ChangeTransactionTariff",
+               "NotifyWebPaymentStarted", "UsePriorityCharging", "UpdateDynamicSchedule",
+               "RequestBatterySwap")
 """OCPP 2.1 only: sent to 2.1 stations, skipped for the others."""
 
 ACTIONS = ("RemoteStart", "RemoteStop", "SetChargingProfile", "ClearChargingProfile", "Reset",
@@ -129,9 +132,9 @@ def _params(n: Node, action: str) -> dict[str, Any]:
             raise n.error(f"expected a limit like 3.7kW, 11000W or 16A, got {limit!r}", "limit")
         v, unit = float(m.group(1)), m.group(2)
         p["limit"], p["unit"] = (v * 1000, "W") if unit == "kW" else (v, unit)
-    elif action == "SetChargingProfile":
-        raise n.error("SetChargingProfile needs a limit", "limit")
-    purpose = n.string("purpose", "max", choices=("max", "default"))
+    elif action in ("SetChargingProfile", "UpdateDynamicSchedule"):
+        raise n.error(f"{action} needs a limit", "limit")
+    purpose = n.string("purpose", "max", choices=("max", "default", "priority"))
     if action in ("SetChargingProfile", "ClearChargingProfile"):
         p["purpose"] = purpose
     if n.has("duration"):
@@ -148,7 +151,38 @@ def _params(n: Node, action: str) -> dict[str, Any]:
         p["operative"] = n.boolean("operative", True)
     if n.has("keys"):
         p["keys"] = list(n.string_list("keys"))
+    _v21_params(n, action, p)
     return p
+
+
+def _v21_params(n: Node, action: str, p: dict[str, Any]) -> None:
+    """2.1 tariffs (prices per kWh, charging/idle minute, fixed fee, tax, currency), priority
+    charging (activate), dynamic schedules (kind, update_interval), web payment (timeout)."""
+    for key in ("price_kwh", "price_min", "idle_min", "fixed", "tax_pct"):
+        if n.has(key):
+            p[key] = n.number(key, minimum=0.0)
+    if n.has("currency"):
+        cur = n.string("currency")
+        if not re.match(r"^[A-Z]{3}$", cur):
+            raise n.error(f"expected an ISO 4217 code like EUR, got {cur!r}", "currency")
+        p["currency"] = cur
+    if n.has("tariff_id"):
+        p["tariff_id"] = n.string("tariff_id")
+        if not 1 <= len(p["tariff_id"]) <= 60:
+            raise n.error("expected 1 to 60 characters", "tariff_id")
+    if action in ("SetDefaultTariff", "ChangeTransactionTariff") and not any(
+            k in p for k in ("price_kwh", "price_min", "idle_min", "fixed")):
+        raise n.error("a tariff needs a price: price_kwh, price_min, idle_min or fixed")
+    if n.has("evse"):
+        p["evse"] = n.integer("evse", minimum=0)
+    if n.has("activate"):
+        p["activate"] = n.boolean("activate", True)
+    if n.has("kind"):
+        p["kind"] = n.string("kind", choices=("absolute", "dynamic"))
+    if n.has("update_interval"):
+        p["update_interval_s"] = n.duration_s("update_interval", None, positive=True)
+    if n.has("timeout"):
+        p["timeout_s"] = n.duration_s("timeout", None, positive=True)
 
 
 def parse_commands(value: object, *, file: str, epoch: datetime | None) -> tuple[CommandSpec, ...]:

@@ -266,6 +266,10 @@ def _ocpp(n: Node) -> OcppConfig:
     strict = n.boolean("strict", False)
     v2x_share = n.number("v2x_share", 0.30, minimum=0.0, maximum=1.0)
     stream = n.duration_s("event_stream_interval", "0s") if n.has("event_stream_interval") else 0.0
+    adhoc = n.number("adhoc_share", 0.0, minimum=0.0, maximum=1.0)
+    priority = n.number("priority_share", 0.10, minimum=0.0, maximum=1.0)
+    chain = (n.duration_s("chain_status_interval", "0s", positive=True)
+             if n.has("chain_status_interval") else 0.0)
     # iso15118_share: vehicles → both shares from each archetype's vehicle mix (drivers_models)
     from_vehicles = n.raw("iso15118_share") == "vehicles"
     if isinstance(n.raw("iso15118_share"), str) and not from_vehicles:
@@ -300,6 +304,7 @@ def _ocpp(n: Node) -> OcppConfig:
                       outage_security_event_s=outage, master_pass_group=master_group,
                       iso15118_from_vehicles=from_vehicles,
                       master_pass_per_day=master_rate,
+                      adhoc_share=adhoc, chain_status_s=chain, priority_share=priority,
                       allow_offline_tx_for_unknown_id=offline_unknown)
 
 

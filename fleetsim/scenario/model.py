@@ -138,6 +138,9 @@ class OcppConfig:
     strict: bool = False  # validate every CSMS message; count violations (conformance)
     event_stream_s: float = 0.0  # 2.1: a periodic event stream per transaction (0: none)
     v2x_share: float = 0.30  # [A] cars on a 2.1 station that can discharge (station/v2x.py)
+    adhoc_share: float = 0.0  # 2.1: sessions paying ad hoc (station/payments.py; [A] 0.10)
+    chain_status_s: float = 0.0  # 2.1: GetCertificateChainStatus every … (0: never)
+    priority_share: float = 0.10  # [A] 2.1: drivers asking for priority (station/priority.py)
     # issue 14 traffic mix (0: off; scenarios/realistic_201.yaml sets the [A] values)
     iso15118_share: float = 0.0  # 2.0.1 cars sending ISO 15118 needs (station/iso15118.py)
     pnc_share: float = 0.0       # 2.0.1 cars authorizing by Plug & Charge

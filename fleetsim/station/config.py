@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from fleetsim.scenario.model import DEFAULT_MEASURANDS
 from fleetsim.scenario.reconnect import ReconnectConfig
+
+if TYPE_CHECKING:
+    from fleetsim.drivers.archetype import SwapParams
 
 __all__ = ["StationConfig"]
 
@@ -60,3 +65,9 @@ class StationConfig:
     event_stream_s: float = 0.0            # 2.1: NotifyPeriodicEventStream SENDs every … (0: off)
     v2x_share: float = 0.30                # [A] 2.1: cars that can discharge (station/v2x.py)
     message_ids: str = "uuid"              # "uuid" or "counter": see station.message_ids
+    # 2.1 (issue 15): ad hoc payers (station/payments.py), certificate-chain checks
+    # (chain_status.py), swap archetypes → their rack and bay (swap.py)
+    adhoc_share: float = 0.0
+    priority_share: float = 0.10           # [A] drivers asking for priority (priority.py)
+    chain_status_s: float = 0.0
+    swap: Mapping[str, SwapParams] = field(default_factory=dict)

@@ -105,9 +105,17 @@ class Station2(StationCore):
                 c, self.measurands, context, as_text=False)}]
         if not self.connected:
             p["offline"] = True
+        self.tx_extras(c, tx, p, t)
         started = event == "Started"
         self.call("TransactionEvent", lambda: p, t, transactional=True, meter=meter,
                   on_result=lambda r, now: self._tx_answer(c, tx, r, now, started))
+
+    def tx_extras(self, c: Connector, tx: Transaction, p: dict[str, Any], t: float) -> None:
+        """A version's additions to a TransactionEvent about to be sent (2.1: cost)."""
+
+    def hold_for_payment(self, c: Connector, t: float) -> bool:
+        """True: the transaction waits for a payment instead of an authorisation (2.1)."""
+        return False
 
     def tx_id_token(self, c: Connector) -> dict[str, str]:
         """The token the transaction runs under: the one it was authorised with — the
@@ -152,6 +160,8 @@ class Station2(StationCore):
             from fleetsim.station.limits import apply_limits
 
             apply_limits(self, t)
+        if self.hold_for_payment(c, t):
+            return
         if authorize is None:
             authorize = self.cfg.authorize
         local = local_decision(self, c.id_tag) if authorize else True
@@ -253,6 +263,13 @@ class Station21(Station2):
         return HANDLERS21
 
     def begin_session(self, c: Connector, t: float, *, authorize: bool | None = None) -> None:
+        if self.cfg.swap:
+            from fleetsim.station.swap import begin_swap, params
+
+            sp = params(self)
+            if sp is not None:  # a swap station swaps packs: no transaction
+                begin_swap(self, c, t, sp)
+                return
         if c.session is not None:  # 2.1 V2X: is this car bidirectional?
             from fleetsim.station.der import discharge_share
             from fleetsim.station.v2x import rated, v2x_car
@@ -260,14 +277,91 @@ class Station21(Station2):
             car = v2x_car(self.station_id, c.session, max_power_w=c.evse.max_power_w,
                           dc=c.evse.dc, share=self.cfg.v2x_share)
             c.v2x = None if car is None else rated(car, discharge_share(self))
+        if self.cfg.adhoc_share:
+            from fleetsim.station.payments import choose_payment
+
+            if choose_payment(self, c, t) == "terminal":
+                authorize = False  # paid at the terminal: no Authorize (C18)
         super().begin_session(c, t, authorize=authorize)
 
+    # ------------------------------------------------ 2.1 tariffs, cost, ad hoc payment
+    def hold_for_payment(self, c: Connector, t: float) -> bool:
+        if self.extra is None or "tariffs" not in self.extra:
+            return False
+        from fleetsim.station.payments import awaiting_web_payment
+
+        return awaiting_web_payment(self, c)  # a QR-code payer: wait for the web payment
+
+    def start_paid(self, c: Connector, t: float) -> None:
+        """The web payment for ``c``'s waiting transaction arrived: charge (C24)."""
+        if c.tx is not None:
+            self._charge(c, c.tx, t)
+
+    def tx_id_token(self, c: Connector) -> dict[str, str]:
+        if self.extra is not None and "tariffs" in self.extra:
+            from fleetsim.station.payments import id_token
+
+            token = id_token(self, c)
+            if token is not None:
+                return token
+        return super().tx_id_token(c)
+
+    def tx_extras(self, c: Connector, tx: Transaction, p: dict[str, Any], t: float) -> None:
+        if self.extra is None:
+            return
+        if "tariffs" in self.extra:
+            from fleetsim.station import payments
+
+            event, info = p["eventType"], p["transactionInfo"]
+            if event == "Started":
+                payments.start_tracking(self, c, t)
+            tariff = payments.tariff_id(self, c)
+            if tariff is not None:
+                info["tariffId"] = tariff
+                if event == "Ended":
+                    p["costDetails"] = payments.cost_details(self, c, t)
+            pay = payments.pay_of(self, c)
+            if pay is not None and p["triggerReason"] == "Authorized" \
+                    and "remote_start_id" in pay:
+                info["remoteStartId"] = pay.pop("remote_start_id")
+        if p["triggerReason"] == "Authorized" and "priority" in self.extra:
+            from fleetsim.station.priority import on_charging
+
+            on_charging(self, c, t)
+
+    def advance(self, c: Connector, t: float) -> None:
+        if self.extra is not None and "tariffs" in self.extra:
+            from fleetsim.station.payments import accrue
+
+            accrue(self, c, t)  # charging or idle time since the last step, for the cost
+        super().advance(c, t)
+
+    def end_session(self, c: Connector, t: float, *, reason: str) -> None:
+        tx = c.tx
+        if tx is None or self.extra is None or "tariffs" not in self.extra:
+            super().end_session(c, t, reason=reason)
+            return
+        from fleetsim.station import payments
+
+        store = self.extra["tariffs"]
+        super().end_session(c, t, reason=reason)  # Ended, with costDetails
+        track = store["track"].pop(c.connector_id, None)
+        cost = None if track is None else track.get("final")
+        payments.settle(self, c, str(tx.id), cost, t)
+        if c.session is None:
+            store["pay"].pop(c.connector_id, None)
+
+    # ------------------------------------------------ boot, stop, frames
     def after_boot(self, now: float) -> None:
         super().after_boot(now)
         if self.cfg.event_stream_s > 0:
             from fleetsim.station.streams import open_streams
 
             open_streams(self, now)
+        if self.cfg.chain_status_s > 0:
+            from fleetsim.station.chain_status import arm
+
+            arm(self, now)
 
     def stop(self, now: float) -> None:
         if self.extra is not None and self.extra.get("streams"):
@@ -275,7 +369,6 @@ class Station21(Station2):
 
             close_streams(self, now)
         super().stop(now)
-
     def on_frame21(self, frame: Send | CallResultError, now: float) -> None:
         if type(frame) is CallResultError:  # the CSMS could not process our CALLRESULT
             self.rec.wire.resulterrors_received[f"{self.version_prefix}{frame.code}"] += 1

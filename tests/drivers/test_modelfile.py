@@ -125,8 +125,8 @@ def test_override_errors_name_the_override_key() -> None:
 
 
 def test_unknown_model_lists_the_known_ones() -> None:
-    with pytest.raises(ModelError, match=r"unknown driver model 'office_ac' \(known: dc_fast, "
-                                         r"fleet_depot, public_ac, residential_ac, uniform, "
+    with pytest.raises(ModelError, match=r"unknown driver model 'office_ac' \(known: "
+                                         r"battery_swap, dc_fast, fleet_depot, public_ac, residential_ac, uniform, "
                                          r"workplace_ac"):
         load_model("office_ac")
     with pytest.raises(ModelError, match=r"unknown driver model '\.\./etc/passwd'"):
