@@ -19,6 +19,7 @@ fleetsim did before: the causes of the stalls, kept for comparison. A benchmark 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import multiprocessing as mp
 import time
@@ -42,6 +43,7 @@ class GcTimer:
 
     def __init__(self) -> None:
         self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self.pauses_before: dict[int, list[float]] = {0: [], 1: [], 2: []}  # the ramp's
         self._t0 = 0.0
 
     def __call__(self, phase: str, info: dict[str, int]) -> None:
@@ -112,13 +114,54 @@ async def _run(url: str, name: str, seconds: float, eager: bool, stations: int |
     gc.callbacks.append(timer)
     engine = Engine(sts, [f"{url}/{sp.station_id}" for sp in specs], recorder=rec,
                     options=EngineOptions(connect_rate_per_s=1000))
+    steady: dict[str, Any] = {}
+    watch = asyncio.get_running_loop().create_task(_steady(sts, rec, timer, steady))
     report = await engine.run(seconds)
+    watch.cancel()
     gc.callbacks.remove(timer)
+    before = timer.pauses_before
+    full_gc = {g: (len(before[g]) + n, max(max(before[g], default=0.0) * 1e3, mx),
+                   sum(before[g]) * 1e3 + tot)
+               for g, (n, mx, tot) in timer.summary().items()}
+    if "t0" in steady:  # the steady state: from 5 s after every station booted to the end
+        cpu = psutil.Process().cpu_times()
+        span = time.monotonic() - steady["t0"]
+        steady.update(lag_p99_ms=steady["lag"].percentile_ms(99),
+                      lag_max_ms=steady["lag"].max_ms(), late=rec.late_sends - steady["late0"],
+                      cpu=(cpu.user + cpu.system - steady["cpu0"]) / span * 100 if span else 0.0,
+                      gc=timer.summary(), seconds=span)
+        del steady["lag"]
     return {"profile": name, "stations": len(specs), "eager": eager, "plan_s": plan_s,
-            "held": held, "tracked": tracked, "full_ms": full_ms, "freeze": freeze, "lag_p99_ms": rec.loop_lag.percentile_ms(99),
+            "held": held, "tracked": tracked, "full_ms": full_ms, "freeze": freeze,
+            "lag_p99_ms": rec.loop_lag.percentile_ms(99),
             "lag_max_ms": rec.loop_lag.max_ms(), "late": rec.late_sends,
             "sent": sum(a.sent for a in rec.actions.values()), "cpu": report.cpu_percent,
-            "rss_mib": psutil.Process().memory_info().rss / 2**20, "gc": timer.summary()}
+            "rss_mib": psutil.Process().memory_info().rss / 2**20, "gc": full_gc,
+            "steady": steady}
+
+
+async def _steady(stations: list[Any], rec: Any, timer: GcTimer, out: dict[str, Any]) -> None:
+    """From 5 s after the last station booted, measure loop lag and GC pauses afresh:
+    the ramp (connects, boots) is a burst of its own, reported in the whole-run figures."""
+    from fleetsim.metrics.histogram import LatencyHistogram
+
+    n = len(stations)
+    while sum(st.booted for st in stations) < n:
+        await asyncio.sleep(0.5)
+    await asyncio.sleep(5.0)
+    lag = LatencyHistogram()
+    original = rec.record_loop_lag
+
+    def both(lag_s: float) -> None:
+        original(lag_s)
+        lag.record_s(lag_s)
+
+    rec.record_loop_lag = both
+    cpu = psutil.Process().cpu_times()
+    timer.pauses_before = {g: list(p) for g, p in timer.pauses.items()}
+    for p in timer.pauses.values():
+        p.clear()
+    out.update(t0=time.monotonic(), lag=lag, late0=rec.late_sends, cpu0=cpu.user + cpu.system)
 
 
 def _child(q: Any, url: str, name: str, seconds: float, eager: bool,
@@ -173,6 +216,14 @@ def main(argv: list[str] | None = None) -> None:
               f"{'yes' if r['freeze'] else 'no':>6} {r['held']:9d} {r['tracked']:9d} "
               f"{r['full_ms']:8.0f} {r['lag_p99_ms']:8.1f} {r['lag_max_ms']:8.1f} {r['late']:6d} "
               f"{r['sent']:8d} {r['cpu']:6.0f} {r['rss_mib']:8.0f}  {gcs}")
+        st = r.get("steady") or {}
+        if st:
+            gcs = "  ".join(f"g{g} {n}/{mx:.1f}/{tot:.0f}" for g, (n, mx, tot) in st["gc"].items())
+            print(f"{'  steady':8} {'after':>8} {'ramp':>6} {st['seconds']:5.0f}s {'':>9} {'':>9} "
+                  f"{'':>8} {st['lag_p99_ms']:8.1f} {st['lag_max_ms']:8.1f} {st['late']:6d} "
+                  f"{'':>8} {st['cpu']:6.0f} {'':>8}  {gcs}")
+        elif r.get("lag_p99_ms") == r.get("lag_p99_ms") and r.get("sent"):
+            print(f"{'  steady':8} never reached: not every station booted")
 
 
 if __name__ == "__main__":
