@@ -384,9 +384,12 @@ class Engine:
 
     def drain_sessions(self, *, final: bool = False,
                        runners: Sequence[StationRunner] | None = None) -> None:
-        """Hand finished sessions to the sink; until the run ends, a session whose
-        transaction id is still unknown (1.6: StartTransaction not yet answered) waits,
-        so sessions.csv never records an id that arrives a moment later as missing."""
+        """Hand finished sessions to the sink; until the run ends, a session the CSMS has
+        not answered yet waits: 1.6, its transaction id still unknown (StartTransaction
+        not answered); 2.x, its TransactionEvent Started not answered while transaction
+        events are still queued (a car that came while its station was connecting: the
+        Started is replayed later). So sessions.csv never records as missing an id or an
+        acknowledgement that arrives a moment later."""
         batch: list[dict[str, Any]] = []
         for r in self.runners if runners is None else runners:
             done = r.station.finished_sessions
@@ -396,8 +399,12 @@ class Engine:
                 batch.extend(done)
                 r.station.finished_sessions = []
                 continue
-            waiting = [x for x in done if getattr(x.get("tx"), "id", 0) is None]
-            batch.extend(x for x in done if getattr(x.get("tx"), "id", 0) is not None)
+            st = r.station
+            waiting = [x for x in done if _unanswered(x.get("tx"), st)]
+            if waiting:
+                batch.extend(x for x in done if not _unanswered(x.get("tx"), st))
+            else:
+                batch.extend(done)
             r.station.finished_sessions = waiting
         if batch and self.on_sessions is not None:
             self.on_sessions(batch)
@@ -467,3 +474,12 @@ class Engine:
             r.station.abandon()
         self._retire(self.runners)
         self.stop_phases["accounted_s"] = round(monotonic() - t0, 3)
+
+
+def _unanswered(tx: Any, station: StationCore) -> bool:
+    """A finished session's transaction whose start the CSMS may still answer."""
+    if tx is None:
+        return False
+    if tx.id is None:  # 1.6: StartTransaction not answered yet
+        return True
+    return not tx.acknowledged and station.has_queued("TransactionEvent")
