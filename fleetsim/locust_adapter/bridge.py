@@ -98,9 +98,11 @@ class EngineBridge:
         proc = self._proc
         if proc is None:
             return
+        by_unix = time.time() + timeout_s  # the child cuts its graceful waits to fit
         cpu = self.cpu_percent()
         self._flush_ops()
-        self._write(encode({"op": "quit", "locust_cpu_percent": cpu}))
+        self._write(encode({"op": "quit", "locust_cpu_percent": cpu, "by_unix": by_unix,
+                            "wait_s": timeout_s}))
         try:
             proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:

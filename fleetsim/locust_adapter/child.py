@@ -46,6 +46,12 @@ from fleetsim.transport.runner import StationRunner
 __all__ = ["EngineChild", "main", "station_plans"]
 
 _LINE_LIMIT = 1 << 26  # a start command for 64K stations is ~500 KB; the context a few KB
+# of the time a stop is given, what the engine's accounting, the final files and the exit
+# may take on a starved box; the graceful waits (stop spread, answers, closes) get the rest
+FILES_RESERVE_S = 5.0
+# a stop nobody bounded (SIGTERM — fleetsim run's leftover sweep kills after 10 s —, the
+# worker gone): final files within this
+UNASKED_STOP_S = 9.0
 
 
 def station_plans(s: Scenario, indices: Iterable[int], horizon_s: float) -> list[StationPlan]:
@@ -125,6 +131,7 @@ class EngineChild:
         self._last_index = -1
         self._stopping: set[asyncio.Task[None]] = set()
         self.locust_cpu_percent: float | None = None  # the worker's own CPU, told on quit
+        self.stop_asked_late_s: float | None = None  # the quit command read this late
         self.live = EngineFeed(tag, lambda snap: self.send(encode({"t": "live", "snap": snap})))
 
     # ------------------------------------------------------------------ commands
@@ -248,7 +255,8 @@ class EngineChild:
                 "cpu_percent": cpu, "locust_cpu_percent": self.locust_cpu_percent,
                 "connect_failures": eng.connect_failures, "first_error": eng.first_error,
                 "fd_headroom": self.fd_limit, "fd_refused": self.fd_refused,
-                "fd_refused_since_s": self.fd_refused_since_s, "failure": failure})
+                "fd_refused_since_s": self.fd_refused_since_s, "failure": failure,
+                "stop": {**eng.stop_phases, "asked_late_s": self.stop_asked_late_s}})
         self.send(encode({"t": "bye"}))
         return 0
 
@@ -266,7 +274,19 @@ class EngineChild:
             elif op == "quit":
                 if msg.get("locust_cpu_percent") is not None:
                     self.locust_cpu_percent = float(msg["locust_cpu_percent"])
+                if msg.get("by_unix") is not None:  # the worker kills us then
+                    left = float(msg["by_unix"]) - time.time()
+                    self.stop_asked_late_s = round(max(0.0, float(msg["wait_s"]) - left), 3)
+                    self.stop_within(left)
                 break
+        self.stop_within(UNASKED_STOP_S)
+
+    def stop_within(self, seconds: float) -> None:
+        """Stop now, final files written within ``seconds`` (the first bound given holds).
+        A command read late leaves less: the graceful waits are cut, never the files."""
+        eng = self.engine
+        if eng is not None and eng.stop_by is None:
+            eng.stop_by = time.monotonic() + seconds - FILES_RESERVE_S
         self.stop.set()
 
     async def _sample_loop(self) -> None:
@@ -283,7 +303,7 @@ class EngineChild:
         parent = os.getppid()
         while os.getppid() == parent:
             await asyncio.sleep(1.0)
-        self.stop.set()
+        self.stop_within(UNASKED_STOP_S)
 
 
 async def _amain() -> int:
@@ -310,7 +330,7 @@ async def _amain() -> int:
 
     child = EngineChild(ctx, send, tag)
     with contextlib.suppress(NotImplementedError, RuntimeError):
-        loop.add_signal_handler(signal.SIGTERM, child.stop.set)
+        loop.add_signal_handler(signal.SIGTERM, child.stop_within, UNASKED_STOP_S)
     code = await child.run(reader)
     deadline = time.monotonic() + 5.0
     while out_transport.get_write_buffer_size() and time.monotonic() < deadline:

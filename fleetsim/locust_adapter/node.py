@@ -50,7 +50,10 @@ __all__ = ["FleetNode", "install", "node_for"]
 log = logging.getLogger(__name__)
 _NODES: WeakKeyDictionary[Environment, FleetNode] = WeakKeyDictionary()
 WORKER_FILES_WAIT_S = 30.0  # the master waits this long for workers' final files
-CHILD_STOP_WAIT_S = 20.0  # engine stop grace (10 s) + closing sockets + final files
+# an engine child's stop, from its worker's quit to its exit: the stop spread (2 s), the
+# answers' grace (10 s) and closes (3 s) fit with the final files' reserve (5 s); a child
+# that reads the quit late cuts those waits to fit (child.FILES_RESERVE_S), then is killed
+CHILD_STOP_WAIT_S = 20.0
 FILES_ACK_WAIT_S = 20.0  # a worker waits this long for the master to take its folder
 
 

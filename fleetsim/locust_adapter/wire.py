@@ -7,7 +7,11 @@ Worker → child (the child's stdin)::
     {"op": "init", "ctx": RunContext}          first line, exactly once
     {"op": "start", "stations": [i, ...]}      station indices to add and connect
     {"op": "stop", "stations": [i, ...]}       stop gracefully, close, forget
-    {"op": "quit", "locust_cpu_percent": x}    stop all, write final files, exit
+    {"op": "quit", "locust_cpu_percent": x, "by_unix": t, "wait_s": w}
+                                               stop all, write final files, exit; the
+                                               worker kills the child at ``by_unix``
+                                               (``wait_s`` after it wrote this), so the
+                                               child cuts its graceful waits to fit
     EOF                                        the worker is gone: same as quit
 
 Child → worker (the child's stdout)::

@@ -449,8 +449,13 @@ class StationCore(CallChannel):
 
     def arm_meter(self, c: Connector, t: float) -> None:
         """The next periodic sample of ``c``, MeterValueSampleInterval / TxUpdatedInterval
-        after ``t`` in wall seconds."""
-        self.at(t + self.meter_wall_s, self.meter_loop, c, name=f"meter{c.connector_id}")
+        after ``t`` in wall seconds. After a stall (a starved loop) it samples on from now,
+        as the heartbeat beats on: a burst of every missed sample made each stall longer
+        than the last (issue 13)."""
+        nxt = t + self.meter_wall_s
+        if nxt <= self.now:
+            nxt = self.now + self.meter_wall_s
+        self.at(nxt, self.meter_loop, c, name=f"meter{c.connector_id}")
 
     def advance(self, c: Connector, t: float) -> None:
         was_full = c.full

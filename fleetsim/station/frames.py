@@ -108,11 +108,17 @@ def parse_frame(data: str | bytes) -> Frame:
         if len(msg) != 4 or type(msg[2]) is not str or type(msg[3]) is not dict:
             return Malformed("bad_frame", msg_id)
         return Call(msg_id, msg[2], msg[3])
-    if kind == 4 or kind == 5:
+    if kind == 5:  # 2.1 only: [5, id, errorCode, errorDescription, {errorDetails}] exactly;
+        # never answered, so a malformed one is a counted fault without a reply
+        if (len(msg) != 5 or type(msg[2]) is not str or not msg[2] or type(msg[3]) is not str
+                or type(msg[4]) is not dict):
+            return Malformed("bad_frame")
+        return CallResultError(msg_id, msg[2], msg[3])
+    if kind == 4:
         if len(msg) < 4 or type(msg[2]) is not str:
             return Malformed("bad_frame", msg_id)
         desc = msg[3] if type(msg[3]) is str else ""
-        return (CallError if kind == 4 else CallResultError)(msg_id, msg[2], desc)
+        return CallError(msg_id, msg[2], desc)
     if kind == 6:
         if len(msg) != 4 or type(msg[2]) is not str or type(msg[3]) is not dict:
             return Malformed("bad_frame", msg_id)

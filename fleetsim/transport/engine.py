@@ -10,6 +10,7 @@ intervals and finished sessions leave through the sinks it is given.
 from __future__ import annotations
 
 import asyncio
+import math
 import resource
 import ssl
 import time
@@ -32,6 +33,7 @@ from fleetsim.transport.runner import StationRunner
 __all__ = ["Engine", "EngineOptions", "EngineReport", "fd_headroom"]
 
 FD_RESERVE = 64  # descriptors kept for files, pipes and the loop itself
+CLOSE_WAIT_S = 3.0  # the stop's close handshakes, after the answers' grace
 _STATES = ("connecting", "booted", "charging", "offline", "failed")  # = fleetsim.live.STATES
 
 
@@ -127,6 +129,11 @@ class Engine:
         self._unreachable: asyncio.Future[str] = self.loop.create_future()
         self._dynamic = False  # stations were added while running (add_stations)
         self._initial = tuple(self.runners)  # the fleet given at construction
+        # monotonic time by which a stop must be over, set by whoever asks for the stop
+        # (the engine child: its worker's wait minus the final files' reserve); None: the
+        # full grace. Seconds from the stop's start to the end of each of its phases:
+        self.stop_by: float | None = None
+        self.stop_phases: dict[str, float] = {}
 
     # ---------------------------------------------------------------- public
     async def run(self, duration_s: float, stop: asyncio.Event | None = None) -> EngineReport:
@@ -377,9 +384,12 @@ class Engine:
 
     def drain_sessions(self, *, final: bool = False,
                        runners: Sequence[StationRunner] | None = None) -> None:
-        """Hand finished sessions to the sink; until the run ends, a session whose
-        transaction id is still unknown (1.6: StartTransaction not yet answered) waits,
-        so sessions.csv never records an id that arrives a moment later as missing."""
+        """Hand finished sessions to the sink; until the run ends, a session the CSMS has
+        not answered yet waits: 1.6, its transaction id still unknown (StartTransaction
+        not answered); 2.x, its TransactionEvent Started not answered while transaction
+        events are still queued (a car that came while its station was connecting: the
+        Started is replayed later). So sessions.csv never records as missing an id or an
+        acknowledgement that arrives a moment later."""
         batch: list[dict[str, Any]] = []
         for r in self.runners if runners is None else runners:
             done = r.station.finished_sessions
@@ -389,18 +399,24 @@ class Engine:
                 batch.extend(done)
                 r.station.finished_sessions = []
                 continue
-            waiting = [x for x in done if getattr(x.get("tx"), "id", 0) is None]
-            batch.extend(x for x in done if getattr(x.get("tx"), "id", 0) is not None)
+            st = r.station
+            waiting = [x for x in done if _unanswered(x.get("tx"), st)]
+            if waiting:
+                batch.extend(x for x in done if not _unanswered(x.get("tx"), st))
+            else:
+                batch.extend(done)
             r.station.finished_sessions = waiting
         if batch and self.on_sessions is not None:
             self.on_sessions(batch)
 
     # ---------------------------------------------------------------- stopping
-    async def _stop_spread(self, runners: Sequence[StationRunner]) -> None:
+    async def _stop_spread(self, runners: Sequence[StationRunner],
+                           spread_s: float | None = None) -> None:
         """Stop these stations' open transactions, station k of N at ``k/N`` of
-        ``stop_spread_s`` from now (the stop burst when 0), each sent at once."""
+        ``spread_s`` (default ``stop_spread_s``) from now (the stop burst when 0), each
+        sent at once."""
         t0, n = monotonic(), len(runners)
-        spread = self.opt.stop_spread_s if n > 1 else 0.0
+        spread = (self.opt.stop_spread_s if spread_s is None else spread_s) if n > 1 else 0.0
         for k, r in enumerate(list(runners)):
             wait = t0 + spread * k / n - monotonic()
             if wait > 0.002:
@@ -414,13 +430,23 @@ class Engine:
             r.reschedule()
 
     async def _shutdown(self, *, graceful: bool) -> None:
-        if graceful:
-            await self._stop_spread(self.runners)  # stop transactions, let answers come back
-            deadline = monotonic() + self.opt.stop_grace_s
+        """Stop transactions and await their answers (at most ``stop_grace_s``), close the
+        sockets (at most :data:`CLOSE_WAIT_S`), count what never got an answer as
+        interrupted, hand the last sessions over. With :attr:`stop_by` set, every wait is
+        cut to end by then: a stop asked late (a starved loop reads its command late) gives
+        up waiting rather than its final figures."""
+        t0 = monotonic()
+        by = self.stop_by if self.stop_by is not None else math.inf
+        if graceful:  # transactions end (their rows) even when there is no time to wait
+            left = by - CLOSE_WAIT_S - monotonic()  # what the answers may have
+            await self._stop_spread(self.runners, min(self.opt.stop_spread_s,
+                                                      max(0.0, left / 4)))
+            deadline = min(monotonic() + self.opt.stop_grace_s, by - CLOSE_WAIT_S)
             while monotonic() < deadline and any(
                     r.conn is not None and r.conn.opened and not r.station.idle
                     for r in self.runners):
                 await asyncio.sleep(0.05)
+        self.stop_phases["answers_s"] = round(monotonic() - t0, 3)
         self.stopping = True
         if self.faults is not None:
             self.faults.stop()
@@ -437,11 +463,23 @@ class Engine:
                 assert r.conn is not None
                 r.conn.close()
             try:
-                await asyncio.wait_for(self._closed.wait(), 3.0)
+                await asyncio.wait_for(self._closed.wait(),
+                                       max(0.0, min(CLOSE_WAIT_S, by - monotonic())))
             except TimeoutError:
                 for r in open_conns:
                     if r.conn is not None:
                         r.conn.abort("close_timeout")
+        self.stop_phases["closed_s"] = round(monotonic() - t0, 3)
         for r in self.runners:
             r.station.abandon()
         self._retire(self.runners)
+        self.stop_phases["accounted_s"] = round(monotonic() - t0, 3)
+
+
+def _unanswered(tx: Any, station: StationCore) -> bool:
+    """A finished session's transaction whose start the CSMS may still answer."""
+    if tx is None:
+        return False
+    if tx.id is None:  # 1.6: StartTransaction not answered yet
+        return True
+    return not tx.acknowledged and station.has_queued("TransactionEvent")

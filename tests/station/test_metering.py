@@ -90,3 +90,21 @@ def test_ac_car_finishes_and_goes_suspended_ev() -> None:
     powers = [float(v["value"]) for m in after_full for mv in m["meterValue"]
               for v in mv["sampledValue"] if v["measurand"] == "Power.Active.Import"]
     assert powers and max(powers) == 0.0
+
+
+@pytest.mark.parametrize("version", [OcppVersion.V16, OcppVersion.V201])
+def test_a_stalled_loop_sends_one_sample_not_every_missed_one(version: OcppVersion) -> None:
+    """After a stall, sampling goes on from now (as the heartbeat does): a burst of every
+    missed sample made a starved engine's next stall longer than the last (issue 13)."""
+    action = "MeterValues" if version is OcppVersion.V16 else "TransactionEvent"
+    ex = Exchange(make(version, (session(10, 7200, kwh=40),)))
+    ex.open()
+    ex.run_until(1000)
+    before = len(ex.of(action))
+    assert before >= 10  # charging, a sample every 60 s
+    ex.now = 1000 + 600  # the loop stood still for ten sample intervals
+    ex.st.on_timer(ex.now)
+    ex.pump()
+    assert len(ex.of(action)) - before == 1
+    ex.run_until(ex.now + 60)
+    assert len(ex.of(action)) - before == 2  # and on every 60 s from the stall's end

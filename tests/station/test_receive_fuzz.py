@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fleetsim.scenario.model import OcppVersion
-from fleetsim.station.frames import Frame, parse_frame
+from fleetsim.station.frames import CallResultError, Frame, Malformed, parse_frame
 from tests.station.harness import make
 
 json_scalar = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.floats(
@@ -44,11 +44,14 @@ def test_station_receive_path_classifies_everything(raws: list[bytes], version: 
     st_.out.clear()
     rec = st_.rec
     for i, raw in enumerate(raws):
+        # every kind: a fault, a CSMS CALL, an answer to ours, a 2.1 CALLRESULTERROR
         before = (sum(rec.faults.values()), sum(rec.incoming.values()),
-                  sum(a.answered + sum(a.errors.values()) for a in rec.actions.values()))
+                  sum(a.answered + sum(a.errors.values()) for a in rec.actions.values()),
+                  sum(rec.wire.resulterrors_received.values()))
         st_.on_frame(raw, 0.1 * (i + 1))  # must not raise
         after = (sum(rec.faults.values()), sum(rec.incoming.values()),
-                 sum(a.answered + sum(a.errors.values()) for a in rec.actions.values()))
+                 sum(a.answered + sum(a.errors.values()) for a in rec.actions.values()),
+                 sum(rec.wire.resulterrors_received.values()))
         assert after != before, f"frame {raw!r} was neither counted nor answered"
         for out in st_.out:
             reply = orjson.loads(out)
@@ -56,3 +59,18 @@ def test_station_receive_path_classifies_everything(raws: list[bytes], version: 
         st_.out.clear()
     # still usable: a well-formed boot answer is processed if the boot is still in flight
     assert st_.next_wake() >= 0
+
+
+def test_a_callresulterror_must_have_all_five_fields() -> None:
+    """2.1 part 4: [5, messageId, errorCode, errorDescription, errorDetails]; the frame
+    Hypothesis found, with no errorDetails, a null description and an empty code, is a
+    malformed frame (a counted fault, never answered), not a CALLRESULTERROR."""
+    assert parse_frame(b'[5," ","",null]') == Malformed("bad_frame")
+    assert parse_frame(b'[5,"a","FormatViolation","x",null]') == Malformed("bad_frame")
+    assert parse_frame(b'[5,"a","FormatViolation","",{}]') == CallResultError(
+        "a", "FormatViolation", "")
+    st_ = make(OcppVersion.V21)
+    st_.on_frame(b'[5," ","",null]', 0.1)
+    assert st_.rec.faults["received_bad_frame"] == 1 and not st_.out
+    st_.on_frame(b'[5,"a","FormatViolation","",{}]', 0.2)
+    assert st_.rec.wire.resulterrors_received == {"2.1/FormatViolation": 1}
