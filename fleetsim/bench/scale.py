@@ -197,22 +197,29 @@ def run_once(a: argparse.Namespace, out: Path) -> dict[str, Any]:
             cmd += ["--workers", str(a.workers)]
         t0 = time.monotonic()
         with (out / "fleetsim.log").open("w") as log:
-            run = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+            run = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)  # our SIGINT handling stops it
             sampler = Sampler(psutil.Process(run.pid), watch)
             sampler.thread.start()
             limit = a.stations / a.connect_rate + a.hold + 600
             last = 0.0
-            while run.poll() is None and time.monotonic() - t0 < limit:
-                time.sleep(1.0)
-                if time.monotonic() - last >= 30:
-                    last = time.monotonic()
-                    s = sampler.samples[-1] if sampler.samples else None
-                    rss = sum(s.rss.values()) / 2**30 if s else 0.0
-                    print(f"  {time.monotonic() - t0:5.0f} s: sink holds {watch.held:,} "
-                          f"(peak {watch.peak:,}), fleetsim RSS {rss:.2f} GiB", flush=True)
-            _stop(run, 120)
-            sampler.stop.set()
-            sampler.thread.join(10)
+            try:
+                while run.poll() is None and time.monotonic() - t0 < limit:
+                    time.sleep(1.0)
+                    if time.monotonic() - last >= 30:
+                        last = time.monotonic()
+                        s = sampler.samples[-1] if sampler.samples else None
+                        rss = sum(s.rss.values()) / 2**30 if s else 0.0
+                        print(f"  {time.monotonic() - t0:5.0f} s: sink holds {watch.held:,} "
+                              f"(peak {watch.peak:,}), fleetsim RSS {rss:.2f} GiB", flush=True)
+            except KeyboardInterrupt:
+                print("bench.scale: interrupted; stopping the run (figures so far follow)",
+                      flush=True)
+                a.interrupted = True
+            finally:
+                _stop(run, 120)
+                sampler.stop.set()
+                sampler.thread.join(10)
         code = run.returncode
     finally:
         _stop(sink, 15)
@@ -266,6 +273,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--out", type=Path, default=Path("results/bench-scale"))
     a = ap.parse_args(argv)
+    a.interrupted = False
     if a.stations < 1 or a.connect_rate < 1 or a.hold < 10:
         ap.error("--stations and --connect-rate must be positive, --hold at least 10 s")
     out = a.out / time.strftime("%Y%m%dT%H%M%S")
@@ -274,6 +282,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"run {i + 1}/{a.runs}: {a.stations:,} stations at {a.connect_rate}/s, "
               f"hold {a.hold:g} s …", flush=True)
         rows.append(run_once(a, out / f"run{i + 1}"))
+        if a.interrupted:
+            break
     _print(a, rows, out)
 
 
