@@ -5,6 +5,13 @@ meter start and stop equal to 1 Wh (and, for a 2.1 V2X session, the export
 register at its first and last reading equal to the station's export start and stop); the CSMS must hold no transaction the stations
 never made; OCPP 2.x transactions must have no seqNo gaps or duplicates. Each
 difference is listed; an empty list means nothing was lost.
+
+Messages, per station and action (``messages.csv`` against the CSMS's counts): every CALL a
+station got an answer to (CALLRESULT or CALLERROR) was received by the CSMS, and the CSMS
+received no more than the station sent, so ``answered + callerror <= CSMS <= sent``. A CSMS
+that answered more CALLs than its ledger holds lost data (``message_unrecorded``); the
+range in between is CALLs in flight when a connection dropped. The per-action totals are
+in ``reconcile.json`` → ``messages``.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ TOLERANCE_WH = 1.0
 @dataclass(frozen=True, slots=True)
 class Difference:
     kind: str            # missing_in_csms, not_stopped, meter_start, meter_stop, export_start,
-                         # export_stop, unknown_to_stations,
+                         # export_stop, unknown_to_stations, message_unrecorded,
     station_id: str      # no_transaction_id, seq_no_gap, seq_no_duplicate
     transaction_id: str
     detail: str
@@ -37,6 +44,8 @@ class Reconciliation:
     transactions_stations: int
     transactions_csms: int
     differences: tuple[Difference, ...] = field(default_factory=tuple)
+    # action → stations' sent / answered / callerror and the CSMS's received, over the fleet
+    messages: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -48,7 +57,8 @@ class Reconciliation:
             kinds[d.kind] = kinds.get(d.kind, 0) + 1
         return {"ok": self.ok, "transactions_stations": self.transactions_stations,
                 "transactions_csms": self.transactions_csms, "differences_by_kind": kinds,
-                "differences": [asdict(d) for d in self.differences]}
+                "differences": [asdict(d) for d in self.differences],
+                "messages": self.messages}
 
     def write(self, results_dir: Path) -> Path:
         path = Path(results_dir) / "reconcile.json"
@@ -74,6 +84,7 @@ def reconcile(results_dir: str | Path, ledger_path: str | Path | None = None) ->
     try:
         rows = {(t.station_id, t.transaction_id): t for t in ledger.transactions()}
         anomalies = ledger.seq_no_anomalies()
+        csms_counts = {(m.station_id, m.action): m.count for m in ledger.message_counts()}
         exports: dict[tuple[str, str], list[float]] = {}
         for m in ledger.meter_values(measurand=EXPORT_REGISTER):
             if m.transaction_id is not None and m.phase is None:
@@ -115,10 +126,35 @@ def reconcile(results_dir: str | Path, ledger_path: str | Path | None = None) ->
             diffs.append(Difference("unknown_to_stations", key[0], key[1],
                                     f"the CSMS holds a transaction no station reported "
                                     f"(started {row.started_at})"))
+    messages = _messages(results_dir / "messages.csv", csms_counts, diffs)
     # refused sessions never opened a transaction (sessions.csv → refused, no transaction_id)
     opened = sum(1 for s in sessions if s["transaction_id"] or not s.get("refused"))
     return Reconciliation(transactions_stations=opened, transactions_csms=len(rows),
-                          differences=tuple(diffs))
+                          differences=tuple(diffs), messages=messages)
+
+
+def _messages(path: Path, csms: dict[tuple[str, str], int],
+              diffs: list[Difference]) -> dict[str, dict[str, int]]:
+    """Per-action totals of both sides; a CALL answered but not in the ledger is a difference."""
+    if not path.exists():  # an older results folder: transactions only
+        return {}
+    totals: dict[str, dict[str, int]] = {}
+    with open(path, newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            sid, action = row["station_id"], row["action"]
+            sent, answered = int(row["sent"] or 0), int(row["answered"] or 0)
+            errors = int(row["callerror"] or 0)
+            got = csms.get((sid, action), 0)
+            t = totals.setdefault(action, {"sent": 0, "answered": 0, "callerror": 0, "csms": 0})
+            t["sent"] += sent
+            t["answered"] += answered
+            t["callerror"] += errors
+            t["csms"] += got
+            if got < answered + errors:
+                diffs.append(Difference("message_unrecorded", sid, "",
+                                        f"{action}: the CSMS answered {answered + errors} "
+                                        f"and holds {got}"))
+    return dict(sorted(totals.items()))
 
 
 def _export_differences(s: dict[str, str], registers: Any) -> list[Difference]:

@@ -35,6 +35,10 @@ def test_a_clean_run_reconciles_with_no_differences(run_dir: Path) -> None:
     assert r.transactions_stations > 10
     assert r.ok, r.differences
     assert r.transactions_csms == r.transactions_stations
+    # every action, counted on both sides: a clean run loses nothing and sends nothing twice
+    assert {"BootNotification", "StatusNotification", "TransactionEvent"} <= set(r.messages)
+    for action, t in r.messages.items():
+        assert t["answered"] + t["callerror"] == t["csms"] == t["sent"], (action, t)
 
 
 def test_a_ledger_that_lost_data_is_listed_and_fails(run_dir: Path, tmp_path: Path) -> None:
@@ -49,13 +53,16 @@ def test_a_ledger_that_lost_data_is_listed_and_fails(run_dir: Path, tmp_path: Pa
             "(SELECT transaction_id FROM transactions ORDER BY transaction_id LIMIT 1)")
         db.execute("UPDATE transactions SET stopped_at = NULL WHERE transaction_id = "
                    "(SELECT transaction_id FROM transactions ORDER BY transaction_id DESC LIMIT 1)")
+        db.execute("UPDATE messages SET count = count - 1 WHERE action = 'BootNotification'")
         db.execute("INSERT INTO transactions SELECT ocpp_version, station_id, 'ghost', evse_id, "
                    "connector_id, id_tag, id_tag_status, meter_start_wh, meter_stop_wh, "
                    "started_at, stopped_at, stop_reason, events, last_seq_no, missing_seq_nos, "
                    "offline_events FROM transactions LIMIT 1")
     r = reconcile(run_dir, ledger)
     kinds = {d.kind for d in r.differences}
-    assert {"missing_in_csms", "meter_stop", "not_stopped", "unknown_to_stations"} <= kinds
+    assert {"missing_in_csms", "meter_stop", "not_stopped", "unknown_to_stations",
+            "message_unrecorded"} <= kinds
+    assert r.messages["BootNotification"]["csms"] == r.messages["BootNotification"]["sent"] - 30
     assert any(d.station_id == sid and d.transaction_id == tid for d in r.differences)
     cli = subprocess.run([sys.executable, "-m", "fleetsim", "reconcile", str(run_dir),
                           "--ledger", str(ledger)], capture_output=True, text=True, cwd=ROOT,
