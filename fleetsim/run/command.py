@@ -105,9 +105,13 @@ def _reconcile(embedded: bool, path: Path, out: TextIO) -> bool:
 
     r = reconcile(path)
     r.write(path)
+    calls = sum(t["sent"] for t in r.messages.values())
+    if r.messages_unrecorded:
+        print(f"note  reconcile: {len(r.messages_unrecorded)} station/action counts the CSMS "
+              f"answered but does not hold (reconcile.json → messages_unrecorded)", file=out)
     if r.ok:
-        print(f"reconcile: all {r.transactions_stations} transactions match the CSMS ledger",
-              file=out)
+        print(f"reconcile: all {r.transactions_stations} transactions match the CSMS ledger; "
+              f"{calls:,} CALLs of {len(r.messages)} actions counted on both sides", file=out)
         return True
     print(f"FAIL  reconcile: {len(r.differences)} differences between the stations and the "
           f"CSMS ledger (see {path / 'reconcile.json'}, or: fleetsim reconcile {path})",

@@ -34,6 +34,7 @@ def test_a_clean_run_reconciles_with_no_differences(run_dir: Path) -> None:
     r = reconcile(run_dir)
     assert r.transactions_stations > 10
     assert r.ok, r.differences
+    assert not r.messages_unrecorded, r.messages_unrecorded
     assert r.transactions_csms == r.transactions_stations
     # every action, counted on both sides: a clean run loses nothing and sends nothing twice
     assert {"BootNotification", "StatusNotification", "TransactionEvent"} <= set(r.messages)
@@ -60,8 +61,9 @@ def test_a_ledger_that_lost_data_is_listed_and_fails(run_dir: Path, tmp_path: Pa
                    "offline_events FROM transactions LIMIT 1")
     r = reconcile(run_dir, ledger)
     kinds = {d.kind for d in r.differences}
-    assert {"missing_in_csms", "meter_stop", "not_stopped", "unknown_to_stations",
-            "message_unrecorded"} <= kinds
+    assert {"missing_in_csms", "meter_stop", "not_stopped", "unknown_to_stations"} <= kinds
+    assert len(r.messages_unrecorded) == 30  # every station's boot, reported
+    assert {d.kind for d in r.messages_unrecorded} == {"message_unrecorded"}
     assert r.messages["BootNotification"]["csms"] == r.messages["BootNotification"]["sent"] - 30
     assert any(d.station_id == sid and d.transaction_id == tid for d in r.differences)
     cli = subprocess.run([sys.executable, "-m", "fleetsim", "reconcile", str(run_dir),
