@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import socket
 import ssl
 from time import monotonic
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,8 @@ from fleetsim.transport.connection import StationConnection, tls_detail
 
 if TYPE_CHECKING:
     from fleetsim.transport.engine import Engine
+
+IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)  # Linux >= 4.2
 
 __all__ = ["StationRunner"]
 
@@ -134,12 +137,10 @@ class StationRunner:
                 return
             kwargs["ssl"] = ctx or ssl.create_default_context()
             kwargs["server_hostname"] = u.host
-        if self.source:
-            kwargs["local_addr"] = (self.source, 0)
         eng.attempts += 1
         self._connect_t0 = monotonic()
         try:
-            await asyncio.wait_for(loop.create_connection(lambda: conn, u.host, u.port, **kwargs),
+            await asyncio.wait_for(self._open_tcp(loop, conn, u.host, u.port, kwargs),
                                    eng.connect_timeout_s)
         except (OSError, TimeoutError, ssl.SSLError) as exc:
             self.conn = None
@@ -149,6 +150,31 @@ class StationRunner:
             return
         # the WebSocket handshake must finish within the connect timeout too
         loop.call_later(eng.connect_timeout_s, self._handshake_deadline, conn)
+
+    async def _open_tcp(self, loop: asyncio.AbstractEventLoop, conn: StationConnection,
+                        host: str, port: int, kwargs: dict[str, Any]) -> None:
+        """TCP (and TLS) to the CSMS; from the station's source address if it has one.
+
+        A source address is bound with ``IP_BIND_ADDRESS_NO_PORT``: the kernel then picks
+        the local port at connect time, unique per destination, instead of at bind time,
+        unique per address. Binding first made every connect search the address's whole
+        port range: at ~56,000 stations over four addresses the engines spent 83 % of their
+        CPU in the kernel and the ramp stopped (issue 13)."""
+        if not self.source:
+            await loop.create_connection(lambda: conn, host, port, **kwargs)
+            return
+        infos = await loop.getaddrinfo(host, port, family=socket.AF_INET,
+                                       type=socket.SOCK_STREAM)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+            sock.bind((self.source, 0))
+            await loop.sock_connect(sock, infos[0][4])
+            await loop.create_connection(lambda: conn, sock=sock, **kwargs)
+        except BaseException:
+            sock.close()
+            raise
 
     def _handshake_deadline(self, conn: StationConnection) -> None:
         if conn is self.conn and not conn.opened and conn.transport is not None:
