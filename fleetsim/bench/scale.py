@@ -223,6 +223,9 @@ def run_once(a: argparse.Namespace, out: Path) -> dict[str, Any]:
         code = run.returncode
     finally:
         _stop(sink, 15)
+    (out / "samples.json").write_text(json.dumps(
+        [{"t": round(x.t, 2), "held": x.held, "rss": x.rss, "pss": x.pss, "cpu_s": x.cpu_s,
+          "box_busy_s": x.box_busy_s} for x in sampler.samples]))  # every sample, to re-read
     return _figures(a, out, watch, sampler.samples, code)
 
 
@@ -236,12 +239,15 @@ def _figures(a: argparse.Namespace, out: Path, watch: SinkWatch, samples: list[S
     ramp_s = (watch.full_t - watch.first_t) if watch.full_t and watch.first_t else None
     # steady state: 10 s after 99.9 % were held, while they still were (the fleet held;
     # not the stop); a ramp that never got there: the samples holding the most
-    top = max((s.held for s in samples), default=0)
-    floor = 0.999 * a.stations if watch.full_t else top
+    # (only samples with every role of the run alive: not its stop, when workers have quit)
+    roles = set().union(*(s.rss for s in samples)) if samples else set()
+    whole = [s for s in samples if roles <= set(s.rss)] or samples
+    top = max((s.held for s in whole), default=0)
+    floor = 0.999 * a.stations if watch.full_t else 0.98 * top
     t_lo = (watch.full_t or 0.0) + 10
-    steady = [s for s in samples if s.t >= t_lo and s.held >= floor] or \
-        [s for s in samples if s.held >= top]
-    with_pss = [s for s in samples if s.pss]
+    steady = [s for s in whole if s.t >= t_lo and s.held >= floor] or \
+        [s for s in whole if s.held >= 0.98 * top]
+    with_pss = [s for s in whole if s.pss]
     full = [s for s in steady if s.pss] or \
         [max(with_pss, key=lambda s: (s.held, sum(s.rss.values())))] if with_pss else steady
     mem = max(full, key=lambda s: sum(s.rss.values())) if full else Sample(0, 0)
