@@ -16,9 +16,7 @@ was *due*, so a slow CSMS that makes messages queue is charged for the wait
 
 from __future__ import annotations
 
-import heapq
-import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from fleetsim.drivers.session import Session, StationPlan, Vehicle
@@ -42,11 +40,13 @@ from fleetsim.station.frames import (
     parse_frame,
 )
 from fleetsim.station.message_ids import message_ids
+from fleetsim.station.security import after_outage
+from fleetsim.station.timers import StationTimers
 
 __all__ = ["Payload", "StationCore"]
 
 
-class StationCore(CallChannel):
+class StationCore(StationTimers, CallChannel):
     """Version-independent machinery; subclasses implement the protocol steps."""
 
     version_prefix = ""  # "1.6/", "2.0.1/", "2.1/"
@@ -80,11 +80,8 @@ class StationCore(CallChannel):
         self.tx_count = 0
         self.finished_sessions: list[dict[str, Any]] = []
         self._init_channel(ids if ids is not None else message_ids(spec, config.message_ids))
-        self.now = 0.0  # engine time of the call being handled
+        self._init_timers()
         self._ready_since = 0.0  # when the station could last start sending (open / booted)
-        self._timers: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
-        self._seq = itertools.count()
-        self._gen: dict[str, int] = {}
         # the sessions, planned a window at a time (or the plan's fixed tuple)
         self.feed = plan.feed if plan.feed is not None else SessionFeed.of(plan.sessions)
         self.first_vehicle: Vehicle | None = None
@@ -127,11 +124,7 @@ class StationCore(CallChannel):
             self._resume(now)
         else:
             self.boot(now)
-        outage = self.cfg.outage_event_s
-        if outage and self.boots and now - self._offline_since > outage / self.cfg.interval_factor:
-            from fleetsim.station.security import after_outage
-
-            after_outage(self, now, now - self._offline_since)
+        after_outage(self, now, self._offline_since)
         self._pump(now)
 
     def on_close(self, now: float, kind: str = "connection_lost") -> None:
@@ -167,17 +160,13 @@ class StationCore(CallChannel):
         self.on_timer(now)
 
     def on_timer(self, now: float) -> None:
-        self.now = now
-        timers = self._timers
-        while timers and timers[0][0] <= now:
-            t, _, fn, args = heapq.heappop(timers)
-            fn(t, *args)
+        self.run_due(now)
         if self._inflight is not None and now >= self._inflight_deadline:
             self._overdue(self._inflight, now)
         self._pump(now)
 
     def next_wake(self) -> float:
-        t = self._timers[0][0] if self._timers else float("inf")
+        t = self.next_timer()
         return t if t < self._inflight_deadline else self._inflight_deadline
 
     @property
@@ -208,7 +197,7 @@ class StationCore(CallChannel):
     def stop(self, now: float) -> None:
         """End the run: stop open transactions; the engine closes once :attr:`idle`."""
         self.stopping = True
-        self._timers.clear()
+        self.clear_timers()
         for c in self.connectors:
             if c.session is not None:
                 self.end_session(c, now, reason="Local")
@@ -220,25 +209,6 @@ class StationCore(CallChannel):
 
     def _on_call(self, frame: Call, now: float) -> None:
         answer_call(self, frame, now)
-
-    # ------------------------------------------------------------------ timers
-    def at(self, t: float, fn: Callable[..., None], *args: Any, name: str | None = None) -> None:
-        """Run ``fn(t, *args)`` at engine time ``t``; a ``name`` replaces the previous timer."""
-        if name is not None:
-            gen = self._gen[name] = self._gen.get(name, 0) + 1
-            heapq.heappush(self._timers, (t, next(self._seq), self._named, (name, gen, fn, args)))
-        else:
-            heapq.heappush(self._timers, (t, next(self._seq), fn, args))
-
-    def _named(self, t: float, name: str, gen: int, fn: Callable[..., None],
-               args: tuple[Any, ...]) -> None:
-        if self._gen.get(name) == gen:
-            fn(t, *args)
-
-    def _cancel(self, name: str) -> None:
-        self._gen[name] = self._gen.get(name, 0) + 1
-
-    cancel_timer = _cancel
 
     # ------------------------------------------------------------------ boot & heartbeat
     def boot(self, now: float) -> None:
@@ -334,10 +304,7 @@ class StationCore(CallChannel):
         if not self.has_queued("Heartbeat"):
             # a station does not pile up heartbeats behind one the CSMS has not answered
             self.call("Heartbeat", _empty, t)
-        nxt = t + self.heartbeat_wall_s
-        if nxt <= self.now:  # after a stall, beat on from now: never a burst of missed beats
-            nxt = self.now + self.heartbeat_wall_s
-        self.at(nxt, self._heartbeat, name="heartbeat")
+        self.at(self.next_tick(t, self.heartbeat_wall_s), self._heartbeat, name="heartbeat")
 
     def _beat_again(self, _payload: Payload, now: float) -> None:
         self._heartbeat(now)
@@ -452,10 +419,8 @@ class StationCore(CallChannel):
         after ``t`` in wall seconds. After a stall (a starved loop) it samples on from now,
         as the heartbeat beats on: a burst of every missed sample made each stall longer
         than the last (issue 13)."""
-        nxt = t + self.meter_wall_s
-        if nxt <= self.now:
-            nxt = self.now + self.meter_wall_s
-        self.at(nxt, self.meter_loop, c, name=f"meter{c.connector_id}")
+        self.at(self.next_tick(t, self.meter_wall_s), self.meter_loop, c,
+                name=f"meter{c.connector_id}")
 
     def advance(self, c: Connector, t: float) -> None:
         was_full = c.full

@@ -67,10 +67,14 @@ def security_event(st: StationCore, t: float, kind: str, tech_info: str | None =
     st.call("SecurityEventNotification", const(p), t)
 
 
-def after_outage(st: StationCore, t: float, offline_wall_s: float) -> None:
-    """Back after an outage longer than ``outage_event_s``: a security event, sent once the
-    boot is accepted (queued like every event while not booted), or at once on a resume."""
-    security_event(st, t, OUTAGE_EVENT, f"offline {offline_wall_s * st.clock.factor:.0f} s")
+def after_outage(st: StationCore, t: float, offline_since: float) -> None:
+    """Back (at ``t``) from offline since ``offline_since``: after an outage longer than
+    ``outage_event_s``, a security event, sent once the boot is accepted (queued like
+    every event while not booted), or at once on a resume."""
+    outage = st.cfg.outage_event_s
+    offline_wall_s = t - offline_since
+    if outage and st.boots and offline_wall_s > outage / st.cfg.interval_factor:
+        security_event(st, t, OUTAGE_EVENT, f"offline {offline_wall_s * st.clock.factor:.0f} s")
 
 
 def note_connect_failure(st: StationCore, kind: str, detail: str | None, now: float) -> None:
