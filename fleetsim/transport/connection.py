@@ -282,6 +282,9 @@ class StationConnection(asyncio.Protocol):
             return
         if self.compression and not self.ws.extensions:
             self.station.rec.fault("compression_refused")  # RFC 7692: it may; we count it
+        # websockets' parser keeps the upgrade response alive for the connection's life
+        # (a local of its generator); its headers are ~2 KiB a station and read by no one
+        response.headers.clear()
         self.opened = True
         self._on_open()
 

@@ -33,14 +33,14 @@ _INF = float("inf")
 class StationRunner:
     """Owns a station core's connection and timer handle for the engine."""
 
-    __slots__ = ("_attempts", "_connect_t0", "_handle", "_reboot_s", "_wait_s", "_wake_at",
-                 "closing", "conn",
-                 "connected_once", "engine", "rng", "shaper", "source", "station", "uri")
+    __slots__ = ("_attempts", "_connect_t0", "_handle", "_reboot_s", "_rng", "_wait_s",
+                 "_wake_at", "closing", "conn", "connected_once", "engine", "shaper", "source",
+                 "station", "uri")
 
     def __init__(self, engine: Engine, station: StationCore, uri: str, source: str | None) -> None:
         self.engine, self.station, self.uri, self.source = engine, station, uri, source
         self.conn: StationConnection | None = None
-        self.rng = station.spec.stream(5)  # backoff jitter: seeded, per station
+        self._rng: Any = None  # backoff jitter: the station's stream 5, made at first need
         self.closing = False
         self.connected_once = False
         self._attempts = 0
@@ -51,6 +51,14 @@ class StationRunner:
         self._wake_at = _INF
         self._reboot_s: float | None = None  # a reset: reconnect after this long, no backoff
         self._connect_t0 = 0.0  # when this connect attempt began (TCP connect)
+
+    @property
+    def rng(self) -> Any:
+        """The backoff jitter's seeded stream, made at the first reconnect: a numpy
+        Generator is ~0.8 KiB, and most stations of a healthy run never retry."""
+        if self._rng is None:
+            self._rng = self.station.spec.stream(5)
+        return self._rng
 
     @property
     def attempts(self) -> int:
