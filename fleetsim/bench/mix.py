@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import multiprocessing as mp
 import random
 import statistics
@@ -34,7 +35,12 @@ from typing import Any
 import orjson
 import psutil
 
-__all__ = ["PROFILES", "Profile", "main", "plan_sessions"]
+from fleetsim.drivers.session import Session, Vehicle
+from fleetsim.drivers.window import SessionFeed
+
+_CAR = Vehicle(name="bench_bev", battery_kwh=1000, ac_phases=3, ac_max_a=16)
+
+__all__ = ["PROFILES", "BenchFeed", "Profile", "main"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,25 +58,50 @@ PROFILES = {
 }
 
 
-def plan_sessions(p: Profile, index: int, horizon_s: float) -> tuple[Any, ...]:
-    """Station ``index``'s sessions (two connectors), seeded by the index: gap, stay, gap…
+class BenchFeed(SessionFeed):
+    """Station ``index``'s sessions (two connectors) in arrival order: gap, stay, gap…,
+    drawn one session ahead per connector, as a run's window planner hands them out.
 
+    A run never holds its sessions as objects (``drivers/window.py``: columns, two
+    windows at most), so neither does the bench: an up-front tuple of the whole
+    horizon cost ~2.5 KiB a station that no run pays. Each session's draws are seeded
+    by (station, connector, session number), so the plan is the same on every run.
     The first arrival falls anywhere in one cycle, so the fleet is not phase-locked and
     a short window sees starts, readings and stops in their steady-state mix."""
-    from fleetsim.drivers.session import Session, Vehicle
 
-    car = Vehicle(name="bench_bev", battery_kwh=1000, ac_phases=3, ac_max_a=16)
-    rng = random.Random(index)
-    out = []
-    for connector in (1, 2):
-        t = rng.uniform(0.0, p.gap_s[1] + p.dwell_s[1])
-        while t < horizon_s:
-            stay = rng.uniform(*p.dwell_s)
-            out.append(Session(station_index=index, connector_id=connector, arrival_s=t,
-                               departure_s=t + stay, energy_kwh=500.0,
-                               id_tag=f"{index:08X}", vehicle=car, soc_start=0.1))
-            t += stay + rng.uniform(*p.gap_s)
-    return tuple(sorted(out, key=lambda s: s.arrival_s))
+    __slots__ = ("_ahead", "_n", "_p")
+
+    def __init__(self, p: Profile, index: int) -> None:
+        super().__init__(None, 0, index)
+        self._p = p
+        self.planned_until_s = math.inf
+        self._n = [0, 0]  # sessions drawn per connector
+        self._ahead = [self._draw(c, 0, -1.0) for c in (1, 2)]
+
+    def _draw(self, connector: int, k: int, after_s: float) -> Session:
+        p = self._p
+        rng = random.Random((self.station_index * 4 + connector) * 1_000_003 + k)
+        t = (rng.uniform(0.0, p.gap_s[1] + p.dwell_s[1]) if after_s < 0
+             else after_s + rng.uniform(*p.gap_s))
+        return Session(station_index=self.station_index, connector_id=connector,
+                       arrival_s=t, departure_s=t + rng.uniform(*p.dwell_s),
+                       energy_kwh=500.0, id_tag=f"{self.station_index:08X}", vehicle=_CAR,
+                       soc_start=0.1)
+
+    def next(self) -> Session | None:
+        a = self._ahead
+        i = 0 if a[0].arrival_s <= a[1].arrival_s else 1
+        s = a[i]
+        self._n[i] += 1
+        a[i] = self._draw(i + 1, self._n[i], s.departure_s)
+        return s
+
+    def peek_vehicle(self) -> Vehicle | None:
+        return _CAR
+
+    def skip_before(self, t_s: float) -> None:
+        while min(s.arrival_s for s in self._ahead) < t_s:
+            self.next()
 
 
 # ---------------------------------------------------------------- the capturing ack server
@@ -144,7 +175,7 @@ async def _full(url: str, p: Profile, n: int, seconds: float, profile: bool,
         spec = StationSpec(index=i, station_id=f"M{i:06d}", version=OcppVersion.V16,
                            connectors=2, archetype="bench", seed=0)
         plan = StationPlan(station_index=i, archetype="bench", evse=Evse(11000),
-                           sessions=plan_sessions(p, i, horizon))
+                           sessions=(), feed=BenchFeed(p, i))
         stations.append(STATION_CLASSES[spec.version](spec, plan, clock=clock, recorder=rec,
                                                       config=cfg))
     engine = Engine(stations, [f"{url}/M{i:06d}" for i in range(n)], recorder=rec,

@@ -6,11 +6,13 @@ server: the same stations, the same actions, byte for byte. No timing is asserte
 
 from __future__ import annotations
 
+import itertools
+import tracemalloc
 from collections import Counter
 
 import orjson
 
-from fleetsim.bench.mix import PROFILES, measure, plan_sessions
+from fleetsim.bench.mix import PROFILES, BenchFeed, measure
 
 
 def test_bare_client_replays_the_full_stacks_frames_byte_for_byte() -> None:
@@ -33,11 +35,31 @@ def test_bare_client_replays_the_full_stacks_frames_byte_for_byte() -> None:
     assert {"MeterValues", "StatusNotification", "Heartbeat", "StartTransaction"} <= set(replayed)
 
 
-def test_the_session_plan_is_seeded_by_the_station() -> None:
-    p = PROFILES["realistic"]
-    a, b = plan_sessions(p, 7, 3600), plan_sessions(p, 7, 3600)
-    assert a == b and a != plan_sessions(p, 8, 3600)
-    stays = [s.departure_s - s.arrival_s for s in a]
+def _plan(index: int, until_s: float) -> list[tuple[int, float, float]]:
+    feed, out = BenchFeed(PROFILES["realistic"], index), []
+    while (s := feed.next()) is not None and s.arrival_s < until_s:
+        out.append((s.connector_id, s.arrival_s, s.departure_s))
+    return out
+
+
+def test_the_session_plan_is_seeded_by_the_station_and_drawn_lazily() -> None:
+    a = _plan(7, 3600)
+    assert a == _plan(7, 3600) and a != _plan(8, 3600)
+    assert [t for _, t, _ in a] == sorted(t for _, t, _ in a)  # in arrival order
+    stays = [d - t for _, t, d in a]
     assert min(stays) >= 60 and max(stays) <= 120
-    assert Counter(s.connector_id for s in a).keys() == {1, 2}
-    assert orjson.dumps([s.arrival_s for s in a]) == orjson.dumps(sorted(s.arrival_s for s in a))
+    for c in (1, 2):  # one car at a time per connector, gaps of 15-30 s between them
+        mine = [(t, d) for k, t, d in a if k == c]
+        gaps = [t2 - d1 for (_, d1), (t2, _) in itertools.pairwise(mine)]
+        assert len(mine) > 20 and min(gaps) >= 15 and max(gaps) <= 30
+    # a station holds one planned session per connector, not the run's
+    feed = BenchFeed(PROFILES["realistic"], 7)
+    tracemalloc.start()
+    try:
+        held0 = tracemalloc.get_traced_memory()[0]
+        for _ in range(1000):
+            feed.next()
+        grown = tracemalloc.get_traced_memory()[0] - held0
+    finally:
+        tracemalloc.stop()
+    assert grown < 2048, grown  # 1,000 sessions held as objects would be ~200 KiB
