@@ -1,10 +1,11 @@
 """Merge the engine processes' folders of one run into the standard results folder.
 
-Every engine child of a Locust run writes ``<run>/workers/<tag>/``: intervals
-(indexed by whole seconds since the run's common origin), finished sessions,
-and at the end its exact :class:`Recorder` (``recorder.json``) and facts
-(``worker.json``). The merge adds histograms and counters exactly — not Locust's
-rounded statistics — so counts and percentiles are those of one big engine.
+Every engine child of a Locust run writes ``<run>/workers/<tag>/``
+(:mod:`fleetsim.run.worker_folder`): intervals (indexed by whole seconds since the
+run's common origin), finished sessions, and at the end its exact :class:`Recorder`
+(``recorder.json``) and facts (``worker.json``). The merge adds histograms and counters
+exactly — not Locust's rounded statistics — so counts and percentiles are those of one
+big engine.
 
 Workers on other hosts send their folders to the master over Locust's messages
 (:mod:`fleetsim.locust_adapter.transfer`); one that could not can be copied beside
@@ -20,7 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,10 +40,11 @@ from fleetsim.run.overload import (
 )
 from fleetsim.run.results import ResultsFolder
 from fleetsim.run.summary import WorkerFigures, build_summary, workers_generator
+from fleetsim.run.worker_folder import read_lines, worker_dirs
 from fleetsim.scenario import load_scenario, station_spec
 from fleetsim.scenario.model import Scenario
 
-__all__ = ["LIVENESS_FILE", "MergeOutcome", "liveness_warnings", "merge_run", "worker_dirs"]
+__all__ = ["LIVENESS_FILE", "MergeOutcome", "liveness_warnings", "merge_run"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,23 +53,6 @@ class MergeOutcome:
     summary: dict[str, Any]
     workers: int
 
-
-def worker_dirs(run: Path) -> list[Path]:
-    """``<run>/workers/*`` that an engine child wrote, sorted by tag."""
-    base = run / "workers"
-    return sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
-
-
-def _lines(path: Path) -> Iterator[dict[str, Any]]:
-    if not path.exists():
-        return
-    with open(path, "rb") as f:
-        for line in f:
-            if line.strip():
-                try:
-                    yield orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    continue  # a line cut short by a killed process
 
 LIVENESS_FILE = "locust_workers.json"  # the Locust master's record of silent workers
 
@@ -113,14 +98,14 @@ def merge_run(run: Path, s: Scenario, *, started_at: str = "",
     traces: list[EngineTrace] = []
     for d in dirs:
         trace = EngineTrace(d.name)
-        for wire in _lines(d / "intervals.jsonl"):
+        for wire in read_lines(d / "intervals.jsonl"):
             results.add_interval_wire(wire)
             trace.add(int(wire["index"]), wire["gauges"])
         traces.append(trace)
         info_only = _info(d / "worker.json")
         episodes += engine_episodes(trace, info_only, host=(info_only or {}).get("host"))
-        results.add_sessions(_lines(d / "sessions.jsonl"))
-        results.add_messages(_lines(d / "messages.jsonl"))
+        results.add_sessions(read_lines(d / "sessions.jsonl"))
+        results.add_messages(read_lines(d / "messages.jsonl"))
         rec_file, info_file = d / "recorder.json", d / "worker.json"
         if not (rec_file.exists() and info_file.exists()):
             missing.append(d.name)
