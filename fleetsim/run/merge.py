@@ -44,7 +44,8 @@ from fleetsim.run.worker_folder import read_lines, worker_dirs
 from fleetsim.scenario import load_scenario, station_spec
 from fleetsim.scenario.model import Scenario
 
-__all__ = ["LIVENESS_FILE", "MergeOutcome", "liveness_warnings", "merge_run"]
+__all__ = ["IN_PROCESS_ROLE", "LIVENESS_FILE", "MergeOutcome", "cpu_section", "liveness_warnings",
+           "merge_run"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,7 @@ class MergeOutcome:
     workers: int
 
 
+IN_PROCESS_ROLE = "in-process"  # run_cpu.json's role when the engine ran in the sampling process
 LIVENESS_FILE = "locust_workers.json"  # the Locust master's record of silent workers
 
 
@@ -146,9 +148,13 @@ def merge_run(run: Path, s: Scenario, *, started_at: str = "",
     for i in sorted(started):
         v = station_spec(s, i).version.value
         versions[v] = versions.get(v, 0) + 1
+    # the fleet's per-second total, or one engine's own maximum if that saw more (between
+    # two samples): with one engine, exactly that engine's figure
+    connected_max = max(max(connected.values(), default=0.0),
+                        *(float(f.info.get("connected_max") or 0) for f in figures), 0.0)
     summary = build_summary(s, rec=merged, versions=versions,
                             planned=max(s.stations.count, len(started)),
-                            connected_max=round(max(connected.values(), default=0.0)),
+                            connected_max=round(connected_max),
                             booted=len(booted), wall_s=wall, started_at=started_at,
                             failure=failure, generator=generator,
                             csms_restarts=csms_restarts, interrupted=interrupted)
@@ -183,12 +189,18 @@ def _info(path: Path) -> dict[str, Any] | None:
 def cpu_section(figures: Sequence[WorkerFigures], cpu_file: Mapping[str, Any],
                 cores: int) -> dict[str, Any]:
     """Every fleetsim process's CPU (each its average over its own life, % of one core),
-    their sum, and the whole box's (% of all cores) over the run and per second."""
+    their sum, and the whole box's (% of all cores) over the run and per second.
+
+    ``cpu_file`` is the sampling process's ``run_cpu.json``: the Locust master's (``role``
+    ``master``), or the in-process run's own, which holds its engine (no master then)."""
     engines = {f.tag: f.cpu_percent for f in figures}
     workers = {f.tag: float(f.info["locust_cpu_percent"]) for f in figures
                if f.info.get("locust_cpu_percent") is not None}
     master = cpu_file.get("process_cpu_percent")
-    total = sum(engines.values()) + sum(workers.values()) + float(master or 0.0)
+    if cpu_file.get("role") == IN_PROCESS_ROLE:  # the engine ran in that process: count it once
+        total, master = float(master or 0.0), None
+    else:
+        total = sum(engines.values()) + sum(workers.values()) + float(master or 0.0)
     per_s = list(cpu_file.get("box_per_s") or ())
     return {"cores": cores, "fleetsim_cpu_percent": round(total, 1),
             "fleetsim_share_of_box_percent": round(total / cores, 1),
