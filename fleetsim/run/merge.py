@@ -1,11 +1,12 @@
 """Merge the engine processes' folders of one run into the standard results folder.
 
-Every engine child of a Locust run writes ``<run>/workers/<tag>/``
-(:mod:`fleetsim.run.worker_folder`): intervals (indexed by whole seconds since the
-run's common origin), finished sessions, and at the end its exact :class:`Recorder`
-(``recorder.json``) and facts (``worker.json``). The merge adds histograms and counters
-exactly — not Locust's rounded statistics — so counts and percentiles are those of one
-big engine.
+Every engine writes ``<run>/workers/<tag>/`` (:mod:`fleetsim.run.worker_folder`): the
+child behind each Locust worker, and the one engine of an in-process run (``fleetsim
+run --workers 0``), whose results come from here too. Intervals (indexed by whole
+seconds since the run's common origin), finished sessions, and at the end its exact
+:class:`Recorder` (``recorder.json``) and facts (``worker.json``). The merge adds
+histograms and counters exactly — not Locust's rounded statistics — so counts and
+percentiles are those of one big engine.
 
 Workers on other hosts send their folders to the master over Locust's messages
 (:mod:`fleetsim.locust_adapter.transfer`); one that could not can be copied beside

@@ -46,6 +46,8 @@ class WorkerFolder:
             tx = r.get("tx")
             row = {k: v for k, v in r.items() if k != "tx"}
             row["transaction_id"] = getattr(tx, "id", None) if tx is not None else None
+            # did the CSMS take the session? 1.6: a transactionId came back; 2.x: its
+            # TransactionEvent Started was answered
             row["csms_acknowledged"] = bool(getattr(tx, "acknowledged", False))
             out += orjson.dumps(row, default=str) + b"\n"
         self._sessions.write(out)
