@@ -32,6 +32,7 @@ from fleetsim.live.figures import EngineFeed
 from fleetsim.locust_adapter.sampler import SampleRecorder
 from fleetsim.locust_adapter.wire import SAMPLE_PERIOD_S, RunContext, decode, encode
 from fleetsim.metrics.recorder import IntervalStats
+from fleetsim.run.station_setup import station_config
 from fleetsim.run.worker_folder import WorkerFolder, engine_facts
 from fleetsim.scenario import build_fleet, parse_scenario, parse_version
 from fleetsim.scenario.model import Scenario
@@ -64,8 +65,6 @@ class EngineChild:
     def __init__(self, ctx: RunContext, send: Callable[[bytes], None], tag: str) -> None:
         self.ctx, self.send, self.tag = ctx, send, tag
         s = self.s = parse_scenario(dict(ctx.scenario), file=ctx.scenario_file)
-        from fleetsim.run.standalone import station_config
-
         self.cfg = station_config(s)
         self.rec = SampleRecorder()
         epoch = s.clock.epoch

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fleetsim.drivers.registry import fleet_feeds, fleet_tags, swap_archetypes
+from fleetsim.drivers.registry import fleet_feeds, fleet_tags
 from fleetsim.exceptions import FleetsimError
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.run.csms_restart import csms_restarts
@@ -29,52 +29,23 @@ from fleetsim.run.merge import IN_PROCESS_ROLE, merge_run
 from fleetsim.run.overload import BoxCpu
 from fleetsim.run.progress import ProgressLine
 from fleetsim.run.results import ResultsFolder, run_dir
+from fleetsim.run.station_setup import station_config
 from fleetsim.run.worker_folder import IN_PROCESS_TAG, WorkerFolder, engine_facts
 from fleetsim.scenario.fleet import build_fleet
 from fleetsim.scenario.model import OcppVersion, Scenario
-from fleetsim.scenario.security import security_profile
 from fleetsim.security.client import engine_security
-from fleetsim.station import STATION_CLASSES, Clock, StationConfig
+from fleetsim.station import STATION_CLASSES, Clock
 from fleetsim.station.clock import iso_ms
 from fleetsim.transport.engine import Engine, EngineOptions, EngineReport
 from fleetsim.transport.faults import FaultInjector
 
-__all__ = ["RunOutcome", "csms_urls", "embedded_csms", "run_scenario", "run_tags",
-           "station_config"]
+__all__ = ["RunOutcome", "csms_urls", "embedded_csms", "run_scenario", "run_tags"]
 
 
 @dataclass(frozen=True, slots=True)
 class RunOutcome:
     path: Path
     summary: dict[str, Any]
-
-
-def station_config(s: Scenario) -> StationConfig:
-    closed_loop = s.ocpp.heartbeat_interval_s == 0
-    return StationConfig(vendor=s.stations.vendor, model=s.stations.model,
-                         closed_loop_heartbeat=closed_loop,
-                         meter_interval_s=s.ocpp.meter_interval_s,
-                         interval_factor=s.clock.interval_factor,
-                         heartbeat_interval_s=s.ocpp.heartbeat_interval_s or None,
-                         measurands=s.ocpp.measurands, authorize=s.ocpp.authorize,
-                         offline_tx_unknown_id=s.ocpp.allow_offline_tx_for_unknown_id,
-                         call_timeout_wall_s=s.csms.call_timeout_s, strict=s.ocpp.strict,
-                         v2x_share=s.ocpp.v2x_share, event_stream_s=s.ocpp.event_stream_s,
-                         iso15118_share=s.ocpp.iso15118_share, pnc_share=s.ocpp.pnc_share,
-                         iso15118_from_vehicles=s.ocpp.iso15118_from_vehicles,
-                         local_auth_share=s.ocpp.local_auth_share,
-                         security_events_per_day=s.ocpp.security_events_per_day,
-                         notify_events_per_day=s.ocpp.notify_events_per_day,
-                         outage_event_s=s.ocpp.outage_security_event_s,
-                         ems_limits_per_day=s.ocpp.ems_limits_per_day,
-                         master_pass_group=s.ocpp.master_pass_group,
-                         master_pass_per_day=s.ocpp.master_pass_per_day,
-                         message_ids=s.ocpp.message_ids,
-                         adhoc_share=s.ocpp.adhoc_share, chain_status_s=s.ocpp.chain_status_s,
-                         priority_share=s.ocpp.priority_share,
-                         swap=swap_archetypes(s),
-                         security_profile=security_profile(s.csms.password, s.csms.tls),
-                         reconnect=s.reconnect)
 
 
 def run_tags(s: Scenario, *, stations: int | None = None,
