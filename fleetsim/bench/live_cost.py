@@ -39,7 +39,7 @@ KEYS = [f"{v}/{a}" for v in ("1.6", "2.0.1", "2.1") for a in (
 
 def _stations(path: str, n: int, rec: Recorder) -> list[Any]:
     from fleetsim.locust_adapter.child import station_plans
-    from fleetsim.run.standalone import station_config
+    from fleetsim.run.station_setup import station_config
     from fleetsim.scenario import build_fleet, load_scenario, with_overrides
     from fleetsim.station import STATION_CLASSES, Clock
 

@@ -26,7 +26,7 @@ __all__ = ["main"]
 async def _soak(url: str, stations: int, days: float, minutes: float) -> list[dict[str, float]]:
     from fleetsim.drivers.registry import plan_fleet
     from fleetsim.metrics.recorder import IntervalStats, Recorder
-    from fleetsim.run.standalone import station_config
+    from fleetsim.run.station_setup import station_config
     from fleetsim.scenario import build_fleet, parse_scenario
     from fleetsim.station import STATION_CLASSES, Clock
     from fleetsim.transport import Engine, EngineOptions

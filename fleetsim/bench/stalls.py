@@ -77,7 +77,7 @@ async def _run(url: str, name: str, seconds: float, eager: bool, stations: int |
                freeze: bool = True) -> dict[str, Any]:
     from fleetsim.drivers.registry import fleet_feeds, plan_fleet
     from fleetsim.metrics.recorder import Recorder
-    from fleetsim.run.standalone import station_config
+    from fleetsim.run.station_setup import station_config
     from fleetsim.scenario import build_fleet
     from fleetsim.station import STATION_CLASSES, Clock
     from fleetsim.transport import Engine, EngineOptions

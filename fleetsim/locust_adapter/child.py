@@ -19,14 +19,11 @@ import contextlib
 import dataclasses
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import IO, Any
-
-import orjson
+from typing import Any
 
 from fleetsim.drivers.registry import fleet_feeds, plan_fleet
 from fleetsim.drivers.session import StationPlan
@@ -35,6 +32,8 @@ from fleetsim.live.figures import EngineFeed
 from fleetsim.locust_adapter.sampler import SampleRecorder
 from fleetsim.locust_adapter.wire import SAMPLE_PERIOD_S, RunContext, decode, encode
 from fleetsim.metrics.recorder import IntervalStats
+from fleetsim.run.station_setup import station_config
+from fleetsim.run.worker_folder import WorkerFolder, engine_facts
 from fleetsim.scenario import build_fleet, parse_scenario, parse_version
 from fleetsim.scenario.model import Scenario
 from fleetsim.security.client import engine_security
@@ -60,52 +59,12 @@ def station_plans(s: Scenario, indices: Iterable[int], horizon_s: float) -> list
     return plan_fleet(s, specs, horizon_s=horizon_s)
 
 
-class WorkerFolder:
-    """``<run>/workers/<tag>/``: what this child measured, exactly, for the merge."""
-
-    def __init__(self, path: Path) -> None:
-        path.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._intervals: IO[bytes] = open(path / "intervals.jsonl", "ab")  # noqa: SIM115
-        self._sessions: IO[bytes] = open(path / "sessions.jsonl", "ab")  # noqa: SIM115
-        self._messages: IO[bytes] = open(path / "messages.jsonl", "ab")  # noqa: SIM115
-
-    def interval(self, stats: IntervalStats) -> None:
-        self._intervals.write(orjson.dumps(stats.to_wire()) + b"\n")
-        self._intervals.flush()  # the live progress line tails this file
-
-    def sessions(self, rows: list[dict[str, Any]]) -> None:
-        out = bytearray()
-        for r in rows:
-            tx = r.get("tx")
-            row = {k: v for k, v in r.items() if k != "tx"}
-            row["transaction_id"] = getattr(tx, "id", None) if tx is not None else None
-            row["csms_acknowledged"] = bool(getattr(tx, "acknowledged", False))
-            out += orjson.dumps(row, default=str) + b"\n"
-        self._sessions.write(out)
-
-    def messages(self, rows: list[dict[str, Any]]) -> None:
-        self._messages.write(b"".join(orjson.dumps(r) + b"\n" for r in rows))
-
-    def final(self, name: str, data: dict[str, Any]) -> None:
-        tmp = self.path / f".{name}.tmp"
-        tmp.write_bytes(orjson.dumps(data))
-        tmp.replace(self.path / name)  # atomic: the merge never reads half a file
-
-    def close(self) -> None:
-        self._intervals.close()
-        self._sessions.close()
-        self._messages.close()
-
-
 class EngineChild:
     """One engine on this process's loop; stations come and go by command."""
 
     def __init__(self, ctx: RunContext, send: Callable[[bytes], None], tag: str) -> None:
         self.ctx, self.send, self.tag = ctx, send, tag
         s = self.s = parse_scenario(dict(ctx.scenario), file=ctx.scenario_file)
-        from fleetsim.run.standalone import station_config
-
         self.cfg = station_config(s)
         self.rec = SampleRecorder()
         epoch = s.clock.epoch
@@ -245,18 +204,12 @@ class EngineChild:
         self._flush_samples()
         self.live.interval({**eng.gauges(), "cpu_percent": cpu}, self.rec, final=True)
         if self.folder is not None:
-            self.folder.close()
-            self.folder.final("recorder.json", self.rec.to_wire())
-            self.folder.final("worker.json", {
-                "tag": self.tag, "pid": os.getpid(), "host": socket.gethostname(),
-                "stations_started": len(self.started), "booted": len(self.booted),
-                "booted_indices": sorted(self.booted), "started_indices": sorted(self.started),
-                "connected_max": eng.connected_max, "wall_s": round(wall, 3),
-                "cpu_percent": cpu, "locust_cpu_percent": self.locust_cpu_percent,
-                "connect_failures": eng.connect_failures, "first_error": eng.first_error,
-                "fd_headroom": self.fd_limit, "fd_refused": self.fd_refused,
-                "fd_refused_since_s": self.fd_refused_since_s, "failure": failure,
-                "stop": {**eng.stop_phases, "asked_late_s": self.stop_asked_late_s}})
+            self.folder.finish(self.rec, engine_facts(
+                self.tag, eng, started=self.started, booted=self.booted, wall_s=wall,
+                cpu_percent=cpu, failure=failure, locust_cpu_percent=self.locust_cpu_percent,
+                fd_headroom=self.fd_limit, fd_refused=self.fd_refused,
+                fd_refused_since_s=self.fd_refused_since_s,
+                stop={**eng.stop_phases, "asked_late_s": self.stop_asked_late_s}))
         self.send(encode({"t": "bye"}))
         return 0
 

@@ -27,10 +27,11 @@ from fleetsim import lifeline
 from fleetsim.exceptions import FleetsimError
 from fleetsim.lifeline import become_subreaper, die_with_parent
 from fleetsim.run.csms_restart import csms_restarts, read_origin
-from fleetsim.run.merge import merge_run, worker_dirs
+from fleetsim.run.merge import merge_run
 from fleetsim.run.progress import IntervalTail, ProgressLine
 from fleetsim.run.results import ResultsFolder, run_dir
 from fleetsim.run.standalone import RunOutcome, embedded_csms, run_tags
+from fleetsim.run.worker_folder import worker_dirs
 from fleetsim.scenario.model import Scenario
 from fleetsim.security.secrets import secrets_env
 from fleetsim.station.clock import iso_ms

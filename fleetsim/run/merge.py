@@ -1,10 +1,12 @@
 """Merge the engine processes' folders of one run into the standard results folder.
 
-Every engine child of a Locust run writes ``<run>/workers/<tag>/``: intervals
-(indexed by whole seconds since the run's common origin), finished sessions,
-and at the end its exact :class:`Recorder` (``recorder.json``) and facts
-(``worker.json``). The merge adds histograms and counters exactly — not Locust's
-rounded statistics — so counts and percentiles are those of one big engine.
+Every engine writes ``<run>/workers/<tag>/`` (:mod:`fleetsim.run.worker_folder`): the
+child behind each Locust worker, and the one engine of an in-process run (``fleetsim
+run --workers 0``), whose results come from here too. Intervals (indexed by whole
+seconds since the run's common origin), finished sessions, and at the end its exact
+:class:`Recorder` (``recorder.json``) and facts (``worker.json``). The merge adds
+histograms and counters exactly — not Locust's rounded statistics — so counts and
+percentiles are those of one big engine.
 
 Workers on other hosts send their folders to the master over Locust's messages
 (:mod:`fleetsim.locust_adapter.transfer`); one that could not can be copied beside
@@ -20,7 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,10 +41,12 @@ from fleetsim.run.overload import (
 )
 from fleetsim.run.results import ResultsFolder
 from fleetsim.run.summary import WorkerFigures, build_summary, workers_generator
+from fleetsim.run.worker_folder import read_lines, worker_dirs
 from fleetsim.scenario import load_scenario, station_spec
 from fleetsim.scenario.model import Scenario
 
-__all__ = ["LIVENESS_FILE", "MergeOutcome", "liveness_warnings", "merge_run", "worker_dirs"]
+__all__ = ["IN_PROCESS_ROLE", "LIVENESS_FILE", "MergeOutcome", "cpu_section", "liveness_warnings",
+           "merge_run"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,23 +56,7 @@ class MergeOutcome:
     workers: int
 
 
-def worker_dirs(run: Path) -> list[Path]:
-    """``<run>/workers/*`` that an engine child wrote, sorted by tag."""
-    base = run / "workers"
-    return sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
-
-
-def _lines(path: Path) -> Iterator[dict[str, Any]]:
-    if not path.exists():
-        return
-    with open(path, "rb") as f:
-        for line in f:
-            if line.strip():
-                try:
-                    yield orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    continue  # a line cut short by a killed process
-
+IN_PROCESS_ROLE = "in-process"  # run_cpu.json's role when the engine ran in the sampling process
 LIVENESS_FILE = "locust_workers.json"  # the Locust master's record of silent workers
 
 
@@ -113,14 +101,14 @@ def merge_run(run: Path, s: Scenario, *, started_at: str = "",
     traces: list[EngineTrace] = []
     for d in dirs:
         trace = EngineTrace(d.name)
-        for wire in _lines(d / "intervals.jsonl"):
+        for wire in read_lines(d / "intervals.jsonl"):
             results.add_interval_wire(wire)
             trace.add(int(wire["index"]), wire["gauges"])
         traces.append(trace)
         info_only = _info(d / "worker.json")
         episodes += engine_episodes(trace, info_only, host=(info_only or {}).get("host"))
-        results.add_sessions(_lines(d / "sessions.jsonl"))
-        results.add_messages(_lines(d / "messages.jsonl"))
+        results.add_sessions(read_lines(d / "sessions.jsonl"))
+        results.add_messages(read_lines(d / "messages.jsonl"))
         rec_file, info_file = d / "recorder.json", d / "worker.json"
         if not (rec_file.exists() and info_file.exists()):
             missing.append(d.name)
@@ -161,9 +149,13 @@ def merge_run(run: Path, s: Scenario, *, started_at: str = "",
     for i in sorted(started):
         v = station_spec(s, i).version.value
         versions[v] = versions.get(v, 0) + 1
+    # the fleet's per-second total, or one engine's own maximum if that saw more (between
+    # two samples): with one engine, exactly that engine's figure
+    connected_max = max(max(connected.values(), default=0.0),
+                        *(float(f.info.get("connected_max") or 0) for f in figures), 0.0)
     summary = build_summary(s, rec=merged, versions=versions,
                             planned=max(s.stations.count, len(started)),
-                            connected_max=round(max(connected.values(), default=0.0)),
+                            connected_max=round(connected_max),
                             booted=len(booted), wall_s=wall, started_at=started_at,
                             failure=failure, generator=generator,
                             csms_restarts=csms_restarts, interrupted=interrupted)
@@ -198,12 +190,18 @@ def _info(path: Path) -> dict[str, Any] | None:
 def cpu_section(figures: Sequence[WorkerFigures], cpu_file: Mapping[str, Any],
                 cores: int) -> dict[str, Any]:
     """Every fleetsim process's CPU (each its average over its own life, % of one core),
-    their sum, and the whole box's (% of all cores) over the run and per second."""
+    their sum, and the whole box's (% of all cores) over the run and per second.
+
+    ``cpu_file`` is the sampling process's ``run_cpu.json``: the Locust master's (``role``
+    ``master``), or the in-process run's own, which holds its engine (no master then)."""
     engines = {f.tag: f.cpu_percent for f in figures}
     workers = {f.tag: float(f.info["locust_cpu_percent"]) for f in figures
                if f.info.get("locust_cpu_percent") is not None}
     master = cpu_file.get("process_cpu_percent")
-    total = sum(engines.values()) + sum(workers.values()) + float(master or 0.0)
+    if cpu_file.get("role") == IN_PROCESS_ROLE:  # the engine ran in that process: count it once
+        total, master = float(master or 0.0), None
+    else:
+        total = sum(engines.values()) + sum(workers.values()) + float(master or 0.0)
     per_s = list(cpu_file.get("box_per_s") or ())
     return {"cores": cores, "fleetsim_cpu_percent": round(total, 1),
             "fleetsim_share_of_box_percent": round(total / cores, 1),

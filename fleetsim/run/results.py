@@ -1,10 +1,11 @@
 """Write a run's results folder: the files `fleetsim report` and researchers read.
 
 ``results/<scenario>-<UTC stamp>/`` holds ``scenario.yaml`` (as run),
-``intervals.jsonl`` (raw per-second intervals with mergeable histograms, written
-as the run goes so an interrupted run keeps its data), ``timeseries.csv``,
-``sessions.csv``, ``messages.csv`` (the station-side ledger: CALLs per station and
-action), ``histograms.json`` and ``summary.json``.
+``intervals.jsonl`` (raw per-second intervals with mergeable histograms),
+``timeseries.csv``, ``sessions.csv``, ``messages.csv`` (the station-side ledger: CALLs
+per station and action), ``histograms.json`` and ``summary.json``. Every engine streams
+its own figures to ``workers/<tag>/`` as the run goes (so an interrupted or killed run
+keeps its data); :func:`fleetsim.run.merge.merge_run` fills this folder from them.
 """
 
 from __future__ import annotations
@@ -110,7 +111,8 @@ def generator_health(rec: Recorder, cpu_percent: float) -> dict[str, Any]:
 
 
 class ResultsFolder:
-    """Streams intervals and sessions to disk during a run; writes the rest at the end."""
+    """The run's folder: ``scenario.yaml`` at the start; the merge adds the engines'
+    intervals, sessions and messages, then :meth:`write_final` the rest."""
 
     def __init__(self, path: Path, *, scenario_raw: Mapping[str, Any], epoch_unix: float) -> None:
         self.path = path
@@ -131,20 +133,15 @@ class ResultsFolder:
         self.session_count = 0
         self.session_energy_kwh = 0.0
 
-    def add_interval(self, stats: IntervalStats) -> None:
-        self._intervals.write(orjson.dumps(stats.to_wire()) + b"\n")
-
     def add_interval_wire(self, wire: Mapping[str, Any]) -> None:
         self._intervals.write(orjson.dumps(wire) + b"\n")
 
     def add_sessions(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Finished sessions as an engine's folder holds them (``sessions.jsonl``)."""
         iso = self._iso
         for r in rows:
-            tx = r.get("tx")
-            tx_id = getattr(tx, "id", None) if tx is not None else r.get("transaction_id")
-            # did the CSMS take the session? 1.6: a transactionId came back; 2.x: its
-            # TransactionEvent Started was answered. ``refused``: the idTag status it refused
-            ack = tx.acknowledged if tx is not None else bool(r.get("csms_acknowledged"))
+            tx_id = r.get("transaction_id")
+            ack = bool(r.get("csms_acknowledged"))  # ``refused``: the idTag status it refused
             self._sessions.writerow((
                 r["station_id"], r["connector_id"], r["archetype"], r["id_tag"],
                 "" if tx_id is None else tx_id, iso(r["arrival_s"]), iso(r["departure_s"]),

@@ -2,8 +2,10 @@
 
 Loads nothing itself: it takes a validated :class:`Scenario`, starts the
 embedded CSMS when the scenario targets it, plans the fleet, runs the engine on
-uvloop, streams results to the run folder and writes the final files. Ctrl-C
-stops the run gracefully and still writes results.
+uvloop and streams its figures to ``workers/engine/`` — the folder a Locust
+worker's engine writes — then makes the results from it with the merge every run
+uses (:mod:`fleetsim.run.merge`). Ctrl-C stops the run gracefully and still writes
+results.
 """
 
 from __future__ import annotations
@@ -19,66 +21,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fleetsim.drivers.registry import fleet_feeds, fleet_tags, swap_archetypes
+from fleetsim.drivers.registry import fleet_feeds, fleet_tags
 from fleetsim.exceptions import FleetsimError
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.run.csms_restart import csms_restarts
-from fleetsim.run.overload import (
-    BoxCpu,
-    EngineTrace,
-    box_episodes,
-    describe,
-    engine_episodes,
-    overload_section,
-)
+from fleetsim.run.merge import IN_PROCESS_ROLE, merge_run
+from fleetsim.run.overload import BoxCpu
 from fleetsim.run.progress import ProgressLine
-from fleetsim.run.results import ResultsFolder, generator_health, run_dir
-from fleetsim.run.summary import build_summary
+from fleetsim.run.results import ResultsFolder, run_dir
+from fleetsim.run.station_setup import station_config
+from fleetsim.run.worker_folder import IN_PROCESS_TAG, WorkerFolder, engine_facts
 from fleetsim.scenario.fleet import build_fleet
 from fleetsim.scenario.model import OcppVersion, Scenario
-from fleetsim.scenario.security import security_profile
 from fleetsim.security.client import engine_security
-from fleetsim.station import STATION_CLASSES, Clock, StationConfig
+from fleetsim.station import STATION_CLASSES, Clock
 from fleetsim.station.clock import iso_ms
 from fleetsim.transport.engine import Engine, EngineOptions, EngineReport
 from fleetsim.transport.faults import FaultInjector
 
-__all__ = ["RunOutcome", "csms_urls", "embedded_csms", "run_scenario", "run_tags",
-           "station_config"]
+__all__ = ["RunOutcome", "csms_urls", "embedded_csms", "run_scenario", "run_tags"]
 
 
 @dataclass(frozen=True, slots=True)
 class RunOutcome:
     path: Path
     summary: dict[str, Any]
-
-
-def station_config(s: Scenario) -> StationConfig:
-    closed_loop = s.ocpp.heartbeat_interval_s == 0
-    return StationConfig(vendor=s.stations.vendor, model=s.stations.model,
-                         closed_loop_heartbeat=closed_loop,
-                         meter_interval_s=s.ocpp.meter_interval_s,
-                         interval_factor=s.clock.interval_factor,
-                         heartbeat_interval_s=s.ocpp.heartbeat_interval_s or None,
-                         measurands=s.ocpp.measurands, authorize=s.ocpp.authorize,
-                         offline_tx_unknown_id=s.ocpp.allow_offline_tx_for_unknown_id,
-                         call_timeout_wall_s=s.csms.call_timeout_s, strict=s.ocpp.strict,
-                         v2x_share=s.ocpp.v2x_share, event_stream_s=s.ocpp.event_stream_s,
-                         iso15118_share=s.ocpp.iso15118_share, pnc_share=s.ocpp.pnc_share,
-                         iso15118_from_vehicles=s.ocpp.iso15118_from_vehicles,
-                         local_auth_share=s.ocpp.local_auth_share,
-                         security_events_per_day=s.ocpp.security_events_per_day,
-                         notify_events_per_day=s.ocpp.notify_events_per_day,
-                         outage_event_s=s.ocpp.outage_security_event_s,
-                         ems_limits_per_day=s.ocpp.ems_limits_per_day,
-                         master_pass_group=s.ocpp.master_pass_group,
-                         master_pass_per_day=s.ocpp.master_pass_per_day,
-                         message_ids=s.ocpp.message_ids,
-                         adhoc_share=s.ocpp.adhoc_share, chain_status_s=s.ocpp.chain_status_s,
-                         priority_share=s.ocpp.priority_share,
-                         swap=swap_archetypes(s),
-                         security_profile=security_profile(s.csms.password, s.csms.tls),
-                         reconnect=s.reconnect)
 
 
 def run_tags(s: Scenario, *, stations: int | None = None,
@@ -118,72 +85,74 @@ def csms_urls(s: Scenario, out: Path, tokens: list[str]) -> Iterator[dict[OcppVe
 def run_scenario(s: Scenario, *, out_base: str | Path = "results", out_dir: str | Path | None = None,
                  progress: bool = True, metrics_port: int | None = None,
                  metrics_hold_s: float = 0.0) -> RunOutcome:
-    """Run ``s`` and write its results folder; raises FleetsimError on a failed run."""
-    out = run_dir(out_dir, out_base, s.name)
+    """Run ``s`` and write its results folder; raises FleetsimError on a failed run.
 
-    epoch = s.clock.epoch
+    The engine writes ``workers/engine/`` as a Locust worker's engine does, and the
+    results come from the same merge (:func:`merge_run`); an interrupted run is not
+    a failure: its summary says ``interrupted``."""
+    out = run_dir(out_dir, out_base, s.name)
     specs = build_fleet(s)
     # lazy: stations plan a window ahead, up to the run's simulated end
     plans = fleet_feeds(s, specs, horizon_s=s.duration_s * s.clock.time_factor)
-    results = ResultsFolder(out, scenario_raw=s.raw, epoch_unix=epoch.timestamp())
-    rec = Recorder()
+    results = ResultsFolder(out, scenario_raw=s.raw, epoch_unix=s.clock.epoch.timestamp())
     started_at = iso_ms(time.time())
-    report: EngineReport | None = None
     failure: str | None = None
     restarts: list[dict[str, Any]] = []
-    trace, box = EngineTrace("engine"), BoxCpu(time.time())
+    stopped_early = False
+    box = BoxCpu(time.time())  # the box's CPU and this process's, as a Locust master's
     try:
         with embedded_csms(s, out, run_tags(s) if s.csms.embedded else []) as csms:
             urls = dict(s.csms.urls) if csms is None else {v: csms.url for v in OcppVersion}
             with live_metrics(metrics_port, metrics_hold_s) as feed:
-                report = _run_engine(s, specs, plans, urls, rec, results, epoch, progress, csms,
-                                     restarts, feed, watch=(trace, box))
+                stopped_early = _run_engine(s, specs, plans, urls, out, progress, csms,
+                                            restarts, feed, box)
     except FleetsimError as exc:
         failure = str(exc)
-    summary = _summary(s, specs, rec, report, started_at, failure, restarts)
-    _add_overload(summary, trace, box, report)
-    summary = results.write_final(summary, rec)
-    if failure is not None:
-        raise FleetsimError(f"{failure} (partial results in {out})")
+    box.write(out, role=IN_PROCESS_ROLE)
+    summary = merge_run(out, s, started_at=started_at, results=results, failure=failure,
+                        csms_restarts=restarts, interrupted=stopped_early).summary
+    if not summary["completed"] and not summary["interrupted"]:
+        raise FleetsimError(f"{summary['failure']} (partial results in {out})")
     return RunOutcome(path=out, summary=summary)
 
 
-def _run_engine(s: Scenario, specs: Any, plans: Any, urls: dict[OcppVersion, str], rec: Recorder,
-                results: ResultsFolder, epoch: Any, progress: bool, csms: Any,
-                restarts: list[dict[str, Any]], feed: Any = None,
-                watch: tuple[EngineTrace, BoxCpu] | None = None) -> EngineReport:
+def _run_engine(s: Scenario, specs: Any, plans: Any, urls: dict[OcppVersion, str], out: Path,
+                progress: bool, csms: Any, restarts: list[dict[str, Any]], feed: Any,
+                box: BoxCpu) -> bool:
+    """Run the engine to its end into ``out/workers/engine/``; True if a signal stopped it
+    early. Its final figures are written even when it fails (then it raises)."""
     cfg = station_config(s)
     line = ProgressLine(s.stations.count, clock=s.clock) if progress else None
+    rec = Recorder()
+    folder = WorkerFolder(out / "workers" / IN_PROCESS_TAG)
 
     def on_interval(st: Any) -> None:
-        if watch is not None:  # each engine second, and the box's, for summary["overload"]
-            watch[0].add(st.index, st.gauges)
-            watch[1].sample()
-        results.add_interval(st)
+        box.sample()  # each engine second: the box's CPU for summary["overload"]
+        folder.interval(st)
         if line is not None:
             line(st)
         if feed is not None:
             feed.interval(st.gauges, rec)
 
     def on_sessions(rows: Any) -> None:
-        results.add_sessions(rows)
+        folder.sessions(rows)
         if feed is not None:
             feed.sessions(rows)
 
-    async def main() -> EngineReport:
+    async def main() -> bool:
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         # not the main thread (uvloop: ValueError), or no signals here: the caller stops it
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGINT, stop.set)
             loop.add_signal_handler(signal.SIGTERM, stop.set)
-        clock = Clock.start(epoch=epoch, factor=s.clock.time_factor,
+        clock = Clock.start(epoch=s.clock.epoch, factor=s.clock.time_factor,
                             wall_timestamps=s.clock.timestamps == "wall",
                             monotonic=time.monotonic(), unix=time.time())
         if s.csms.embedded:  # the CSMS's commands run on this clock
             from fleetsim.csms.embedding import start_commands
 
-            start_commands(s, results.path, epoch_unix=clock.epoch_unix, origin_unix=clock.unix0)
+            start_commands(s, out, epoch_unix=clock.epoch_unix, origin_unix=clock.unix0)
         stations = [STATION_CLASSES[sp.version](sp, pl, clock=clock, recorder=rec, config=cfg)
                     for sp, pl in zip(specs, plans, strict=True)]
         target = dataclasses.replace(s.csms, urls=urls)
@@ -191,7 +160,7 @@ def _run_engine(s: Scenario, specs: Any, plans: Any, urls: dict[OcppVersion, str
         faults = (FaultInjector(s.faults, seed=s.seed, clock=clock)
                   if s.faults.station_side else None)
         engine = Engine(stations, uris, recorder=rec, on_interval=on_interval,
-                        on_sessions=on_sessions, on_messages=results.add_messages,
+                        on_sessions=on_sessions, on_messages=folder.messages,
                         faults=faults, options=EngineOptions(
                             connect_rate_per_s=s.stations.connect_rate_per_s,
                             connect_timeout_s=s.csms.connect_timeout_s,
@@ -200,18 +169,30 @@ def _run_engine(s: Scenario, specs: Any, plans: Any, urls: dict[OcppVersion, str
                             reconnect_per_version=True,
                             **engine_security(s.csms)))
         origin_unix = time.time()  # the engine's clock starts now: fault times count from here
-        with csms_restarts(csms, s.faults.csms_restarts, origin=lambda: origin_unix,
-                           horizon_s=s.duration_s, day_s_at_origin=clock.epoch_unix % 86400.0,
-                           factor=s.clock.time_factor) as restarter:
-            try:
-                report = await engine.run(s.duration_s, stop)
-                if feed is not None:
-                    feed.interval({**engine.gauges(), "cpu_percent": report.cpu_percent}, rec,
-                                  final=True)
-                return report
-            finally:
-                if restarter is not None:
-                    restarts.extend(restarter.events)
+        report: EngineReport | None = None
+        failure: str | None = None
+        try:
+            with csms_restarts(csms, s.faults.csms_restarts, origin=lambda: origin_unix,
+                               horizon_s=s.duration_s, day_s_at_origin=clock.epoch_unix % 86400.0,
+                               factor=s.clock.time_factor) as restarter:
+                try:
+                    report = await engine.run(s.duration_s, stop)
+                finally:
+                    if restarter is not None:
+                        restarts.extend(restarter.events)
+            if feed is not None:
+                feed.interval({**engine.gauges(), "cpu_percent": report.cpu_percent}, rec,
+                              final=True)
+            return report.stopped_early
+        except FleetsimError as exc:
+            failure = str(exc)
+            raise
+        finally:
+            folder.finish(rec, engine_facts(
+                IN_PROCESS_TAG, engine, started=(sp.index for sp in specs),
+                booted=(r.station.spec.index for r in engine.runners if r.station.boots > 0),
+                wall_s=report.wall_s if report else 0.0,
+                cpu_percent=report.cpu_percent if report else 0.0, failure=failure))
 
     try:
         import uvloop
@@ -246,42 +227,3 @@ def live_metrics(port: int | None, hold_s: float = 0.0) -> Iterator[Any]:
                     signal.signal(sig, handler)
     finally:
         server.close()
-
-
-def _add_overload(summary: dict[str, Any], trace: EngineTrace, box: BoxCpu,
-                  report: EngineReport | None) -> None:
-    """The same ``overload`` and ``cpu`` sections as a merged run (run/merge.py)."""
-    fig = box.figures()
-    episodes = engine_episodes(trace) + box_episodes(fig["box_per_s"], fig["cores"])
-    overload = overload_section(episodes)
-    gen = summary["generator"]
-    if overload["saturated"]:
-        gen["warnings"] = [*gen["warnings"], *(f"overload: {describe(e)}"
-                                               for e in overload["episodes"])]
-        gen["valid"] = False
-    summary["overload"] = overload
-    engine = report.cpu_percent if report is not None else 0.0
-    summary["cpu"] = {"cores": fig["cores"], "fleetsim_cpu_percent": fig["process_cpu_percent"],
-                      "fleetsim_share_of_box_percent": round(
-                          fig["process_cpu_percent"] / fig["cores"], 1),
-                      "master_cpu_percent": None, "master_role": "in-process",
-                      "engines": {"engine": engine}, "locust_workers": {},
-                      "box_cpu_percent": fig["box_cpu_percent"],
-                      "box_peak_percent": max(fig["box_per_s"], default=None),
-                      "box_per_s": fig["box_per_s"]}
-
-
-def _summary(s: Scenario, specs: Any, rec: Recorder, report: EngineReport | None,
-             started_at: str, failure: str | None,
-             restarts: list[dict[str, Any]]) -> dict[str, Any]:
-    versions: dict[str, int] = {}
-    for sp in specs:
-        versions[sp.version.value] = versions.get(sp.version.value, 0) + 1
-    return build_summary(s, rec=rec, versions=versions, planned=len(specs),
-                         connected_max=report.connected_max if report else 0,
-                         booted=report.booted if report else 0,
-                         wall_s=report.wall_s if report else 0.0, started_at=started_at,
-                         failure=failure,
-                         generator=generator_health(rec, report.cpu_percent if report else 0.0),
-                         csms_restarts=restarts,
-                         interrupted=report.stopped_early if report else False)

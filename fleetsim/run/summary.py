@@ -1,10 +1,10 @@
 """``summary.json``: per action × version figures, run facts and generator health.
 
 One engine (``fleetsim run --workers 0``) or many (the Locust path) make the
-same summary; with many, ``generator`` is the merged view (``generator.workers``
-engines) and ``generator_workers`` lists each engine's own health; the run is
-invalid when *any* worker's engine was saturated (a merged loop-lag histogram
-could hide one bad worker).
+same summary, through the same merge (:mod:`fleetsim.run.merge`): ``generator`` is
+the merged view (``generator.workers`` engines) and ``generator_workers`` lists each
+engine's own health; the run is invalid when *any* engine was saturated (a merged
+loop-lag histogram could hide one bad worker).
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ def workers_generator(merged: Recorder, workers: Sequence[WorkerFigures]) -> dic
         per.append({"worker": w.tag, "host": w.info.get("host"), "pid": w.info.get("pid"),
                     "stations": w.info.get("stations_started", 0),
                     "locust_cpu_percent": locust_cpu, **g})
-        warnings += [f"worker {w.tag}: {m}" for m in g["warnings"]]
+        # one engine needs no name: its warnings read as an in-process run's always did
+        warnings += [m if len(workers) == 1 else f"worker {w.tag}: {m}" for m in g["warnings"]]
     gen = generator_health(merged, max((w.cpu_percent for w in workers), default=0.0))
     gen["warnings"] = warnings
     gen["valid"] = not warnings

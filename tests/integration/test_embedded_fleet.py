@@ -30,7 +30,8 @@ def test_mixed_fleet_against_embedded_csms_ledger_matches(tmp_path: Path) -> Non
     }, file="it.yaml")
     out = run_scenario(s, out_dir=tmp_path / "run", progress=False)
     summary = json.loads((out.path / "summary.json").read_text())
-    assert summary["stations"] == {"planned": 200, "connected_max": 200, "booted": 200}
+    assert summary["stations"] == {"planned": 200, "connected_max": 200, "booted": 200,
+                                   "started": 200}
     assert summary["errors"]["total"] == 0, summary["errors"]
     for version in ("1.6", "2.0.1", "2.1"):
         assert summary["actions"][f"{version}/BootNotification"]["count"] >= 60

@@ -17,6 +17,7 @@ import orjson
 import pytest
 
 from fleetsim.run.results import ResultsFolder
+from fleetsim.run.worker_folder import WorkerFolder, read_lines
 from fleetsim.scenario.model import OcppVersion
 from fleetsim.station import StationConfig
 from fleetsim.station.schemas import validate
@@ -57,8 +58,11 @@ def _rows(st: Any, tmp_path: Path) -> list[dict[str, str]]:
     import csv
 
     tmp_path.mkdir(parents=True, exist_ok=True)
+    engine = WorkerFolder(tmp_path / "workers" / "engine")  # the way every run writes them
+    engine.sessions(st.finished_sessions)
+    engine.close()
     folder = ResultsFolder(tmp_path, scenario_raw={}, epoch_unix=0.0)
-    folder.add_sessions(st.finished_sessions)
+    folder.add_sessions(read_lines(engine.path / "sessions.jsonl"))
     folder.close_streams()
     with (tmp_path / "sessions.csv").open() as f:
         return list(csv.DictReader(f))
