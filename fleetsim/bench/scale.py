@@ -6,7 +6,8 @@ heartbeats every 300 s (the sink's BootNotification interval), meter values ever
 60 s, sessions from the residential/workplace/public archetypes. The target is the
 multi-process ack server (``python -m fleetsim.bench.ack_server --processes N``), and
 stations spread over several loopback source addresses (one address reaches one port
-through ~28,000 ephemeral ports here).
+through ~28,000 ephemeral ports here). ``--idle``: the same fleet with no sessions
+(connected, booted, heartbeating), the fleet of the memory budget.
 
 It samples every process ``fleetsim run`` started (master, workers, engines; the sink
 is not counted) and prints:
@@ -50,8 +51,10 @@ PORTS_PER_SOURCE = 25_000  # of the ~28,000 ephemeral ports one source address h
 MIX = {"residential_ac": 0.5, "workplace_ac": 0.3, "public_ac": 0.2}
 
 
-def scenario(stations: int, *, connect_rate: int, hold_s: float, seed: int) -> dict[str, Any]:
-    """The scenario the bench runs: real per-station rates, all three versions."""
+def scenario(stations: int, *, connect_rate: int, hold_s: float, seed: int,
+             idle: bool = False) -> dict[str, Any]:
+    """The scenario the bench runs: real per-station rates, all three versions; ``idle``:
+    no car ever plugs in (the memory budget's fleet: connected, booted, heartbeating)."""
     sources = [f"127.0.0.{2 + i}" for i in range(math.ceil(stations / PORTS_PER_SOURCE))]
     duration = math.ceil(stations / connect_rate + hold_s)
     return {
@@ -61,7 +64,8 @@ def scenario(stations: int, *, connect_rate: int, hold_s: float, seed: int) -> d
                      "connect_rate": connect_rate, "source_addresses": sources},
         "clock": {"time_factor": 1},
         "ocpp": {"meter_interval": "60s"},
-        "drivers": {"mix": MIX},
+        "drivers": ({"model": "uniform", "overrides": {"uniform": {"sessions_per_day": 1e-6}}}
+                    if idle else {"mix": MIX}),
         "expect_errors": ["all"],  # the figures are the point, not a pass/fail verdict
     }
 
@@ -173,7 +177,8 @@ def _stop(proc: subprocess.Popen[Any], grace_s: float) -> None:
 
 def run_once(a: argparse.Namespace, out: Path) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
-    scen = scenario(a.stations, connect_rate=a.connect_rate, hold_s=a.hold, seed=a.seed)
+    scen = scenario(a.stations, connect_rate=a.connect_rate, hold_s=a.hold, seed=a.seed,
+                    idle=a.idle)
     path = out / "scenario.yaml"
     path.write_text(yaml.safe_dump(scen, sort_keys=False))
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -275,6 +280,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="seconds the full fleet is held after the ramp")
     ap.add_argument("--workers", type=int, help="default: the layout fleetsim picks")
     ap.add_argument("--sink-processes", type=int, help="default: enough for the descriptors")
+    ap.add_argument("--idle", action="store_true",
+                    help="no sessions: connected, booted, heartbeating stations only")
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--out", type=Path, default=Path("results/bench-scale"))
@@ -303,7 +310,8 @@ def _print(a: argparse.Namespace, rows: list[dict[str, Any]], out: Path) -> None
     rss, pss = last["rss"], last["pss"]
     rss_tot = med_total(rows, "rss")
     pss_tot = med_total(rows, "pss")
-    print(f"\nfleetsim scale bench — {n:,} stations (1.6/2.0.1/2.1), time factor 1, meter 60 s, "
+    what = "idle (no sessions)" if a.idle else "sessions from the archetypes, meter 60 s"
+    print(f"\nfleetsim scale bench — {n:,} stations (1.6/2.0.1/2.1), time factor 1, {what}, "
           f"heartbeat 300 s, medians of {len(rows)} runs, {psutil.cpu_count()} cores, "
           f"{psutil.virtual_memory().total / 2**30:.0f} GiB")
     print(f"{'figure':58} {'value':>14}")

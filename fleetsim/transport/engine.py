@@ -27,6 +27,7 @@ from fleetsim.station.core import StationCore
 from fleetsim.station.security import note_connect_failure
 from fleetsim.transport.connection import describe_failure
 from fleetsim.transport.faults import FaultInjector
+from fleetsim.transport.gauges import FleetGauges
 from fleetsim.transport.heap import release_heap, settle_heap
 from fleetsim.transport.runner import StationRunner
 
@@ -34,7 +35,6 @@ __all__ = ["Engine", "EngineOptions", "EngineReport", "fd_headroom"]
 
 FD_RESERVE = 64  # descriptors kept for files, pipes and the loop itself
 CLOSE_WAIT_S = 3.0  # the stop's close handshakes, after the answers' grace
-_STATES = ("connecting", "booted", "charging", "offline", "failed")  # = fleetsim.live.STATES
 
 
 def fd_headroom() -> int:
@@ -134,6 +134,7 @@ class Engine:
         # full grace. Seconds from the stop's start to the end of each of its phases:
         self.stop_by: float | None = None
         self.stop_phases: dict[str, float] = {}
+        self._gauges = FleetGauges(self.runners)  # kept from the stations that ran (touch)
 
     # ---------------------------------------------------------------- public
     async def run(self, duration_s: float, stop: asyncio.Event | None = None) -> EngineReport:
@@ -193,6 +194,7 @@ class Engine:
     def spawn_connect(self, runner: StationRunner) -> None:
         if self.stopping:
             return
+        self.touch(runner)  # connecting now
         task = self.loop.create_task(runner.connect())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -200,6 +202,7 @@ class Engine:
     def connect_failed(self, runner: StationRunner, kind: str, detail: str | None = None) -> None:
         if runner.closing:  # a station being stopped: its aborted attempt is no fault
             return
+        self.touch(runner)
         self.rec.fault(kind if kind.startswith(("connect", "handshake", "connection", "tls",
                                                 "too_many", "no_free", "subprotocol",
                                                 "http_"))
@@ -289,6 +292,7 @@ class Engine:
             r.station.abandon()
         self.runners = [r for r in self.runners if r not in gone]
         self._retire(mine)
+        self._gauges.forget(mine)
 
     def _retire(self, runners: Sequence[StationRunner]) -> None:
         """These stations are done for good: their last sessions and their message
@@ -329,46 +333,19 @@ class Engine:
             self.emit_interval(n * self.opt.interval_s, cpu_pct)
             n += 1
 
+    def touch(self, runner: StationRunner) -> None:
+        """``runner``'s station ran (a timer, a frame, a connect, a loss): its share of the
+        gauges is counted again at the next :meth:`gauges`."""
+        self._gauges.touched.add(runner)
+
     def gauges(self) -> dict[str, float]:
-        """This second's gauges; one walk over the stations also counts them by state
-        (``stations_<state>``, mutually exclusive: see :data:`fleetsim.live.STATES`) for
-        the live views, so those cost no second walk."""
-        booted = plugged = charging = offline = offline_max = arrived = 0
-        # connecting, booted, charging, offline (booted before, now not), failed (never
-        # booted, last connect attempt failed)
-        states = [0, 0, 0, 0, 0]
-        power = 0.0
-        sim = 0.0
-        for r in self.runners:
-            st = r.station
-            booted += st.booted
-            arrived += st.sessions_arrived
-            q = st.offline_pending
-            if q:
-                offline += q
-                offline_max = max(offline_max, q)
-            busy = False
-            for c in st.connectors:
-                if c.session is not None:
-                    plugged += 1
-                    if c.charging and not c.full:
-                        charging += 1
-                        power += c.power_w
-                        busy = True
-            if st.booted:
-                states[2 if busy else 1] += 1
-            elif st.boots:
-                states[3] += 1
-            else:
-                states[4 if r.conn is None and r.attempts > 1 else 0] += 1
-        if self.runners:
-            sim = self.runners[0].station.clock.sim_s(monotonic())
+        """This second's gauges, with the stations counted by state (``stations_<state>``,
+        mutually exclusive: see :data:`fleetsim.live.STATES`) for the live views; only the
+        stations that ran since the last call are counted again (:mod:`.gauges`)."""
+        self._gauges.count()
+        sim = self.runners[0].station.clock.sim_s(monotonic()) if self.runners else 0.0
         self.connected_max = max(self.connected_max, self.connected)
-        return {"connected": self.connected, "booted": booted, "plugged": plugged,
-                "charging": charging, "power_kw": round(power / 1000, 3), "sim_time_s": sim,
-                "offline_queued": offline, "offline_queue_max": offline_max,
-                "sessions_arrived": arrived,
-                **{f"stations_{k}": n for k, n in zip(_STATES, states, strict=True)}}
+        return {"connected": self.connected, "sim_time_s": sim, **self._gauges.figures()}
 
     def emit_interval(self, t_s: float, cpu_pct: float) -> None:
         g = self.gauges()
@@ -391,9 +368,13 @@ class Engine:
         Started is replayed later). So sessions.csv never records as missing an id or an
         acknowledgement that arrives a moment later."""
         batch: list[dict[str, Any]] = []
+        if runners is None and not final:  # the stations holding finished sessions
+            self._gauges.count()  # (those that ran since the gauges' last count too)
+            runners = list(self._gauges.finished)
         for r in self.runners if runners is None else runners:
             done = r.station.finished_sessions
             if not done:
+                self._gauges.finished.discard(r)
                 continue
             if final:
                 batch.extend(done)
@@ -405,6 +386,7 @@ class Engine:
                 batch.extend(x for x in done if not _unanswered(x.get("tx"), st))
             else:
                 batch.extend(done)
+                self._gauges.finished.discard(r)
             r.station.finished_sessions = waiting
         if batch and self.on_sessions is not None:
             self.on_sessions(batch)

@@ -19,6 +19,7 @@ from fleetsim.station.core import StationCore
 from fleetsim.station.security import load_own_certificate, own_password
 from fleetsim.transport.backoff import Backoff, ExponentialBackoff, policy_for
 from fleetsim.transport.connection import StationConnection, tls_detail
+from fleetsim.transport.gauges import NO_SHARE
 
 if TYPE_CHECKING:
     from fleetsim.transport.engine import Engine
@@ -34,8 +35,8 @@ class StationRunner:
     """Owns a station core's connection and timer handle for the engine."""
 
     __slots__ = ("_attempts", "_connect_t0", "_handle", "_reboot_s", "_rng", "_wait_s",
-                 "_wake_at", "closing", "conn", "connected_once", "engine", "shaper", "source",
-                 "station", "uri")
+                 "_wake_at", "closing", "conn", "connected_once", "engine", "gauge_share", "shaper",
+                 "source", "station", "uri")
 
     def __init__(self, engine: Engine, station: StationCore, uri: str, source: str | None) -> None:
         self.engine, self.station, self.uri, self.source = engine, station, uri, source
@@ -51,6 +52,7 @@ class StationRunner:
         self._wake_at = _INF
         self._reboot_s: float | None = None  # a reset: reconnect after this long, no backoff
         self._connect_t0 = 0.0  # when this connect attempt began (TCP connect)
+        self.gauge_share: tuple[int, ...] = NO_SHARE  # as last counted (Engine.gauges)
 
     @property
     def rng(self) -> Any:
@@ -67,7 +69,9 @@ class StationRunner:
 
     # timers -----------------------------------------------------------------------
     def reschedule(self) -> None:
-        """Arm the loop timer for the station's next deadline if it moved earlier."""
+        """Arm the loop timer for the station's next deadline if it moved earlier (the
+        station ran: its gauges are counted again)."""
+        self.engine.touch(self)
         w = self.station.next_wake()
         if w < self._wake_at:
             if self._handle is not None:
@@ -211,6 +215,7 @@ class StationRunner:
 
     def _lost(self, why: str) -> None:
         eng = self.engine
+        eng.touch(self)
         conn, self.conn = self.conn, None
         rebooting = self._reboot_s is not None
         if conn is not None and conn.opened:
