@@ -49,11 +49,14 @@ def child_pids(run_dir: Path) -> set[int]:
     return pids
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str,
+             seen: Callable[[], str] | None = None) -> None:
+    """Poll ``predicate`` until true; on timeout say what was awaited (and ``seen()``)."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+            got = f" (seen: {seen()})" if seen is not None else ""
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}{got}")
         time.sleep(0.05)
 
 

@@ -234,7 +234,8 @@ def test_a_quit_read_late_cuts_the_graceful_stop_not_the_final_files(tmp_path: P
             child.expect("ready")
             child.send({"op": "start", "stations": list(range(8))})
             wait_for(lambda: _gauge(out, "booted") == 8 and _gauge(out, "plugged") >= 2, 15,
-                     "8 stations booted, cars charging")
+                     "8 stations booted, cars charging",
+                     lambda: f"booted {_gauge(out, 'booted')}, plugged {_gauge(out, 'plugged')}")
             t0 = time.time()
             # as if read 13 s after the worker wrote it: 7 s left before the kill
             child.send({"op": "quit", "by_unix": t0 + 7.0, "wait_s": 20.0})
