@@ -199,7 +199,15 @@ def test_merged_results_agree_with_the_csms_ledger(runs: dict[str, Any]) -> None
         rows = list(csv.DictReader(f))
     held = ledger["transactions"]
     assert len(held) > 20
-    assert held <= {(r["station_id"], r["transaction_id"]) for r in rows}
+    # a 1.6 StartTransaction the CSMS stored but whose answer the run's stop cut off is a
+    # started row with no transactionId: the station never learned the id. Each held
+    # transaction without its row needs one such row at its station.
+    ids = {(r["station_id"], r["transaction_id"]) for r in rows}
+    unanswered = Counter(r["station_id"] for r in rows
+                         if r["started"] and not r["transaction_id"])
+    missing = Counter(station for station, tx in held - ids)
+    assert missing <= unanswered, (missing, unanswered)
+    assert sum(missing.values()) <= 5  # a stop's in-flight starts, not lost rows
     assert {(r["station_id"], r["transaction_id"]) for r in rows
             if r["csms_acknowledged"] == "true"} <= held
 
