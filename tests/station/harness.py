@@ -40,7 +40,7 @@ def make(version: OcppVersion, sessions: tuple[Session, ...] = (), *, connectors
              ids=(str(i) for i in itertools.count(1)))
     if hasattr(st, "tx_ids"):
         counter = itertools.count(1)
-        st.tx_ids = lambda: f"tx-{next(counter)}"  # type: ignore[attr-defined]
+        st.tx_ids = lambda: f"tx-{next(counter)}"
     return st
 
 
