@@ -119,6 +119,7 @@ class Engine:
         self.connected_max = 0
         self._lag_max_s = 0.0  # this interval's worst event-loop lag (overload, per second)
         self._settled_n = 0  # the fleet size last frozen once all had booted
+        self._monitors: list[asyncio.Task[None]] = []  # loop lag, per-second interval
         self.attempts = 0
         self.ever_connected = False
         self.connect_failures: dict[str, int] = {}
@@ -309,8 +310,8 @@ class Engine:
 
     # ---------------------------------------------------------------- monitoring
     def _start_monitors(self, t0: float, proc: psutil.Process) -> None:
-        self.loop.create_task(self._lag_monitor())
-        self.loop.create_task(self._interval_loop(t0, proc))
+        self._monitors = [self.loop.create_task(self._lag_monitor()),
+                          self.loop.create_task(self._interval_loop(t0, proc))]
 
     async def _lag_monitor(self) -> None:
         period = 0.05
@@ -439,6 +440,8 @@ class Engine:
                 await asyncio.sleep(0.05)
         self.stop_phases["answers_s"] = round(monotonic() - t0, 3)
         self.stopping = True
+        for m in self._monitors:  # a sleeping interval loop must not emit after the last
+            m.cancel()            # interval, into a results folder already closed
         if self.faults is not None:
             self.faults.stop()
         self.emit_interval(round(monotonic() - self._t0, 3), 0.0)

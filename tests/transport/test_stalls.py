@@ -49,3 +49,4 @@ async def test_the_heap_is_frozen_once_every_station_has_booted(
     engine.emit_interval(3.0, 0.0)
     assert settled == [1]
 
+

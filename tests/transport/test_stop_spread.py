@@ -74,3 +74,36 @@ async def test_a_zero_spread_is_the_stop_burst() -> None:
     seen = await _stop_times(0.0)
     assert len(seen) >= N // 2
     assert max(seen) - min(seen) < 0.5
+
+
+async def test_no_interval_is_emitted_after_the_stop() -> None:
+    """The stop's interval is the last: the per-second loop, asleep when the stop came,
+    once woke afterwards and wrote into a results folder already closed ("I/O operation
+    on closed file" from ``fleetsim run --workers 0``)."""
+
+    async def handler(ws: ServerConnection) -> None:
+        async for raw in ws:
+            msg = orjson.loads(raw)
+            await ws.send(orjson.dumps([3, msg[1], canned_result(ws.subprotocol or "",
+                                                                 msg[2])]).decode())
+
+    s = parse_scenario({"stations": {"count": 2, "versions": {"1.6": 1}}})
+    specs = build_fleet(s)
+    clock = Clock.start(epoch=None, factor=1, wall_timestamps=False,
+                        monotonic=time.monotonic(), unix=time.time())
+    rec = Recorder()
+    stations = [STATION_CLASSES[sp.version](sp, pl, clock=clock, recorder=rec,
+                                            config=StationConfig())
+                for sp, pl in zip(specs, plan_fleet(s, specs, horizon_s=60), strict=True)]
+    emitted: list[float] = []
+    async with serve(handler, "127.0.0.1", 0, subprotocols=SUBPROTOCOLS) as server:  # type: ignore[arg-type]
+        url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        engine = Engine(stations, [f"{url}/{sp.station_id}" for sp in specs], recorder=rec,
+                        options=EngineOptions(interval_s=0.3, stop_grace_s=0))
+        engine.on_interval = lambda stats: emitted.append(stats.t_s)
+        await asyncio.wait_for(engine.run(0.45), 30)  # the stop comes mid-sleep
+        last = list(emitted)
+        # the monitors end (cancelled at the stop, or by running out): wait for exactly that
+        await asyncio.wait_for(asyncio.gather(*engine._monitors, return_exceptions=True), 5)
+    assert last
+    assert emitted == last  # nothing after the stop's interval
