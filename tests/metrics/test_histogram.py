@@ -34,6 +34,30 @@ def test_resolution_is_better_than_one_percent() -> None:
         assert h.percentile_ms(50) == pytest.approx(v * 1000, rel=0.002, abs=0.001)
 
 
+@pytest.mark.parametrize("figures", [2, 3])
+def test_batched_recording_equals_hdrh_value_for_value(figures: int) -> None:
+    """Recording is batched and vectorised; the counts, total, min and max must be
+    exactly what hdrh's own ``record_value`` makes, at every bucket edge."""
+    from hdrh.histogram import HdrHistogram
+
+    from fleetsim.metrics.histogram import FLUSH_AT, HIGHEST_US, LOWEST_US
+
+    rng = np.random.default_rng(11)
+    edges = [v + d for k in range(33) for v in (1 << k,) for d in (-1, 0, 1)]
+    values = [*edges, *rng.integers(1, 5_000_000, 3 * FLUSH_AT + 17).tolist(),
+              *(int(x) for x in rng.lognormal(8, 3, 2000))]
+    values = [min(max(v, LOWEST_US), HIGHEST_US) for v in values]
+    ours = LatencyHistogram(significant_figures=figures)
+    theirs = HdrHistogram(LOWEST_US, HIGHEST_US, figures)
+    for v in values:
+        ours.record_s(v / 1e6 + 1e-9)  # the float's µs floor is v
+        theirs.record_value(v)
+    assert list(ours.hdr.counts) == list(theirs.counts)
+    assert (ours.count, ours.hdr.min_value, ours.hdr.max_value) == (
+        theirs.get_total_count(), theirs.min_value, theirs.max_value)
+    assert ours.encode() == theirs.encode().decode("ascii")
+
+
 def test_merged_histograms_equal_the_histogram_of_the_union() -> None:
     rng = np.random.default_rng(7)
     parts = [rng.lognormal(-6, 1.5, 5000) for _ in range(3)]
