@@ -48,5 +48,3 @@ async def test_the_heap_is_frozen_once_every_station_has_booted(
     engine.emit_interval(2.0, 0.0)
     engine.emit_interval(3.0, 0.0)
     assert settled == [1]
-
-
