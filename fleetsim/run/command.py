@@ -31,6 +31,11 @@ def run_command(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     if bad is not None:
         raise ScenarioError("--expect-errors", "", bad)
     slos = parse_slos(slo_exprs)  # a malformed SLO is a usage error before any load
+    from fleetsim.run.layout import ports_note
+
+    note = ports_note(scenario.stations.count, len(scenario.stations.source_addresses))
+    if note is not None:
+        print(f"fleetsim: warning: {note}", file=sys.stderr)
     workers = getattr(args, "workers", None)
     if workers is None:  # fit the fleet into the cores and the descriptor limit, and say so
         from fleetsim.run.layout import pick_layout
