@@ -121,6 +121,8 @@ class Sampler:
             for p in procs:
                 try:
                     role = _role(p, self.root.pid)
+                    if role == "gone":  # exited between the listing and the read
+                        continue
                     with p.oneshot():
                         t = p.cpu_times()
                         self._dead_cpu[p.pid] = t.user + t.system
@@ -246,7 +248,8 @@ def _figures(a: argparse.Namespace, out: Path, watch: SinkWatch, samples: list[S
     # steady state: 10 s after 99.9 % were held, while they still were (the fleet held;
     # not the stop); a ramp that never got there: the samples holding the most
     # (only samples with every role of the run alive: not its stop, when workers have quit)
-    roles = set().union(*(s.rss for s in samples)) if samples else set()
+    # ("other": a short-lived helper process; a process that exited mid-read is skipped)
+    roles = set().union(*(s.rss for s in samples)) - {"other", "gone"} if samples else set()
     whole = [s for s in samples if roles <= set(s.rss)] or samples
     top = max((s.held for s in whole), default=0)
     floor = 0.999 * a.stations if watch.full_t else 0.98 * top
