@@ -120,7 +120,8 @@ async def _run(url: str, name: str, seconds: float, eager: bool, stations: int |
     engine = Engine(sts, [f"{url}/{sp.station_id}" for sp in specs], recorder=rec,
                     options=EngineOptions(connect_rate_per_s=1000))
     steady: dict[str, Any] = {}
-    watch = asyncio.get_running_loop().create_task(_steady(sts, rec, timer, steady))
+    stop_at = time.monotonic() + seconds  # the engine's stop begins then: not steady
+    watch = asyncio.get_running_loop().create_task(_steady(sts, rec, timer, steady, stop_at))
     report = await engine.run(seconds)
     watch.cancel()
     gc.callbacks.remove(timer)
@@ -128,14 +129,13 @@ async def _run(url: str, name: str, seconds: float, eager: bool, stations: int |
     full_gc = {g: (len(before[g]) + n, max(max(before[g], default=0.0) * 1e3, mx),
                    sum(before[g]) * 1e3 + tot)
                for g, (n, mx, tot) in timer.summary().items()}
-    if "t0" in steady:  # the steady state: from 5 s after every station booted to the end
-        cpu = psutil.Process().cpu_times()
-        span = time.monotonic() - steady["t0"]
+    if "t1" in steady:  # the steady state: from 5 s after every station booted to the stop
+        span = steady["t1"] - steady["t0"]
         steady.update(lag_p99_ms=steady["lag"].percentile_ms(99),
-                      lag_max_ms=steady["lag"].max_ms(), late=rec.late_sends - steady["late0"],
-                      cpu=(cpu.user + cpu.system - steady["cpu0"]) / span * 100 if span else 0.0,
-                      gc=timer.summary(), seconds=span,
-                      box_idle=(psutil.cpu_times().idle - steady["idle0"]) / span * 100
+                      lag_max_ms=steady["lag"].max_ms(), late=steady["late1"] - steady["late0"],
+                      cpu=(steady["cpu1"] - steady["cpu0"]) / span * 100 if span else 0.0,
+                      seconds=span,
+                      box_idle=(steady["idle1"] - steady["idle0"]) / span * 100
                       / (psutil.cpu_count() or 1) if span else 0.0)
         del steady["lag"]
     return {"profile": name, "stations": len(specs), "eager": eager, "plan_s": plan_s,
@@ -144,12 +144,14 @@ async def _run(url: str, name: str, seconds: float, eager: bool, stations: int |
             "lag_max_ms": rec.loop_lag.max_ms(), "late": rec.late_sends,
             "sent": sum(a.sent for a in rec.actions.values()), "cpu": report.cpu_percent,
             "rss_mib": psutil.Process().memory_info().rss / 2**20, "gc": full_gc,
-            "steady": steady}
+            "steady": steady if "t1" in steady else {}}
 
 
-async def _steady(stations: list[Any], rec: Any, timer: GcTimer, out: dict[str, Any]) -> None:
-    """From 5 s after the last station booted, measure loop lag and GC pauses afresh:
-    the ramp (connects, boots) is a burst of its own, reported in the whole-run figures."""
+async def _steady(stations: list[Any], rec: Any, timer: GcTimer, out: dict[str, Any],
+                  stop_at: float) -> None:
+    """From 5 s after the last station booted until the stop begins, measure loop lag
+    and GC pauses afresh: the ramp (connects, boots) and the stop (every session ended at
+    once) are bursts of their own, reported in the whole-run figures."""
     from fleetsim.metrics.histogram import LatencyHistogram
 
     n = len(stations)
@@ -161,7 +163,8 @@ async def _steady(stations: list[Any], rec: Any, timer: GcTimer, out: dict[str, 
 
     def both(lag_s: float) -> None:
         original(lag_s)
-        lag.record_s(lag_s)
+        if time.monotonic() < stop_at:
+            lag.record_s(lag_s)
 
     rec.record_loop_lag = both
     cpu = psutil.Process().cpu_times()
@@ -170,6 +173,10 @@ async def _steady(stations: list[Any], rec: Any, timer: GcTimer, out: dict[str, 
         p.clear()
     out.update(t0=time.monotonic(), lag=lag, late0=rec.late_sends, cpu0=cpu.user + cpu.system,
                idle0=psutil.cpu_times().idle)
+    await asyncio.sleep(max(0.0, stop_at - time.monotonic()))
+    cpu = psutil.Process().cpu_times()  # the steady state ends where the stop begins
+    out.update(t1=time.monotonic(), gc=timer.summary(), late1=rec.late_sends,
+               cpu1=cpu.user + cpu.system, idle1=psutil.cpu_times().idle)
 
 
 def _child(q: Any, url: str, name: str, seconds: float, eager: bool,
