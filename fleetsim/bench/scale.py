@@ -274,7 +274,7 @@ def _figures(a: argparse.Namespace, out: Path, watch: SinkWatch, samples: list[S
         "ramp_s": ramp_s, "ramp_rate": a.stations / ramp_s if ramp_s else None,
         "rss": mem.rss, "pss": mem.pss, "cpu_pct": cpu_pct, "box_pct": box_pct,
         "steady_s": span, "valid": gen.get("valid"), "reasons": gen.get("warnings") or [],
-        "workers": gen.get("workers"),
+        "workers": gen.get("workers"), "after_ramp": gen.get("after_ramp") or {},
     }
 
 
@@ -334,7 +334,9 @@ def _print(a: argparse.Namespace, rows: list[dict[str, Any]], out: Path) -> None
         ("CPU per 1,000 stations, steady [% of a core]", f"{med('cpu_pct') / n * 1000:.2f}"),
         ("fleetsim CPU, steady [% of a core]", f"{med('cpu_pct'):.0f}"),
         ("whole box CPU, steady [% of a core]", f"{med('box_pct'):.0f}"),
-        ("generator valid (last run)", f"{last['valid']}"),
+        ("generator valid, whole run (last run)", f"{last['valid']}"),
+        ("generator valid after the ramp (last run)",
+         f"{last['after_ramp'].get('valid')}"),
     ]:
         print(f"{name:58} {value:>14}")
     print("RSS by role (last run, MiB): " + ", ".join(

@@ -224,7 +224,8 @@ def parse_summary(doc: object, *, file: str = SUMMARY) -> RunSummary:
         errors=fields.numbers({k: v for k, v in errors.items() if k != "by_kind"}, "errors"),
         errors_by_kind=fields.counts(errors.get("by_kind", {}), "errors.by_kind"),
         generator={k: (v if isinstance(v, bool) else fields.number(v, f"generator.{k}"))
-                   for k, v in generator.items() if k != "warnings"},
+                   for k, v in generator.items()
+                   if k not in ("warnings", "after_ramp")},  # after_ramp: a section of its own
         generator_warnings=tuple(warnings),
         sessions=fields.numbers(root.get("sessions", {}), "sessions"),
         pipes=fields.mapping(root.get("pipes", {}), "pipes"),

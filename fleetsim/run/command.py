@@ -177,6 +177,14 @@ def print_table(summary: dict[str, Any], out: TextIO) -> None:
           f", late sends {gen['late_sends']}, station pipes "
           f"{pipes.get('utilisation', 0.0):.0%} busy ({pipes.get('waited_own_share', 0.0):.0%} "
           f"of calls queued behind their own), valid {str(gen['valid']).lower()}", file=out)
+    held = gen.get("after_ramp") or {}
+    if held.get("held"):  # the hold, judged apart from the ramp and the stop
+        print(f"  after the ramp (t={held['from_s']}–{held['to_s']} s): loop lag max "
+              f"{held['loop_lag_max_ms']:.1f} ms (per engine-second p99 "
+              f"{held['loop_lag_second_max_p99_ms']:.1f} ms), valid "
+              f"{str(held['valid']).lower()}", file=out)
+    elif held:
+        print(f"  after the ramp: not judged, {held['why']}", file=out)
     for w in summary.get("generator_workers", ()):
         locust_cpu = w.get("locust_cpu_percent")
         print(f"  {w['worker']}: {w['stations']} stations, loop lag p99 "

@@ -33,6 +33,7 @@ from fleetsim.exceptions import FleetsimError, ResultsError
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.run.overload import (
     EngineTrace,
+    after_ramp,
     box_episodes,
     describe,
     engine_episodes,
@@ -142,6 +143,7 @@ def merge_run(run: Path, s: Scenario, *, started_at: str = "",
     cores = int(cpu_file.get("cores") or os.cpu_count() or 1)
     episodes += box_episodes(cpu_file.get("box_per_s") or (), cores)
     overload = overload_section(episodes)
+    generator["after_ramp"] = after_ramp(traces, s.duration_s, overload["episodes"])
     if overload["saturated"]:  # loud: each episode is a reason the figures are suspect
         generator["warnings"] += [f"overload: {describe(e)}" for e in overload["episodes"]]
         generator["valid"] = False

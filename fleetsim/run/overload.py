@@ -17,8 +17,9 @@ never read as ``cpu_percent 5.2``.
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,11 @@ import psutil
 
 from fleetsim.run.results import CPU_LIMIT_PERCENT, LAG_P99_LIMIT_MS
 
-__all__ = ["CPU_FILE", "SUSTAIN_S", "BoxCpu", "EngineTrace", "describe", "overload_section"]
+__all__ = ["CPU_FILE", "SETTLE_S", "SUSTAIN_S", "BoxCpu", "EngineTrace", "after_ramp", "describe",
+           "overload_section"]
 
 SUSTAIN_S = 3  # consecutive seconds over a limit: a saturation, not a blip
+SETTLE_S = 5  # after the last boot, before the hold is judged: the boots' answers land
 BOX_LIMIT_PERCENT = 90.0  # of all cores
 CPU_FILE = "run_cpu.json"  # the master's figures: its own CPU and the box's, per second
 _LIMITS = {"cpu": ("cpu_percent", CPU_LIMIT_PERCENT, "%"),
@@ -169,3 +172,45 @@ def _busy_percent(a: Any, b: Any) -> float:
         getattr(b, "guest_nice", 0) - getattr(a, "guest_nice", 0))
     idle = (b.idle - a.idle) + (getattr(b, "iowait", 0) - getattr(a, "iowait", 0))
     return max(0.0, min(100.0, (total - idle) / total * 100)) if total > 0 else 0.0
+
+
+def after_ramp(traces: Sequence[EngineTrace], duration_s: float,
+               episodes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """``summary["generator"]["after_ramp"]``: the generator's health while the fleet was
+    held, from :data:`SETTLE_S` after the second the fleet's boot count reached its
+    maximum to the second before the run's duration was up (the stop is a burst of its
+    own). Valid when no engine was overloaded then (an engine episode overlapping the
+    window; a descriptor refusal always counts). The ramp and the stop stay in the
+    whole-run verdict beside it: a capacity test ramps on a full box and then holds.
+    """
+    booted: dict[int, float] = {}
+    end = max((max(tr.seconds) for tr in traces if tr.seconds), default=-1)
+    for tr in traces:  # an engine's last report carried forward, as the live line does
+        last = 0.0
+        for i in range(min(tr.seconds, default=0), end + 1):
+            g = tr.seconds.get(i)
+            if g is not None:
+                last = float(g.get("booted", 0.0))
+            booted[i] = booted.get(i, 0.0) + last
+    top = max(booted.values(), default=0.0)
+    out: dict[str, Any] = {"held": False, "valid": None, "why": None, "booted": round(top),
+                           "from_s": None, "to_s": None, "loop_lag_max_ms": None,
+                           "loop_lag_second_max_p50_ms": None,
+                           "loop_lag_second_max_p99_ms": None, "overload": []}
+    if top <= 0:
+        return {**out, "why": "no station booted"}
+    lo = min(i for i, n in booted.items() if n >= top) + SETTLE_S
+    hi = math.ceil(duration_s) - 1
+    if hi - lo + 1 < SUSTAIN_S:
+        return {**out, "why": f"the fleet was held for less than {SUSTAIN_S} s after its ramp"}
+    lags = sorted(float(g["loop_lag_max_ms"]) for tr in traces for i, g in tr.seconds.items()
+                  if lo <= i <= hi and g.get("loop_lag_max_ms") is not None)
+    during = [describe(e) for e in episodes if e.get("engine") is not None and (
+        e.get("seconds") is None or (e["since_s"] <= hi and e["since_s"] + e["seconds"] > lo))]
+    return {**out, "held": True, "valid": not during, "from_s": lo, "to_s": hi,
+            # each engine's worst lag per second, over the window's engine-seconds
+            "loop_lag_max_ms": lags[-1] if lags else 0.0,
+            "loop_lag_second_max_p50_ms": lags[len(lags) // 2] if lags else 0.0,
+            "loop_lag_second_max_p99_ms": lags[min(len(lags) - 1, int(len(lags) * 0.99))]
+            if lags else 0.0,
+            "overload": during}
