@@ -66,10 +66,12 @@ async def test_set_charging_profile_lowers_reported_power_within_one_interval() 
             assert result.status == "Accepted"
             assert st.connectors[0].power_w <= 2000.0 + 1e-6, sid  # the car follows at once
             # readings report the power at their sample time: the first one after the cap
-            # shows it (issue 11.3), the mean since the previous is Δregister / Δt
-            await wait_for(lambda sid=sid, stamp=stamp: len(power_after(server, sid, stamp)) >= 1,
+            # shows it (issue 11.3), the mean since the previous is Δregister / Δt. "After":
+            # once answered — one sampled during the round trip may precede the cap
+            capped = fleet.sim_iso()
+            await wait_for(lambda sid=sid, t=capped: len(power_after(server, sid, t)) >= 1,
                            INTERVAL_WALL_S + 1.0, f"{sid}'s next meter reading")
-            first = power_after(server, sid, stamp)[0]
+            first = power_after(server, sid, capped)[0]
             assert first <= 2000.0 + 1e-6, sid
         rows = {r.station_id: r for r in server.ledger.transactions()}
         assert set(rows) == set(fleet.ids)
