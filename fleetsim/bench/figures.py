@@ -5,7 +5,8 @@ counted) on 127.0.0.1, three times each, and prints medians:
 
 - round trips per CPU-second of the full stack (station core + engine + metrics),
   and of a bare websockets+orjson client doing the same Heartbeat calls;
-- KiB of RSS per connected idle station, and stations connected per second;
+- KiB of RSS per connected idle station (the station objects and the connection), and
+  stations connected per second;
 - the same busy stations through Locust (``locust -f fleetsim/locustfile.py
   --processes 1``: master, one worker, its engine child): round trips per
   CPU-second of all three processes, and the ratio to the engine alone.
@@ -72,6 +73,7 @@ async def _full_stack(url: str, n: int, seconds: float, *, busy: bool) -> dict[s
     # busy: back-to-back Heartbeats (throughput); idle: one every hour (memory)
     cfg = StationConfig(heartbeat_interval_s=3600.0, closed_loop_heartbeat=busy)
     versions = list(OcppVersion)
+    rss0 = psutil.Process().memory_info().rss  # the stations themselves count too
     stations = []
     for i in range(n):
         spec = StationSpec(index=i, station_id=f"B{i:06d}", version=versions[i % 3],
@@ -79,7 +81,6 @@ async def _full_stack(url: str, n: int, seconds: float, *, busy: bool) -> dict[s
         plan = StationPlan(station_index=i, archetype="bench", evse=Evse(11000), sessions=())
         stations.append(STATION_CLASSES[spec.version](spec, plan, clock=clock, recorder=rec,
                                                       config=cfg))
-    rss0 = psutil.Process().memory_info().rss
     engine = Engine(stations, [f"{url}/B{i:06d}" for i in range(n)], recorder=rec,
                     options=EngineOptions(connect_rate_per_s=1e9, stop_grace_s=1.0))
     out: dict[str, float] = {}

@@ -20,7 +20,6 @@ could send again: that wait is the ``offline`` cause, not the CSMS's answer time
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -28,6 +27,7 @@ from fleetsim.metrics.recorder import Recorder
 from fleetsim.station.clock import Clock
 from fleetsim.station.config import StationConfig
 from fleetsim.station.frames import CallError, CallResult, encode_call
+from fleetsim.station.timers import StationTimers
 
 __all__ = ["CallChannel", "PendingCall"]
 
@@ -53,8 +53,12 @@ class PendingCall:
         self.sends = 0          # frames sent for it: retries and offline replays too
 
 
-class CallChannel:
+class CallChannel(StationTimers):
     """Queue, in-flight CALL, offline replay and retries; the station supplies the rest."""
+
+    __slots__ = ("_free_since", "_ids", "_inflight", "_inflight_deadline", "_inflight_id",
+                 "_inflight_sent", "_late_id", "_late_key", "_offline_pending", "_queue",
+                 "_reconnected_at", "_tx_hold_until", "msg_counts")
 
     # provided by the station
     rec: Recorder
@@ -72,22 +76,21 @@ class CallChannel:
     dropped_ids: set[str] | None
     _ready_since: float
 
-    def at(self, t: float, fn: Callable[..., None], *args: Any, name: str | None = None) -> None:
-        raise NotImplementedError
-
     def call_timed_out(self, call: PendingCall, now: float) -> None:
         """Hook: a CALL timed out and will not be retried."""
 
     def check_response(self, action: str, payload: Payload) -> None:
         """Hook (``strict``): count a CALLRESULT that breaks its response schema."""
 
-    # rare state on the class until set: the last CALL that timed out, for its late answer
-    _late_id: str | None = None
-    _late_key = ""
-
     def _init_channel(self, ids: Iterator[str]) -> None:
         self._ids = ids
-        self._queue: deque[PendingCall] = deque()
+        # a list, not a deque: an empty deque holds a 64-slot block (624 B), a list 56 B,
+        # and a queue is short but for the offline one (≤ offline_queue_max, pop(0) moves
+        # at most 80 KB once per reply)
+        self._queue: list[PendingCall] = []
+        # the last CALL that timed out, for its late answer
+        self._late_id: str | None = None
+        self._late_key = ""
         self._inflight: PendingCall | None = None
         self._inflight_id = ""
         self._inflight_sent = 0.0
@@ -106,12 +109,12 @@ class CallChannel:
             replay = self._inflight.transactional
             self.rec.call_failed(self._inflight.key, kind, retried=replay)
             if replay:
-                self._queue.appendleft(self._inflight)  # replayed after reconnect
+                self._queue.insert(0, self._inflight)  # replayed after reconnect
             self._inflight = None
             self._inflight_deadline = float("inf")
         # transaction messages are kept and replayed in order, the rest is dropped
         # (1.6 §4.9 "transaction-related messages"; 2.0.1 E04 offline, QueueAllMessages false)
-        kept: deque[PendingCall] = deque()
+        kept: list[PendingCall] = []
         for c in self._queue:
             if c.transactional:
                 if not c.offline:
@@ -182,7 +185,7 @@ class CallChannel:
         pc = PendingCall(action, self.version_prefix + action, build, due, on_result, on_error,
                          transactional, meter)
         if first:
-            self._queue.appendleft(pc)
+            self._queue.insert(0, pc)
         else:
             self._queue.append(pc)
         if transactional and not self.connected:
@@ -220,7 +223,7 @@ class CallChannel:
         wait = self.tx_retry_s * call.attempt  # wall s: TransactionMessageRetryInterval
         call.attempt += 1
         call.due = now + wait
-        self._queue.appendleft(call)
+        self._queue.insert(0, call)
         self._tx_hold_until = now + wait
         self.at(self._tx_hold_until, _noop)
 
@@ -237,7 +240,7 @@ class CallChannel:
                     del q[i]
                     return c
             return None
-        return q.popleft()
+        return q.pop(0)
 
     def _pump(self, now: float) -> None:
         if self._inflight is not None or not self.connected:

@@ -21,6 +21,7 @@ __all__ = ["StationTimers"]
 class StationTimers:
     """Mixed into the station core: ``at``, named timers, and the periodic next tick."""
 
+    __slots__ = ("_gen", "_seq", "_timers", "now")
     now: float  # engine time of the call being handled
 
     def _init_timers(self) -> None:

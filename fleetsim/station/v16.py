@@ -18,6 +18,7 @@ __all__ = ["Station16"]
 
 
 class Station16(StationCore):
+    __slots__ = ()
     version_prefix = "1.6/"
     formation_violation = "FormationViolation"  # 1.6 spells it so (OCPP-J 1.6 §4.2.3)
 

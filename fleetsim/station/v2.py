@@ -33,6 +33,8 @@ _STAY_PLUGGED = ("DeAuthorized", "Remote", "MasterPass")  # the car is still the
 class Station2(StationCore):
     """Shared 2.0.1/2.1 behaviour; subclasses only name their version."""
 
+    __slots__ = ()
+
     tx_ids: Callable[[], str] = staticmethod(lambda: str(uuid.uuid4()))
 
     def boot_payload(self) -> Payload:
@@ -251,10 +253,12 @@ class Station2(StationCore):
 
 
 class Station201(Station2):
+    __slots__ = ()
     version_prefix = "2.0.1/"
 
 
 class Station21(Station2):
+    __slots__ = ()
     version_prefix = "2.1/"
 
     def handlers(self) -> dict[str, Handler]:

@@ -34,14 +34,14 @@ def make(version: OcppVersion, sessions: tuple[Session, ...] = (), *, connectors
                        archetype="test", seed=1)
     plan = StationPlan(station_index=0, archetype="test", evse=evse, sessions=sessions)
     cls = STATION_CLASSES[version]
-    clock = clock or Clock(wall0=0.0, epoch_unix=1_767_571_200.0)
-    st = cls(spec, plan, clock=clock, recorder=Recorder(),
-             config=config or StationConfig(meter_interval_s=60, heartbeat_interval_s=300),
-             ids=(str(i) for i in itertools.count(1)))
-    if hasattr(st, "tx_ids"):
+    if hasattr(cls, "tx_ids"):  # predictable 2.x transaction ids (stations have slots)
         counter = itertools.count(1)
-        st.tx_ids = lambda: f"tx-{next(counter)}"
-    return st
+        cls = type(cls.__name__, (cls,), {"__slots__": (),
+                                          "tx_ids": staticmethod(lambda: f"tx-{next(counter)}")})
+    clock = clock or Clock(wall0=0.0, epoch_unix=1_767_571_200.0)
+    return cls(spec, plan, clock=clock, recorder=Recorder(),
+               config=config or StationConfig(meter_interval_s=60, heartbeat_interval_s=300),
+               ids=(str(i) for i in itertools.count(1)))
 
 
 def default_answer(version: OcppVersion) -> Answer:
