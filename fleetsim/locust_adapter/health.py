@@ -22,7 +22,7 @@ import gevent
 import locust.runners
 import orjson
 
-from fleetsim.run.merge import LIVENESS_FILE
+from fleetsim.locust_adapter.wire import LIVENESS_FILE
 
 __all__ = ["WORKER_LIVENESS_S", "WorkerLiveness"]
 

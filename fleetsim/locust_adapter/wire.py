@@ -40,9 +40,10 @@ from typing import Any
 
 import orjson
 
-__all__ = ["SAMPLE_PERIOD_S", "RunContext", "decode", "encode", "worker_tag"]
+__all__ = ["LIVENESS_FILE", "SAMPLE_PERIOD_S", "RunContext", "decode", "encode", "worker_tag"]
 
 SAMPLE_PERIOD_S = 0.5
+LIVENESS_FILE = "locust_workers.json"  # the Locust master's record of silent workers
 
 
 def encode(msg: Mapping[str, Any]) -> bytes:

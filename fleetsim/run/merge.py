@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 
 from fleetsim.exceptions import FleetsimError, ResultsError
+from fleetsim.locust_adapter.wire import LIVENESS_FILE
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.run.overload import (
     EngineTrace,
@@ -58,7 +59,6 @@ class MergeOutcome:
 
 
 IN_PROCESS_ROLE = "in-process"  # run_cpu.json's role when the engine ran in the sampling process
-LIVENESS_FILE = "locust_workers.json"  # the Locust master's record of silent workers
 
 
 def liveness_warnings(out: Path) -> list[str]:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from fleetsim.scenario.model import OcppVersion, Scenario
+
+if TYPE_CHECKING:  # numpy is imported where a stream is drawn: a Locust worker never does
+    import numpy as np
 
 __all__ = ["StationSpec", "build_fleet", "pick_by_share", "station_spec"]
 
@@ -37,10 +39,14 @@ class StationSpec:
 
     def seed_sequence(self) -> np.random.SeedSequence:
         """This station's root stream: ``SeedSequence(seed).spawn(n)[index]`` for any n."""
+        import numpy as np
+
         return np.random.SeedSequence(self.seed, spawn_key=(self.index,))
 
     def stream(self, j: int) -> np.random.Generator:
         """Independent sub-stream ``j`` (0 arrivals, 1 marks, 2 vehicle, 3 idTag, 4+ other)."""
+        import numpy as np
+
         return np.random.Generator(np.random.PCG64(
             np.random.SeedSequence(self.seed, spawn_key=(self.index, j))))
 
