@@ -5,7 +5,13 @@ and runs what is due (:meth:`StationTimers.run_due`); one heap per station keeps
 engine's own scheduling to one entry per station. A *named* timer replaces the previous
 timer of that name: arming it again bumps the name's generation, and an entry of an
 older generation does nothing when it comes due (cancelling is the same bump), so no
-entry is ever searched for and removed.
+entry is searched for on each arming.
+
+Such stale entries wait in the heap until their time. A timer re-armed far ahead at
+every meter sample (the car's "full" time) left one per sample: 150 per station after
+15 s of the busy profile, and full collections walking them all took 80–140 ms
+(issue 18). So the heap is compacted once stale entries outnumber the live ones: it
+holds at most twice the timers pending, however long the run.
 """
 
 from __future__ import annotations
@@ -21,30 +27,54 @@ __all__ = ["StationTimers"]
 class StationTimers:
     """Mixed into the station core: ``at``, named timers, and the periodic next tick."""
 
-    __slots__ = ("_gen", "_seq", "_timers", "now")
+    __slots__ = ("_gen", "_seq", "_stale", "_timers", "now")
     now: float  # engine time of the call being handled
 
     def _init_timers(self) -> None:
         self.now = 0.0
         self._timers: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
         self._seq = itertools.count()
+        # name -> generation of its latest arming: positive while its entry is pending,
+        # negated once it ran or was cancelled
         self._gen: dict[str, int] = {}
+        self._stale = 0  # heap entries of replaced or cancelled named timers
 
     def at(self, t: float, fn: Callable[..., None], *args: Any, name: str | None = None) -> None:
         """Run ``fn(t, *args)`` at engine time ``t``; a ``name`` replaces the previous timer."""
         if name is not None:
-            gen = self._gen[name] = self._gen.get(name, 0) + 1
+            gen = self._retire(name) + 1
+            self._gen[name] = gen
             heapq.heappush(self._timers, (t, next(self._seq), self._named, (name, gen, fn, args)))
+            if self._stale > 8 and 2 * self._stale > len(self._timers):
+                self._compact()
         else:
             heapq.heappush(self._timers, (t, next(self._seq), fn, args))
+
+    def _retire(self, name: str) -> int:
+        """The name's pending entry, if any, goes stale; returns its generation."""
+        gen = self._gen.get(name, 0)
+        if gen > 0:
+            self._stale += 1
+        return abs(gen)
 
     def _named(self, t: float, name: str, gen: int, fn: Callable[..., None],
                args: tuple[Any, ...]) -> None:
         if self._gen.get(name) == gen:
+            self._gen[name] = -gen
             fn(t, *args)
+        else:
+            self._stale -= 1
+
+    def _compact(self) -> None:
+        """Drop the stale entries (rare: once they outnumber the live ones)."""
+        gens, named = self._gen, StationTimers._named
+        self._timers = [e for e in self._timers if getattr(e[2], "__func__", None) is not named
+                        or gens.get(e[3][0]) == e[3][1]]
+        heapq.heapify(self._timers)
+        self._stale = 0
 
     def _cancel(self, name: str) -> None:
-        self._gen[name] = self._gen.get(name, 0) + 1
+        self._gen[name] = -(self._retire(name) + 1)
 
     cancel_timer = _cancel
 
@@ -58,6 +88,8 @@ class StationTimers:
 
     def clear_timers(self) -> None:
         self._timers.clear()
+        self._gen = {k: -abs(g) for k, g in self._gen.items()}
+        self._stale = 0
 
     def next_timer(self) -> float:
         return self._timers[0][0] if self._timers else float("inf")
