@@ -128,7 +128,10 @@ def test_merged_figures_are_the_exact_sum_and_the_ledger_agrees(dist_run: dict[s
     # station was still (re)booting at the stop never started: a row, and no transaction
     acked = [r for r in sessions if r["csms_acknowledged"] == "true"]
     assert len(acked) == len(transactions) > 100
-    assert len(sessions) - len(acked) <= len(sessions) // 50
+    # how many depends on the box's load (41 of 1,587 once in a loaded suite): each says so
+    never = [(r["station_id"], r["refused"], r["transaction_id"]) for r in sessions
+             if r["csms_acknowledged"] != "true"]
+    assert all(refused == "NotBooted" and not tx for _, refused, tx in never), never
     assert all(t.stopped_at is not None for t in transactions)  # stopped users end sessions
     # the workers' station-side ledgers, merged: per station and action as the CSMS counted
     per_station: Counter[tuple[str, str]] = Counter()
