@@ -58,7 +58,7 @@ class CallChannel(StationTimers):
 
     __slots__ = ("_free_since", "_ids", "_inflight", "_inflight_deadline", "_inflight_id",
                  "_inflight_sent", "_late_id", "_late_key", "_offline_pending", "_queue",
-                 "_reconnected_at", "_tx_hold_until", "msg_counts")
+                 "_ready_since", "_reconnected_at", "_tx_hold_until", "booted", "msg_counts")
 
     # provided by the station
     rec: Recorder
@@ -66,7 +66,6 @@ class CallChannel(StationTimers):
     clock: Clock
     out: list[bytes]
     connected: bool
-    booted: bool
     stopping: bool
     strict: bool
     tx_attempts: int
@@ -74,7 +73,6 @@ class CallChannel(StationTimers):
     version_prefix: str
     expect_dup: set[str] | None
     dropped_ids: set[str] | None
-    _ready_since: float
 
     def call_timed_out(self, call: PendingCall, now: float) -> None:
         """Hook: a CALL timed out and will not be retried."""
@@ -84,6 +82,8 @@ class CallChannel(StationTimers):
 
     def _init_channel(self, ids: Iterator[str]) -> None:
         self._ids = ids
+        self.booted = False
+        self._ready_since = 0.0  # when the station could last start sending (open / booted)
         # a list, not a deque: an empty deque holds a 64-slot block (624 B), a list 56 B,
         # and a queue is short but for the offline one (≤ offline_queue_max, pop(0) moves
         # at most 80 KB once per reply)

@@ -7,8 +7,9 @@ Bytes in, bytes out, no sockets and no clock of its own. The engine calls:
 - :meth:`on_timer` at (or after) :meth:`next_wake`;
 
 and after each call sends every frame in :attr:`out` (then clears it). Times are
-the engine's monotonic wall seconds. Its CALLs go through the
-:class:`~fleetsim.station.channel.CallChannel` it is built on: one outstanding
+the engine's monotonic wall seconds. It is built on
+:class:`~fleetsim.station.boot.BootHeartbeat` (boot and heartbeat), and its CALLs go
+through :class:`~fleetsim.station.channel.CallChannel`: one outstanding
 CALL, a FIFO, offline replay and retries, each CALL measured from the moment it
 was *due*, so a slow CSMS that makes messages queue is charged for the wait
 (coordinated omission). Version subclasses build payloads and react to results.
@@ -24,7 +25,8 @@ from fleetsim.drivers.window import SessionFeed
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.scenario.fleet import StationSpec
 from fleetsim.scenario.reconnect import RetryBackOff
-from fleetsim.station.channel import CallChannel, Payload, PendingCall
+from fleetsim.station.boot import BootHeartbeat
+from fleetsim.station.channel import Payload
 from fleetsim.station.clock import Clock
 from fleetsim.station.config import StationConfig
 from fleetsim.station.connector import Connector
@@ -45,20 +47,18 @@ from fleetsim.station.security import after_outage
 __all__ = ["Payload", "StationCore"]
 
 
-class StationCore(CallChannel):
+class StationCore(BootHeartbeat):
     """Version-independent machinery; subclasses implement the protocol steps."""
 
     version_prefix = ""  # "1.6/", "2.0.1/", "2.1/"
     # slots, not a __dict__: past 30 attributes CPython 3.11 stops sharing instance dicts'
     # keys, and each station's dict took 1.6 KiB (160 MiB at 100,000 stations)
-    __slots__ = ("_backoff", "_before_boot", "_boot_calls", "_boot_first_due",
-                 "_boot_interval_s", "_next_session", "_offline_since", "_offline_threshold_s",
-                 "_ping_interval_s", "_ready_since", "_status_at_close", "aligned_interval_s",
-                 "authorize_remote", "booted", "boots", "cfg", "clock", "connected",
+    __slots__ = ("_backoff", "_before_boot", "_next_session", "_offline_since",
+                 "_offline_threshold_s", "_ping_interval_s", "_status_at_close",
+                 "aligned_interval_s", "authorize_remote", "cfg", "clock", "connected",
                  "connectors", "dropped_ids", "expect_dup", "extra", "feed",
-                 "finished_sessions", "first_vehicle", "heartbeat_override_s",
-                 "heartbeat_wall_s", "limits", "measurands", "meter_interval_s",
-                 "meter_wall_s", "next_boot_reason", "out", "pending_reset", "plan", "rec",
+                 "finished_sessions", "first_vehicle", "limits", "measurands",
+                 "meter_interval_s", "meter_wall_s", "out", "pending_reset", "plan", "rec",
                  "reconnect_after", "spec", "station_id", "stopping", "strict", "tx_attempts",
                  "tx_count", "tx_retry_s")
 
@@ -69,15 +69,12 @@ class StationCore(CallChannel):
         self.connectors = [Connector(i, plan.evse) for i in range(1, spec.connectors + 1)]
         self.out: list[bytes] = []
         self.connected = False
-        self.booted = False
-        self.boots = 0
         self.stopping = False
-        self.heartbeat_wall_s = 0.0
         self.tx_count = 0
         self.finished_sessions: list[dict[str, Any]] = []
         self._init_channel(ids if ids is not None else message_ids(spec, config.message_ids))
         self._init_timers()
-        self._ready_since = 0.0  # when the station could last start sending (open / booted)
+        self._init_boot()
         # the sessions, planned a window at a time (or the plan's fixed tuple)
         self.feed = plan.feed if plan.feed is not None else SessionFeed.of(plan.sessions)
         self.first_vehicle: Vehicle | None = None
@@ -91,14 +88,12 @@ class StationCore(CallChannel):
         self.authorize_remote = config.authorize_remote
         self.tx_attempts = config.tx_message_attempts
         self.tx_retry_s = config.tx_retry_interval_s
-        self.heartbeat_override_s: float | None = None
         self.aligned_interval_s = 0.0
         self.strict = config.strict
         # CSMS-initiated state, allocated on first use (idle stations stay small)
         self.limits: Any = None        # station.limits.ChargingLimits
         self.extra: dict[str, Any] | None = None
         self.pending_reset: str | None = None
-        self.next_boot_reason: str | None = None
         self.reconnect_after: float | None = None
         """Set by a reset: the engine closes the socket and reconnects after this many wall s."""
         self.expect_dup: set[str] | None = None
@@ -110,9 +105,6 @@ class StationCore(CallChannel):
         self._offline_threshold_s: float | None = None   # set by SetVariables (OCPPCommCtrlr)
         self._offline_since = 0.0
         self._status_at_close: tuple[str, ...] = ()
-        self._boot_first_due = -1.0     # when the first BootNotification of this boot was due
-        self._boot_calls = 0            # BootNotifications sent for this boot so far
-        self._boot_interval_s = 0.0     # the last interval a BootNotification answer gave [sim s]
         # cars that arrived before the first boot, waiting (AllowOfflineTxForUnknownId false)
         self._before_boot: list[tuple[Connector, Session, bool | None]] | None = None
         self._schedule_next_arrival()
@@ -220,62 +212,7 @@ class StationCore(CallChannel):
     def _on_call(self, frame: Call, now: float) -> None:
         answer_call(self, frame, now)
 
-    # ------------------------------------------------------------------ boot & heartbeat
-    def boot(self, now: float) -> None:
-        self._cancel("boot")
-        if self._boot_first_due < 0:
-            self._boot_first_due = now
-        self._boot_calls += 1
-        self.call("BootNotification", self.boot_payload, now, on_result=self._boot_result,
-                  on_error=self._boot_failed, first=True)
-
-    def _boot_failed(self, _code: str, now: float) -> None:
-        self._boot_again(now)
-
-    def call_timed_out(self, call: PendingCall, now: float) -> None:
-        if call.action == "BootNotification":
-            self._boot_again(now)
-
-    def _boot_again(self, now: float) -> None:
-        """A BootNotification was not accepted (Pending/Rejected, CALLERROR or no answer):
-        send another after the interval the CSMS last gave (1.6 §4.2, 2.0.1 B01/B02), or
-        ``boot_retry_default_s`` when it never gave one. A real station keeps trying."""
-        if self.stopping:
-            return
-        retry = self._boot_interval_s or self.cfg.boot_retry_default_s  # wall s, as meant
-        self.at(now + retry, self._reboot, name="boot")
-
-    def _boot_result(self, p: Payload, now: float) -> None:
-        status = p.get("status")
-        interval = p.get("interval")
-        interval_s = float(interval) if isinstance(interval, int | float) and interval > 0 else 0.0
-        if interval_s:
-            self._boot_interval_s = interval_s
-        if status == "Accepted":
-            self.booted = True
-            self._ready_since = now
-            self.boots += 1
-            self.next_boot_reason = None
-            self.rec.boot_accepted(now - self._boot_first_due, self._boot_calls)
-            self._boot_first_due, self._boot_calls = -1.0, 0
-            # the interval the CSMS returned means wall seconds (1.6 §4.2, 2.0.1 B01)
-            if self.heartbeat_override_s:
-                hb = self.heartbeat_override_s
-            elif self.cfg.heartbeat_interval_s:
-                hb = self.cfg.heartbeat_interval_s / self.cfg.interval_factor
-            else:
-                hb = interval_s or 300.0
-            self.set_heartbeat(hb, now)
-            self.after_boot(now)
-            if self._before_boot:
-                self._release_waiting(now)
-            if self.extra is not None or self.limits is not None:
-                from fleetsim.station.lifecycle import after_reboot
-
-                after_reboot(self, now)
-        else:
-            self._boot_again(now)
-
+    # ------------------------------------------------------------------ reconnect
     def _resume(self, now: float) -> None:
         """Back online without a BootNotification (``reconnect.boot_on_reconnect: false``).
 
@@ -294,30 +231,6 @@ class StationCore(CallChannel):
         for i, c in enumerate(self.connectors):
             if i >= len(before) or before[i] != c.status:
                 self.report_status(c, now)
-
-    def set_heartbeat(self, wall_s: float, now: float) -> None:
-        """Beat every ``wall_s`` wall seconds from ``now`` on."""
-        self.heartbeat_wall_s = wall_s
-        first = now if self.cfg.closed_loop_heartbeat else now + self.heartbeat_wall_s
-        self.at(first, self._heartbeat, name="heartbeat")
-
-    def _reboot(self, t: float) -> None:
-        if self.connected and not self.booted:
-            self.boot(t)
-
-    def _heartbeat(self, t: float) -> None:
-        if not self.connected or self.stopping:
-            return
-        if self.cfg.closed_loop_heartbeat:  # benchmark mode: the next beat when answered
-            self.call("Heartbeat", _empty, t, on_result=self._beat_again)
-            return
-        if not self.has_queued("Heartbeat"):
-            # a station does not pile up heartbeats behind one the CSMS has not answered
-            self.call("Heartbeat", _empty, t)
-        self.at(self.next_tick(t, self.heartbeat_wall_s), self._heartbeat, name="heartbeat")
-
-    def _beat_again(self, _payload: Payload, now: float) -> None:
-        self._heartbeat(now)
 
     # ------------------------------------------------------------------ sessions
     def _schedule_next_arrival(self, _t: float = 0.0) -> None:
@@ -465,12 +378,6 @@ class StationCore(CallChannel):
     # ------------------------------------------------------------------ version hooks
     formation_violation = "FormatViolation"
 
-    def boot_payload(self) -> Payload:
-        raise NotImplementedError
-
-    def after_boot(self, now: float) -> None:
-        raise NotImplementedError
-
     def begin_session(self, c: Connector, t: float, *, authorize: bool | None = None) -> None:
         """Open a transaction for the car plugged into ``c`` (authorize: None = config)."""
         raise NotImplementedError
@@ -503,6 +410,3 @@ class StationCore(CallChannel):
         """CSMS-initiated actions this station answers: action → handler(station, payload, t)."""
         return {}
 
-
-def _empty() -> Payload:
-    return {}
