@@ -78,6 +78,8 @@ class Sample:
     rss: dict[str, int] = field(default_factory=dict)   # role → bytes
     pss: dict[str, int] = field(default_factory=dict)
     cpu_s: float = 0.0          # every fleetsim process, user + system, cumulative
+    sink_cpu_s: float = 0.0     # the ack server's processes, likewise
+    cpu_by_role: dict[str, float] = field(default_factory=dict)  # role → cumulative CPU s
     box_busy_s: float = 0.0     # the whole box, all cores
 
 
@@ -106,7 +108,20 @@ class Sampler:
         self.samples: list[Sample] = []
         self.stop = threading.Event()
         self._dead_cpu: dict[int, float] = {}
+        self._role_of: dict[int, str] = {}
         self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sink_cpu(self) -> float:
+        try:
+            sink = psutil.Process(self.sink.proc.pid)
+            total = 0.0
+            for p in [sink, *sink.children(recursive=True)]:
+                with p.oneshot():
+                    t = p.cpu_times()
+                total += t.user + t.system
+            return total
+        except psutil.Error:
+            return 0.0
 
     def _run(self) -> None:
         n = 0
@@ -126,6 +141,7 @@ class Sampler:
                     with p.oneshot():
                         t = p.cpu_times()
                         self._dead_cpu[p.pid] = t.user + t.system
+                        self._role_of[p.pid] = role
                         mem = p.memory_full_info() if full else p.memory_info()
                 except psutil.Error:
                     continue
@@ -133,6 +149,10 @@ class Sampler:
                 if full:
                     s.pss[role] = s.pss.get(role, 0) + getattr(mem, "pss", mem.rss)
             s.cpu_s = sum(self._dead_cpu.values())  # exited processes keep their last figure
+            for pid, cpu in self._dead_cpu.items():
+                r = self._role_of[pid]
+                s.cpu_by_role[r] = s.cpu_by_role.get(r, 0.0) + cpu
+            s.sink_cpu_s = self._sink_cpu()
             ct = psutil.cpu_times()
             s.box_busy_s = ct.user + ct.system + ct.nice + getattr(ct, "softirq", 0.0) + \
                 getattr(ct, "irq", 0.0)
@@ -233,7 +253,8 @@ def run_once(a: argparse.Namespace, out: Path) -> dict[str, Any]:
         _stop(sink, 15)
     (out / "samples.json").write_text(json.dumps(
         [{"t": round(x.t, 2), "held": x.held, "rss": x.rss, "pss": x.pss, "cpu_s": x.cpu_s,
-          "box_busy_s": x.box_busy_s} for x in sampler.samples]))  # every sample, to re-read
+          "box_busy_s": x.box_busy_s, "sink_cpu_s": x.sink_cpu_s, "cpu_by_role": x.cpu_by_role}
+         for x in sampler.samples]))  # every sample, to re-read
     return _figures(a, out, watch, sampler.samples, code)
 
 
@@ -268,7 +289,23 @@ def _figures(a: argparse.Namespace, out: Path, watch: SinkWatch, samples: list[S
     box_pct = ((steady[-1].box_busy_s - steady[0].box_busy_s) / span * 100
                if span else float("nan"))
     held = max((s.held for s in steady), default=0)
+    # the ramp: who took the box's CPU (a sink on the same cores takes its share)
+    ramp = [s for s in whole if (watch.first_t or math.inf) <= s.t <= (watch.full_t or t_hi)]
+    rspan = ramp[-1].t - ramp[0].t if len(ramp) > 1 else 0.0
+
+    def pct(xs: list[Sample], key: str, sp: float) -> float:
+        return (getattr(xs[-1], key) - getattr(xs[0], key)) / sp * 100 if sp else float("nan")
+
+    ramp_roles = ({r: (ramp[-1].cpu_by_role.get(r, 0.0) - ramp[0].cpu_by_role.get(r, 0.0))
+                   / rspan * 100 for r in ramp[-1].cpu_by_role} if rspan else {})
+    conn = [v for v in (summary.get("connect") or {}).values() if isinstance(v, dict)]
     return {
+        "connect_p50_ms": max((v.get("p50_ms", 0.0) for v in conn), default=float("nan")),
+        "connect_p99_ms": max((v.get("p99_ms", 0.0) for v in conn), default=float("nan")),
+        "ramp_roles": ramp_roles,
+        "ramp_cpu_pct": pct(ramp, "cpu_s", rspan), "ramp_sink_pct": pct(ramp, "sink_cpu_s", rspan),
+        "ramp_box_pct": pct(ramp, "box_busy_s", rspan),
+        "sink_cpu_pct": pct(steady, "sink_cpu_s", span),
         "exit_code": code, "peak_held": watch.peak, "held_steady": held,
         "booted": summary.get("stations", {}).get("booted") if summary else None,
         "ramp_s": ramp_s, "ramp_rate": a.stations / ramp_s if ramp_s else None,
@@ -327,18 +364,25 @@ def _print(a: argparse.Namespace, rows: list[dict[str, Any]], out: Path) -> None
         ("stations booted (summary)", f"{med('booted'):,.0f}"),
         ("engine workers (layout picked)", f"{last['workers']}"),
         ("ramp rate [stations/s]", f"{med('ramp_rate'):,.0f}"),
+        ("  in the ramp: fleetsim / sink / box CPU [% of a core]",
+         f"{med('ramp_cpu_pct'):.0f} / {med('ramp_sink_pct'):.0f} / {med('ramp_box_pct'):.0f}"),
+        ("  connect + handshake p50 / p99 [ms] (worst version)",
+         f"{med('connect_p50_ms'):.1f} / {med('connect_p99_ms'):.1f}"),
         ("RSS, every fleetsim process [GiB]", f"{rss_tot / 2**30:.2f}"),
         ("RSS per station, all included [KiB]", f"{rss_tot / 1024 / n:.1f}"),
         ("PSS, every fleetsim process [GiB]", f"{pss_tot / 2**30:.2f}"),
         ("PSS per station, all included [KiB]", f"{pss_tot / 1024 / n:.1f}"),
         ("CPU per 1,000 stations, steady [% of a core]", f"{med('cpu_pct') / n * 1000:.2f}"),
         ("fleetsim CPU, steady [% of a core]", f"{med('cpu_pct'):.0f}"),
+        ("sink CPU, steady [% of a core]", f"{med('sink_cpu_pct'):.0f}"),
         ("whole box CPU, steady [% of a core]", f"{med('box_pct'):.0f}"),
         ("generator valid, whole run (last run)", f"{last['valid']}"),
         ("generator valid after the ramp (last run)",
          f"{last['after_ramp'].get('valid')}"),
     ]:
         print(f"{name:58} {value:>14}")
+    print("CPU by role in the ramp (last run, % of a core): " + ", ".join(
+        f"{k} {v:.0f}" for k, v in sorted(last["ramp_roles"].items())))
     print("RSS by role (last run, MiB): " + ", ".join(
         f"{k} {v / 2**20:,.0f}" for k, v in sorted(rss.items())))
     print("PSS by role (last run, MiB): " + ", ".join(
