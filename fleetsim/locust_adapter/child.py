@@ -51,6 +51,10 @@ FILES_RESERVE_S = 5.0
 # a stop nobody bounded (SIGTERM — fleetsim run's leftover sweep kills after 10 s —, the
 # worker gone): final files within this
 UNASKED_STOP_S = 9.0
+# Locust's master dispatches a spawn rate's worth of users once a second
+# (locust.dispatch: floor(rate) users, floor(rate)/rate s apart); each such batch
+# connects spread over that second, as the rate says, not in one burst
+LOCUST_STEP_S = 1.0
 
 
 def station_plans(s: Scenario, indices: Iterable[int], horizon_s: float) -> list[StationPlan]:
@@ -125,7 +129,8 @@ class EngineChild:
             cores.append(STATION_CLASSES[spec.version](spec, plan, clock=self.clock,
                                                        recorder=self.rec, config=self.cfg))
             uris.append(self.target.url_for(spec.version, spec.station_id))
-        for i, runner in zip(new, eng.add_stations(cores, uris), strict=True):
+        for i, runner in zip(new, eng.add_stations(cores, uris, spread_s=LOCUST_STEP_S),
+                             strict=True):
             self.running[i] = runner
             self.started.add(i)
 

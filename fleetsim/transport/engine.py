@@ -14,6 +14,7 @@ import math
 import resource
 import ssl
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from time import monotonic
@@ -131,6 +132,9 @@ class Engine:
         self._unreachable: asyncio.Future[str] = self.loop.create_future()
         self._dynamic = False  # stations were added while running (add_stations)
         self._initial = tuple(self.runners)  # the fleet given at construction
+        self._connect_queue: deque[StationRunner] = deque()  # waiting for their turn
+        self._connect_gap_s = 0.0
+        self._pacer: asyncio.Task[None] | None = None
         # monotonic time by which a stop must be over, set by whoever asks for the stop
         # (the engine child: its worker's wait minus the final files' reserve); None: the
         # full grace. Seconds from the stop's start to the end of each of its phases:
@@ -153,13 +157,15 @@ class Engine:
         self._start_monitors(t0, proc)
         if self.faults is not None:
             self.faults.start(t0)
-        spawner = self.loop.create_task(self._spawn_all())
+        rate = self.opt.connect_rate_per_s
+        self._queue_connects(self._initial, len(self._initial) / rate if rate > 0 else 0.0)
         waiters: list[asyncio.Future[Any]] = [self._unreachable]
         if stop is not None:
             waiters.append(self.loop.create_task(stop.wait()))
         await asyncio.wait(waiters, timeout=duration_s,
                                      return_when=asyncio.FIRST_COMPLETED)
-        spawner.cancel()
+        if self._pacer is not None:
+            self._pacer.cancel()
         stopped_early = stop is not None and stop.is_set()
         for w in waiters:
             if w is not self._unreachable and not w.done():
@@ -179,19 +185,35 @@ class Engine:
                             first_error=self.first_error, stopped_early=stopped_early)
 
     # ---------------------------------------------------------------- connecting
-    async def _spawn_all(self) -> None:
-        rate = self.opt.connect_rate_per_s
-        start = self.loop.time()
-        for i, runner in enumerate(self._initial):  # add_stations connects its own
-            due = start + i / rate
+    def _queue_connects(self, runners: Sequence[StationRunner], spread_s: float) -> None:
+        """Connect ``runners`` in order, everything still waiting spread evenly over the
+        next ``spread_s`` seconds: the initial fleet at the connect rate, and each batch
+        Locust hands over (one per dispatch step, a second apart) over that second, not
+        in one burst that stalls the loop and lands on the CSMS at once."""
+        if not runners:
+            return
+        q = self._connect_queue
+        q.extend(runners)
+        self._connect_gap_s = spread_s / len(q)
+        if self._pacer is None or self._pacer.done():
+            self._pacer = self.loop.create_task(self._pace_connects())
+            self._tasks.add(self._pacer)
+            self._pacer.add_done_callback(self._tasks.discard)
+
+    async def _pace_connects(self) -> None:
+        q = self._connect_queue
+        due = self.loop.time()
+        while q and not self.stopping:
+            runner = q.popleft()
+            if not runner.closing:  # a station stopped before its turn never connects
+                runner.reschedule()  # session timers run whether or not the socket is up
+                self.spawn_connect(runner)
+            due += self._connect_gap_s
             delay = due - self.loop.time()
-            if delay > 0.001:
+            if q and delay > 0.001:
                 await asyncio.sleep(delay)
-            if self.stopping:
-                return
-            runner.reschedule()  # session timers run whether or not the socket is up
-            self.spawn_connect(runner)
-        settle_heap()  # the ramp's connections too
+        if not self.stopping:
+            settle_heap()  # the new stations and their connections leave the GC's walks
 
     def spawn_connect(self, runner: StationRunner) -> None:
         if self.stopping:
@@ -230,11 +252,12 @@ class Engine:
             self._closed.set()
 
     # ---------------------------------------------------------------- fleet changes
-    def add_stations(self, stations: Sequence[StationCore],
-                     uris: Sequence[str]) -> list[StationRunner]:
-        """Add stations to the running engine and start connecting them now.
+    def add_stations(self, stations: Sequence[StationCore], uris: Sequence[str],
+                     spread_s: float = 0.0) -> list[StationRunner]:
+        """Add stations to the running engine and connect them, spread over the next
+        ``spread_s`` seconds with any still waiting (0: now).
 
-        The caller paces the rate (Locust's spawn rate). Source addresses go
+        The caller sets the rate (Locust's spawn rate). Source addresses go
         round-robin by station *index*, so station i uses the same address
         whichever engine process runs it.
         """
@@ -248,9 +271,7 @@ class Engine:
                               sources[st.spec.index % len(sources)] if sources else None)
             self.runners.append(r)
             added.append(r)
-            r.reschedule()
-            self.spawn_connect(r)
-        settle_heap()
+        self._queue_connects(added, spread_s)
         return added
 
     async def stop_stations(self, runners: Sequence[StationRunner]) -> None:
@@ -263,7 +284,7 @@ class Engine:
         mine = [r for r in runners if not r.closing]
         for r in mine:
             r.closing = True  # no reconnect from here on
-        await self._stop_spread(mine)
+        await self._stop_spread(mine, close_idle=True)
         now = monotonic()
         grace_end = now + self.opt.stop_grace_s
         hard_end = grace_end + max(3.0, self.connect_timeout_s)
@@ -403,10 +424,11 @@ class Engine:
 
     # ---------------------------------------------------------------- stopping
     async def _stop_spread(self, runners: Sequence[StationRunner],
-                           spread_s: float | None = None) -> None:
+                           spread_s: float | None = None, *, close_idle: bool = False) -> None:
         """Stop these stations' open transactions, station k of N at ``k/N`` of
         ``spread_s`` (default ``stop_spread_s``) from now (the stop burst when 0), each
-        sent at once."""
+        sent at once; ``close_idle``: a station with nothing left to stop closes its
+        connection then too (16,000 closes in one pass stalled an engine's loop 1.8 s)."""
         t0, n = monotonic(), len(runners)
         spread = (self.opt.stop_spread_s if spread_s is None else spread_s) if n > 1 else 0.0
         for k, r in enumerate(list(runners)):
@@ -419,6 +441,8 @@ class Engine:
             r.station.stop(now)
             if r.conn is not None and r.conn.opened:
                 r.conn.flush()
+                if close_idle and r.station.idle:
+                    r.conn.close()
             r.reschedule()
 
     async def _shutdown(self, *, graceful: bool) -> None:
