@@ -15,7 +15,9 @@ is not counted) and prints:
 
 - stations held: the most connections the sink held at once, and the stations the run
   says booted;
-- the ramp rate: stations per second from the first connection to 99.9 % held;
+- the ramp rate: stations per second from the first connection to 99.9 % held, the CPU
+  of fleetsim (by role), the sink and the whole box during it, and the connect +
+  handshake latency the run measured;
 - memory at steady state: RSS of every fleetsim process together (KiB per station,
   everything included) and PSS (shared pages counted once), by process role;
 - CPU per 1,000 stations at steady state (% of one core), and the whole box's CPU;

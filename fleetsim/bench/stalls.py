@@ -63,7 +63,8 @@ class GcTimer:
                 for g, p in self.pauses.items()}
 
 
-def scenario(name: str, seconds: float, stations: int | None = None) -> Any:
+def scenario(name: str, seconds: float, stations: int | None = None,
+             connect_rate: int = 1000) -> Any:
     from fleetsim.scenario import parse_scenario
 
     p = PROFILES[name]
@@ -71,7 +72,7 @@ def scenario(name: str, seconds: float, stations: int | None = None) -> Any:
     return parse_scenario({
         "name": f"stalls_{name}", "seed": 1, "duration": f"{seconds}s",
         "stations": {"count": stations or p["stations"], "connectors": 2,
-                     "connect_rate": 1000, "versions": {"1.6": 1}},
+                     "connect_rate": connect_rate, "versions": {"1.6": 1}},
         "ocpp": {"meter_interval": p["interval"], "heartbeat_interval": p["interval"]},
         "drivers": {"model": "uniform", "overrides": {"uniform": {
             "dwell_h": [lo / 3600, hi / 3600], "sessions_per_day": 86400 / p["gap_s"]}}},
@@ -79,7 +80,7 @@ def scenario(name: str, seconds: float, stations: int | None = None) -> Any:
 
 
 async def _run(url: str, name: str, seconds: float, eager: bool, stations: int | None,
-               freeze: bool = True) -> dict[str, Any]:
+               freeze: bool = True, connect_rate: int = 1000) -> dict[str, Any]:
     from fleetsim.drivers.registry import fleet_feeds, plan_fleet
     from fleetsim.metrics.recorder import Recorder
     from fleetsim.run.station_setup import station_config
@@ -87,7 +88,7 @@ async def _run(url: str, name: str, seconds: float, eager: bool, stations: int |
     from fleetsim.station import STATION_CLASSES, Clock
     from fleetsim.transport import Engine, EngineOptions
 
-    s = scenario(name, seconds or SETUP_RUN_S, stations)
+    s = scenario(name, seconds or SETUP_RUN_S, stations, connect_rate)
     specs = build_fleet(s)
     t0 = time.perf_counter()
     plans = (plan_fleet(s, specs, horizon_s=s.duration_s + 3600.0) if eager
@@ -118,7 +119,7 @@ async def _run(url: str, name: str, seconds: float, eager: bool, stations: int |
     timer = GcTimer()
     gc.callbacks.append(timer)
     engine = Engine(sts, [f"{url}/{sp.station_id}" for sp in specs], recorder=rec,
-                    options=EngineOptions(connect_rate_per_s=1000))
+                    options=EngineOptions(connect_rate_per_s=connect_rate))
     steady: dict[str, Any] = {}
     stop_at = time.monotonic() + seconds  # the engine's stop begins then: not steady
     watch = asyncio.get_running_loop().create_task(_steady(sts, rec, timer, steady, stop_at))
@@ -180,11 +181,11 @@ async def _steady(stations: list[Any], rec: Any, timer: GcTimer, out: dict[str, 
 
 
 def _child(q: Any, url: str, name: str, seconds: float, eager: bool,
-           stations: int | None, freeze: bool) -> None:
+           stations: int | None, freeze: bool, connect_rate: int) -> None:
     import uvloop
 
     try:
-        q.put(uvloop.run(_run(url, name, seconds, eager, stations, freeze)))
+        q.put(uvloop.run(_run(url, name, seconds, eager, stations, freeze, connect_rate)))
     except Exception as exc:  # a benchmark reports, never hangs
         q.put({"profile": name, "error": f"{type(exc).__name__}: {exc}"})
 
@@ -195,6 +196,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seconds", type=float, default=60.0,
                     help="wall seconds per profile (0: set the fleet up, measure, no traffic)")
     ap.add_argument("--stations", type=int, help="override the profile's station count")
+    ap.add_argument("--connect-rate", type=int, default=1000,
+                    help="stations connected per second (default 1000); a ramp shorter than "
+                         "the profile's interval crowds every station's timers into part of it")
     ap.add_argument("--eager", action="store_true",
                     help="plan the whole run up front as objects (the old way)")
     ap.add_argument("--no-freeze", action="store_true",
@@ -208,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
             q = ctx.Queue()
             child = ctx.Process(target=_child,
                                 args=(q, url, name, a.seconds, a.eager, a.stations,
-                                      not a.no_freeze))
+                                      not a.no_freeze, a.connect_rate))
             child.start()
             try:
                 rows.append(q.get(timeout=a.seconds + 600))
