@@ -55,7 +55,8 @@ class Connector:
     """Mutable per-connector state, owned by one station core."""
 
     __slots__ = ("charge", "charging", "connector_id", "delivered_wh", "evse", "export_start_wh",
-                 "export_wh", "exported_wh", "flow_t0", "full", "id_tag", "last_sim", "limit_w",
+                 "export_wh", "exported_wh", "flow_t0", "full", "full_due", "id_tag", "last_sim",
+                 "limit_w",
                  "meter_start_wh", "operative", "pending_operative",
                  "power_w", "register_wh", "remote_start_id", "reservation", "reservation_used",
                  "seq_no", "session", "soc", "status", "tx", "v2x", "wanted_wh")
@@ -77,6 +78,7 @@ class Connector:
         self.limit_w: float | None = None
         self.charging = False
         self.full = False
+        self.full_due = 0.0  # wall time the station's "full" timer was last armed for
         self.last_sim = 0.0
         self.operative = True                      # ChangeAvailability Operative/Inoperative
         self.pending_operative: bool | None = None  # Scheduled: applied when the session ends

@@ -353,8 +353,13 @@ class StationCore(BootHeartbeat):
         else:
             left = c.seconds_to_full()
             if left is not None:
-                self.at(t + self.clock.interval_wall(left) + 1e-6, self._check_full, c,
-                        name=f"full{c.connector_id}")
+                due = t + self.clock.interval_wall(left) + 1e-6
+                name = f"full{c.connector_id}"
+                # at an unchanged power the time is the same at every meter sample: re-arming
+                # it made two heap entries per sample (issue 18)
+                if abs(due - c.full_due) > 1e-3 or not self.pending(name):
+                    c.full_due = due
+                    self.at(due, self._check_full, c, name=name)
 
     def _check_full(self, t: float, c: Connector) -> None:
         if c.tx is not None and not c.full:

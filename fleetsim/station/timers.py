@@ -32,7 +32,8 @@ class StationTimers:
 
     def _init_timers(self) -> None:
         self.now = 0.0
-        self._timers: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
+        # (t, seq, fn, args), and for a named timer (t, seq, fn, args, name, generation)
+        self._timers: list[tuple[Any, ...]] = []
         self._seq = itertools.count()
         # name -> generation of its latest arming: positive while its entry is pending,
         # negated once it ran or was cancelled
@@ -44,11 +45,17 @@ class StationTimers:
         if name is not None:
             gen = self._retire(name) + 1
             self._gen[name] = gen
-            heapq.heappush(self._timers, (t, next(self._seq), self._named, (name, gen, fn, args)))
+            # one flat entry: a wrapper (a bound method and a tuple more per arming) made
+            # the young generation the collector walks 2x larger (issue 18)
+            heapq.heappush(self._timers, (t, next(self._seq), fn, args, name, gen))
             if self._stale > 8 and 2 * self._stale > len(self._timers):
                 self._compact()
         else:
             heapq.heappush(self._timers, (t, next(self._seq), fn, args))
+
+    def pending(self, name: str) -> bool:
+        """Whether the timer ``name`` is armed and has not run or been cancelled."""
+        return self._gen.get(name, 0) > 0
 
     def _retire(self, name: str) -> int:
         """The name's pending entry, if any, goes stale; returns its generation."""
@@ -57,19 +64,10 @@ class StationTimers:
             self._stale += 1
         return abs(gen)
 
-    def _named(self, t: float, name: str, gen: int, fn: Callable[..., None],
-               args: tuple[Any, ...]) -> None:
-        if self._gen.get(name) == gen:
-            self._gen[name] = -gen
-            fn(t, *args)
-        else:
-            self._stale -= 1
-
     def _compact(self) -> None:
         """Drop the stale entries (rare: once they outnumber the live ones)."""
-        gens, named = self._gen, StationTimers._named
-        self._timers = [e for e in self._timers if getattr(e[2], "__func__", None) is not named
-                        or gens.get(e[3][0]) == e[3][1]]
+        gens = self._gen
+        self._timers = [e for e in self._timers if len(e) == 4 or gens.get(e[4]) == e[5]]
         heapq.heapify(self._timers)
         self._stale = 0
 
@@ -82,9 +80,15 @@ class StationTimers:
         """Run every timer due at ``now``, in time order."""
         self.now = now
         timers = self._timers
+        gens = self._gen
         while timers and timers[0][0] <= now:
-            t, _, fn, args = heapq.heappop(timers)
-            fn(t, *args)
+            e = heapq.heappop(timers)
+            if len(e) == 6:  # named: only its latest arming runs
+                if gens.get(e[4]) != e[5]:
+                    self._stale -= 1
+                    continue
+                gens[e[4]] = -e[5]
+            e[2](e[0], *e[3])
 
     def clear_timers(self) -> None:
         self._timers.clear()

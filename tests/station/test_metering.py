@@ -108,3 +108,20 @@ def test_a_stalled_loop_sends_one_sample_not_every_missed_one(version: OcppVersi
     assert len(ex.of(action)) - before == 1
     ex.run_until(ex.now + 60)
     assert len(ex.of(action)) - before == 2  # and on every 60 s from the stall's end
+
+
+def test_meter_samples_at_a_steady_power_leave_no_stale_timers() -> None:
+    """The car's "full" time was re-armed at every meter sample even at an unchanged power,
+    leaving a stale heap entry per sample for the collector to walk (issue 18)."""
+    st = make(OcppVersion.V16, (session(0, 4 * 3600, kwh=40),),
+              config=StationConfig(meter_interval_s=60, heartbeat_interval_s=3600))
+    ex = Exchange(st)
+    ex.open()
+    stale = []
+    for minute in range(2, 30):  # 11 kW, far from the taper: a steady power
+        ex.run_until(minute * 60 + 1)
+        stale.append(st._stale)
+    assert len([a for a in ex.actions() if a == "MeterValues"]) >= 25
+    assert stale == [0] * len(stale)
+    ex.run_until(6 * 3600)  # and the car is still found full at its time
+    assert any(p["status"] == "SuspendedEV" for _, a, p in ex.sent if a == "StatusNotification")

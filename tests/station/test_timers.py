@@ -56,3 +56,39 @@ def test_a_periodic_named_timer_rearming_itself_leaves_nothing_stale() -> None:
     tm.at(1.0, tick, name="tick")
     tm.run_due(1000.0)
     assert len(tm.ran) == 100 and tm._stale == 0 and tm._timers == []
+
+
+def _tick(t: float) -> None:
+    pass
+
+
+def test_a_named_arming_allocates_one_tracked_object() -> None:
+    """Each tracked object a timer allocates and keeps alive sits in the collector's young
+    generation until the next collection: at 2,000 busy stations the young collections
+    took up to 44 ms while a named arming made three (issue 18). Now its heap entry only."""
+    import gc
+
+    tm = Timers()
+    tm.at(1.0, _tick, name="warm")  # the dict's first key, the heap's first slot
+    gc.collect()
+    gc.disable()
+    try:
+        before = len(gc.get_objects())
+        for i in range(1000):
+            tm.at(2.0 + i, _tick, name=f"n{i % 4}")  # re-armed: stale entries, compactions
+        grown = len(gc.get_objects()) - before
+    finally:
+        gc.enable()
+    assert len(tm._timers) <= 4 + 9 and grown <= 1.1 * len(tm._timers)
+
+
+def test_pending_says_whether_a_named_timer_is_armed() -> None:
+    tm = Timers()
+    assert not tm.pending("a")
+    tm.at(1.0, tm.note, "a", name="a")
+    assert tm.pending("a")
+    tm.run_due(1.0)
+    assert not tm.pending("a") and tm.ran == [(1.0, "a")]
+    tm.at(2.0, tm.note, "a", name="a")
+    tm.cancel_timer("a")
+    assert not tm.pending("a")
