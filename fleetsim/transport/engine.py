@@ -31,6 +31,7 @@ from fleetsim.transport.faults import FaultInjector
 from fleetsim.transport.gauges import FleetGauges
 from fleetsim.transport.heap import release_heap, settle_heap
 from fleetsim.transport.runner import StationRunner
+from fleetsim.transport.wakes import WakeHeap
 
 __all__ = ["Engine", "EngineOptions", "EngineReport", "fd_headroom"]
 
@@ -103,6 +104,7 @@ class Engine:
                  faults: FaultInjector | None = None) -> None:
         self.rec, self.opt = recorder, options
         self.loop = asyncio.get_running_loop()
+        self.wakes = WakeHeap(self.loop)  # every station's next wake-up, one loop timer
         self.faults = faults  # the scenario's faults: (set before the runners ask for shapers)
         if faults is not None:
             faults.bind(self)

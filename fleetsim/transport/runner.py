@@ -32,9 +32,9 @@ _INF = float("inf")
 
 
 class StationRunner:
-    """Owns a station core's connection and timer handle for the engine."""
+    """Owns a station core's connection and next wake-up for the engine."""
 
-    __slots__ = ("_attempts", "_connect_t0", "_handle", "_reboot_s", "_rng", "_wait_s",
+    __slots__ = ("_attempts", "_connect_t0", "_reboot_s", "_rng", "_wait_s",
                  "_wake_at", "closing", "conn", "connected_once", "engine", "gauge_share", "shaper",
                  "source", "station", "uri")
 
@@ -46,7 +46,6 @@ class StationRunner:
         self.connected_once = False
         self._attempts = 0
         self._wait_s = 0.0  # the last reconnect wait (2.x doubles it)
-        self._handle: asyncio.TimerHandle | None = None
         faults = engine.faults
         self.shaper = faults.shaper_for(station) if faults is not None else None
         self._wake_at = _INF
@@ -74,14 +73,13 @@ class StationRunner:
         self.engine.touch(self)
         w = self.station.next_wake()
         if w < self._wake_at:
-            if self._handle is not None:
-                self._handle.cancel()
+            replacing = self._wake_at != _INF
             self._wake_at = w
-            self._handle = self.engine.loop.call_at(w, self._wake)
+            self.engine.wakes.arm(self, w, replacing=replacing)
 
     def _wake(self) -> None:
         # uvloop's clock has 1 ms resolution and may fire a hair early: never before due
-        due, self._handle, self._wake_at = self._wake_at, None, _INF
+        due, self._wake_at = self._wake_at, _INF
         st = self.station
         st.on_timer(max(monotonic(), due))
         if self.conn is not None and self.conn.opened:
@@ -114,9 +112,9 @@ class StationRunner:
             conn.abort("reboot")
 
     def cancel(self) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle, self._wake_at = None, _INF
+        if self._wake_at != _INF:
+            self.engine.wakes.dropped()
+            self._wake_at = _INF
 
     # connection -------------------------------------------------------------------
     async def connect(self) -> None:
