@@ -2,9 +2,8 @@
 
 A loop timer per station (``loop.call_at``) allocated a handle, a libuv timer, a
 context copy and a bound method at every reschedule: a quarter of what the collector's
-young generation walked at 2,000 busy stations (issue 18), and ~0.3 KiB per station
-while armed. Here a reschedule pushes one tuple, and the engine's loop holds one timer,
-armed for the earliest wake-up.
+young generation walked at 2,000 busy stations (issue 18). Here a reschedule pushes one
+tuple, and the engine's loop holds one timer, armed for the earliest wake-up.
 
 A runner's entry is current while its ``_wake_at`` equals the entry's time; a wake-up
 moved earlier or cancelled leaves its old entry stale, skipped when it comes up and
