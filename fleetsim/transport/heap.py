@@ -11,22 +11,42 @@ so after set-up they are moved to the permanent generation (:func:`gc.freeze`) a
 the collector walks only what was made since. Frozen objects freed by reference
 counting are still freed; only cycles among them wait until the run ends
 (:func:`release_heap`), and a station's set-up objects are made once.
+
+The young generation is collected when allocations minus deallocations of tracked
+objects pass a threshold (700 by default). A running engine replaces objects all the
+time (a re-armed timer, a connection's next buffer list): that count hovers near the
+threshold, every crossing collects, and what the young list holds then is every object
+made since the last collection and still alive, 30,000-50,000 at 2,000 busy stations.
+At 700 that was 140-170 young and 13-17 gen1 collections in 52 s, of up to 30-65 ms
+each: a loop-lag p99 of 10-22 ms. At :data:`YOUNG_THRESHOLD` the count seldom gets
+there (1-6 collections in 52 s), and the lag p99 read 4.4-8.3 ms, max 21-45 ms.
+Garbage cycles wait for at most that many net allocations (a few MB).
 """
 
 from __future__ import annotations
 
 import gc
 
-__all__ = ["release_heap", "settle_heap"]
+__all__ = ["YOUNG_THRESHOLD", "release_heap", "settle_heap"]
+
+YOUNG_THRESHOLD = 20_000
+_saved: list[tuple[int, int, int]] = []  # the thresholds before the run, to restore
 
 
 def settle_heap(*, collect: bool = False) -> None:
-    """Freeze what is alive now; ``collect`` first (a full collection: set-up only)."""
+    """Freeze what is alive now; ``collect`` first (a full collection: set-up only, when
+    the engine's young-generation threshold is set too)."""
     if collect:
         gc.collect()
+        if not _saved:
+            _saved.append(gc.get_threshold())
+            _t0, t1, t2 = _saved[0]
+            gc.set_threshold(YOUNG_THRESHOLD, t1, t2)
     gc.freeze()
 
 
 def release_heap() -> None:
-    """The run is over: its frozen objects may be collected again."""
+    """The run is over: its frozen objects may be collected again, at the usual pace."""
     gc.unfreeze()
+    if _saved:
+        gc.set_threshold(*_saved.pop())
