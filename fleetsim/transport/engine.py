@@ -14,7 +14,6 @@ import math
 import resource
 import ssl
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from time import monotonic
@@ -30,6 +29,7 @@ from fleetsim.transport.connection import describe_failure
 from fleetsim.transport.faults import FaultInjector
 from fleetsim.transport.gauges import FleetGauges
 from fleetsim.transport.heap import release_heap, settle_heap
+from fleetsim.transport.pacing import ConnectPacer
 from fleetsim.transport.runner import StationRunner
 from fleetsim.transport.wakes import WakeHeap
 
@@ -134,9 +134,7 @@ class Engine:
         self._unreachable: asyncio.Future[str] = self.loop.create_future()
         self._dynamic = False  # stations were added while running (add_stations)
         self._initial = tuple(self.runners)  # the fleet given at construction
-        self._connect_queue: deque[StationRunner] = deque()  # waiting for their turn
-        self._connect_gap_s = 0.0
-        self._pacer: asyncio.Task[None] | None = None
+        self.pacer = ConnectPacer(self)  # stations waiting for their turn to connect
         # monotonic time by which a stop must be over, set by whoever asks for the stop
         # (the engine child: its worker's wait minus the final files' reserve); None: the
         # full grace. Seconds from the stop's start to the end of each of its phases:
@@ -160,14 +158,13 @@ class Engine:
         if self.faults is not None:
             self.faults.start(t0)
         rate = self.opt.connect_rate_per_s
-        self._queue_connects(self._initial, len(self._initial) / rate if rate > 0 else 0.0)
+        self.pacer.queue(self._initial, len(self._initial) / rate if rate > 0 else 0.0)
         waiters: list[asyncio.Future[Any]] = [self._unreachable]
         if stop is not None:
             waiters.append(self.loop.create_task(stop.wait()))
         await asyncio.wait(waiters, timeout=duration_s,
                                      return_when=asyncio.FIRST_COMPLETED)
-        if self._pacer is not None:
-            self._pacer.cancel()
+        self.pacer.cancel()
         stopped_early = stop is not None and stop.is_set()
         for w in waiters:
             if w is not self._unreachable and not w.done():
@@ -187,36 +184,6 @@ class Engine:
                             first_error=self.first_error, stopped_early=stopped_early)
 
     # ---------------------------------------------------------------- connecting
-    def _queue_connects(self, runners: Sequence[StationRunner], spread_s: float) -> None:
-        """Connect ``runners`` in order, everything still waiting spread evenly over the
-        next ``spread_s`` seconds: the initial fleet at the connect rate, and each batch
-        Locust hands over (one per dispatch step, a second apart) over that second, not
-        in one burst that stalls the loop and lands on the CSMS at once."""
-        if not runners:
-            return
-        q = self._connect_queue
-        q.extend(runners)
-        self._connect_gap_s = spread_s / len(q)
-        if self._pacer is None or self._pacer.done():
-            self._pacer = self.loop.create_task(self._pace_connects())
-            self._tasks.add(self._pacer)
-            self._pacer.add_done_callback(self._tasks.discard)
-
-    async def _pace_connects(self) -> None:
-        q = self._connect_queue
-        due = self.loop.time()
-        while q and not self.stopping:
-            runner = q.popleft()
-            if not runner.closing:  # a station stopped before its turn never connects
-                runner.reschedule()  # session timers run whether or not the socket is up
-                self.spawn_connect(runner)
-            due += self._connect_gap_s
-            delay = due - self.loop.time()
-            if q and delay > 0.001:
-                await asyncio.sleep(delay)
-        if not self.stopping:
-            settle_heap()  # the new stations and their connections leave the GC's walks
-
     def spawn_connect(self, runner: StationRunner) -> None:
         if self.stopping:
             return
@@ -273,7 +240,7 @@ class Engine:
                               sources[st.spec.index % len(sources)] if sources else None)
             self.runners.append(r)
             added.append(r)
-        self._queue_connects(added, spread_s)
+        self.pacer.queue(added, spread_s)
         return added
 
     async def stop_stations(self, runners: Sequence[StationRunner]) -> None:
