@@ -15,6 +15,7 @@ No station id ever leaves an engine here: states and actions are aggregated.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -47,6 +48,15 @@ def engine_snapshot(gauges: dict[str, float], rec: Recorder, *, tag: str,
     """One engine's cumulative figures now, from its interval ``gauges``
     (:meth:`Engine.gauges`, which counts stations by state in the walk it makes anyway)
     and its recorder; call it on the engine's own loop."""
+    snap = _snapshot_head(gauges, rec, tag=tag, sessions_finished=sessions_finished,
+                          final=final)
+    snap["actions"] = {k: _live_action(a) for k, a in rec.actions.items()}
+    return snap
+
+
+def _snapshot_head(gauges: dict[str, float], rec: Recorder, *, tag: str,
+                   sessions_finished: int, final: bool) -> dict[str, Any]:
+    """The snapshot but its actions' figures."""
     lag = DenseHist.from_sparse(DenseHist.sparse(rec.loop_lag))  # hdrh's percentile is slow
     return {
         "tag": tag, "t_unix": time.time(), "final": final,
@@ -56,15 +66,18 @@ def engine_snapshot(gauges: dict[str, float], rec: Recorder, *, tag: str,
                      "finished": sessions_finished},
         "plugged": int(gauges.get("plugged", 0)), "power_kw": float(gauges.get("power_kw", 0)),
         "offline_queued": int(gauges.get("offline_queued", 0)),
-        "actions": {k: {"sent": a.sent, "first": a.first, "answered": a.answered,
-                        "errors": dict(a.errors), **{f: DenseHist.sparse(getattr(a, f))
-                                                     for f in FIGURES}}
-                    for k, a in rec.actions.items()},
+        "actions": {},
         "faults": dict(rec.faults),
         "health": {"loop_lag_p99_ms": round(lag.percentile_ms(99), 3),
                    "loop_lag_max_ms": round(lag.max_ms(), 3),
                    "cpu_percent": round(float(gauges.get("cpu_percent", 0.0)), 1)},
     }
+
+
+def _live_action(a: Any) -> dict[str, Any]:
+    """One action's cumulative counts and histograms (sparse), for a snapshot."""
+    return {"sent": a.sent, "first": a.first, "answered": a.answered,
+            "errors": dict(a.errors), **{f: DenseHist.sparse(getattr(a, f)) for f in FIGURES}}
 
 
 @dataclass(slots=True)
@@ -214,14 +227,37 @@ class EngineFeed:
         self.tag, self.publish = tag, publish
         self.sessions_finished = 0
         self._next = 0.0
+        self._final = False
+        self._task: asyncio.Task[None] | None = None
 
     def sessions(self, rows: list[Any]) -> None:
         self.sessions_finished += len(rows)
 
     def interval(self, gauges: dict[str, float], rec: Recorder, *, final: bool = False) -> None:
+        """Publish a snapshot if one is due: the final one now; the others are built on
+        the running loop one action per turn (all at once: 3-5 ms at 2,000 busy stations,
+        with the interval's other work in the same turn: issue 18)."""
         now = time.monotonic()
         if now < self._next and not final:
             return
         self._next = now + LIVE_PERIOD_S
-        self.publish(engine_snapshot(gauges, rec, tag=self.tag,
-                                     sessions_finished=self.sessions_finished, final=final))
+        try:
+            loop = None if final else asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None:
+            self._final = final
+            self.publish(engine_snapshot(gauges, rec, tag=self.tag,
+                                         sessions_finished=self.sessions_finished,
+                                         final=final))
+        elif self._task is None or self._task.done():
+            self._task = loop.create_task(self._build(gauges, rec))
+
+    async def _build(self, gauges: dict[str, float], rec: Recorder) -> None:
+        snap = _snapshot_head(gauges, rec, tag=self.tag,
+                              sessions_finished=self.sessions_finished, final=False)
+        for k, a in list(rec.actions.items()):
+            await asyncio.sleep(0)
+            snap["actions"][k] = _live_action(a)
+        if not self._final:  # one begun before the final snapshot is older than it
+            self.publish(snap)
