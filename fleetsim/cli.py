@@ -128,6 +128,10 @@ def _check_outputs(args: argparse.Namespace) -> None:
             if not ancestor.is_dir():
                 raise OutputPathError(f"{flag} {value}: {ancestor} is not a folder")
             _probe_folder(path, flag, value)
+            if args.command == "run":
+                from fleetsim.run.results import refuse_a_run_folder
+
+                refuse_a_run_folder(path)
             continue
         parent = path.parent
         if not parent.is_dir():

@@ -83,6 +83,8 @@ def test_bad_output_paths_are_one_line_exit_2(tmp_path: Path,
 
     a_file = tmp_path / "a_file"
     a_file.write_text("x")
+    ran = tmp_path / "ran"  # a previous run's folder: its engines would merge into this one
+    (ran / "workers" / "engine").mkdir(parents=True)
     nodir = str(tmp_path / "nodir" / "x.csv")
     r = fleetsim("plan", "scenarios/ci_smoke.yaml", "--days", "0.1", "--out", nodir)
     assert r.returncode == 2 and "Traceback" not in r.stderr
@@ -93,6 +95,8 @@ def test_bad_output_paths_are_one_line_exit_2(tmp_path: Path,
         ("run", "scenarios/ci_smoke.yaml", "--workers", "0", "--out", "/proc/nope"),
         ("run", "scenarios/ci_smoke.yaml", "--out", str(a_file)),
         ("run", "scenarios/ci_smoke.yaml", "--out", str(a_file / "sub")),
+        ("run", "scenarios/ci_smoke.yaml", "--out", str(ran)),
+        ("run", "scenarios/ci_smoke.yaml", "--workers", "0", "--out", str(ran)),
         ("csms", "--port", "0", "--db", str(tmp_path / "nodir" / "ledger.sqlite")),
         ("certs", "--stations", "1", "--out", "/proc/nope"),
         ("capacity", "scenarios/ci_smoke.yaml", "--slo", "*/*.p99 > 300ms", "--out",

@@ -20,6 +20,7 @@ from typing import IO, Any
 import orjson
 import yaml
 
+from fleetsim.exceptions import OutputPathError
 from fleetsim.metrics.histogram import HIGHEST_US, LOWEST_US, SIGNIFICANT_FIGURES
 from fleetsim.metrics.recorder import RESPONSE_KEY, IntervalStats, Recorder
 from fleetsim.run.storm import storm_figures
@@ -54,12 +55,25 @@ def new_run_dir(base: str | Path, scenario_name: str, now: datetime | None = Non
 
 
 def run_dir(out_dir: str | Path | None, base: str | Path, scenario_name: str) -> Path:
-    """``out_dir`` (created if missing) when given, else a :func:`new_run_dir` under ``base``."""
+    """``out_dir`` (created if missing) when given, else a :func:`new_run_dir` under ``base``.
+
+    A folder that holds a run's engine folders already is refused: the results are
+    merged from every ``workers/*`` in it, so a second run there added the first run's
+    engines to its figures."""
     if out_dir is None:
         return new_run_dir(base, scenario_name)
     path = Path(out_dir)
+    refuse_a_run_folder(path)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def refuse_a_run_folder(path: Path) -> None:
+    """Raise :class:`OutputPathError` if ``path`` holds a run's engine folders."""
+    engines = path / "workers"
+    if engines.is_dir() and any(engines.iterdir()):
+        raise OutputPathError(f"--out {path}: it holds a previous run's results ({engines}); "
+                              f"give a new or empty folder")
 
 
 def generator_health(rec: Recorder, cpu_percent: float) -> dict[str, Any]:
