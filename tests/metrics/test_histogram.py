@@ -132,3 +132,30 @@ def test_values_beyond_an_hour_are_clamped_and_counted() -> None:
     h = LatencyHistogram()
     h.record_s(7200.0)
     assert h.clamped == 1 and h.count == 1
+
+
+def test_a_histogram_is_freed_by_its_last_reference_not_by_the_cyclic_collector() -> None:
+    """hdrh's histogram and its encoder refer to each other: each second's interval
+    histograms were a busy engine's only cyclic garbage (issue 18)."""
+    import gc
+    import weakref
+
+    gc.disable()
+    try:
+        made = [LatencyHistogram(), LatencyHistogram.decode(_encoded())]
+        refs = [weakref.ref(h.hdr) for h in made]
+        del made
+        assert [r() for r in refs] == [None, None]  # gone at once, no collection ran
+    finally:
+        gc.enable()
+    h = LatencyHistogram()
+    for v in (0.001, 0.002, 0.250):
+        h.record_s(v)
+    back = LatencyHistogram.decode(h.encode())  # encoding works through the weak proxy
+    assert back.count == 3 and back.max_ms() == pytest.approx(250, rel=1e-3)
+
+
+def _encoded() -> str:
+    h = LatencyHistogram()
+    h.record_s(0.005)
+    return h.encode()
