@@ -31,9 +31,17 @@ def _unlink(hdr: HdrHistogram) -> None:
     the cyclic collector. Each second's interval histograms were the only cyclic garbage
     of a busy engine (8 a second, 26 KiB of counts each at 2,000 stations), and they
     kept its young collections coming (issue 18)."""
+    _COUNTS_TYPES.setdefault(hdr.counts_len, type(hdr.counts))
     enc = getattr(hdr, "encoder", None)
     if enc is not None and getattr(enc, "histogram", None) is hdr:
         enc.histogram = weakref.proxy(hdr)
+
+
+# ctypes keeps array types in a cache of weak references: once a second's interval
+# histograms were freed, their counts-array type (a cyclic object) died with them and the
+# next histogram made a new one, 8 a second of cyclic garbage. Kept alive here, one per
+# histogram layout.
+_COUNTS_TYPES: dict[int, type] = {}
 
 
 class LatencyHistogram:

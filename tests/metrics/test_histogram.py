@@ -159,3 +159,18 @@ def _encoded() -> str:
     h = LatencyHistogram()
     h.record_s(0.005)
     return h.encode()
+
+
+def test_the_counts_array_type_outlives_the_histograms_that_use_it() -> None:
+    """ctypes caches array types weakly: a type whose last histogram was freed was cyclic
+    garbage, and the next histogram made a new one (8 a second of interval histograms)."""
+    import gc
+    import weakref
+
+    from fleetsim.metrics.recorder import INTERVAL_FIGURES
+
+    for figures in (3, INTERVAL_FIGURES):
+        first = weakref.ref(type(LatencyHistogram(significant_figures=figures).hdr.counts))
+        gc.collect()  # nothing but the module's pin keeps the type now
+        assert first() is not None
+        assert type(LatencyHistogram(significant_figures=figures).hdr.counts) is first()
