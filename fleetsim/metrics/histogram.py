@@ -25,23 +25,22 @@ PERCENTILES = (("p50_ms", 50.0), ("p90_ms", 90.0), ("p95_ms", 95.0), ("p99_ms", 
                ("p999_ms", 99.9))
 
 
-def _unlink(hdr: HdrHistogram) -> None:
-    """Break hdrh's reference cycle (histogram → encoder → histogram): the encoder keeps a
-    weak proxy instead, so a histogram is freed when its last reference goes, not by
-    the cyclic collector. Each second's interval histograms were the only cyclic garbage
-    of a busy engine (8 a second, 26 KiB of counts each at 2,000 stations), and they
-    kept its young collections coming (issue 18)."""
-    _COUNTS_TYPES.setdefault(hdr.counts_len, type(hdr.counts))
-    enc = getattr(hdr, "encoder", None)
-    if enc is not None and getattr(enc, "histogram", None) is hdr:
-        enc.histogram = weakref.proxy(hdr)
-
-
 # ctypes keeps array types in a cache of weak references: once a second's interval
 # histograms were freed, their counts-array type (a cyclic object) died with them and the
 # next histogram made a new one, 8 a second of cyclic garbage. Kept alive here, one per
 # histogram layout.
 _COUNTS_TYPES: dict[int, type] = {}
+
+
+def _no_cycles(hdr: HdrHistogram) -> None:
+    """Leave ``hdr`` freed by reference counting, not by the cyclic collector: hdrh's
+    encoder refers back to its histogram (it gets a weak proxy instead), and the counts
+    array's type is kept (:data:`_COUNTS_TYPES`). Each second's interval histograms were
+    a busy engine's only cyclic garbage (8 a second, 26 KiB of counts each; issue 18)."""
+    _COUNTS_TYPES.setdefault(hdr.counts_len, type(hdr.counts))
+    enc = getattr(hdr, "encoder", None)
+    if enc is not None and getattr(enc, "histogram", None) is hdr:
+        enc.histogram = weakref.proxy(hdr)
 
 
 class LatencyHistogram:
@@ -53,7 +52,7 @@ class LatencyHistogram:
                  significant_figures: int = SIGNIFICANT_FIGURES) -> None:
         self._hdr = hdr if hdr is not None else HdrHistogram(LOWEST_US, HIGHEST_US,
                                                              significant_figures)
-        _unlink(self._hdr)
+        _no_cycles(self._hdr)
         self._pending: array[int] | None = None  # recorded µs not yet in the counts
         self.clamped = 0
 

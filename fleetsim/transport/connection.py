@@ -310,8 +310,8 @@ def _unlink(ws: ClientProtocol) -> None:
     """Break the reference cycles of a closed connection's protocol: websockets' parser
     is a generator whose frame holds the protocol that holds it, and a dropped link keeps
     its ``EOFError`` (whose traceback holds that frame) as ``parser_exc``. So every lost
-    connection was cyclic garbage: 14 objects the collector had to find, and none at all
-    once the fleet's connections had been frozen (kept until the run ended, issue 18).
+    connection was cyclic garbage: 14 objects the collector had to find, and, once the
+    fleet's connections had been frozen, never found (kept until the run ended, issue 18).
     Closed, the parser lets go of its frame and the protocol is freed by reference
     counting."""
     ws.parser.close()

@@ -326,7 +326,7 @@ class Engine:
             cpu, wall = sum(proc.cpu_times()[:2]), time.monotonic()
             cpu_pct = (cpu - cpu_prev) / (wall - wall_prev) * 100 if wall > wall_prev else 0.0
             cpu_prev, wall_prev = cpu, wall
-            self.emit_interval(n * self.opt.interval_s, cpu_pct, drain=False)
+            self.emit_interval(n * self.opt.interval_s, cpu_pct)
             await asyncio.sleep(0)
             await self.drain_spread()
             n += 1
@@ -345,9 +345,9 @@ class Engine:
         self.connected_max = max(self.connected_max, self.connected)
         return {"connected": self.connected, "sim_time_s": sim, **self._gauges.figures()}
 
-    def emit_interval(self, t_s: float, cpu_pct: float, *, drain: bool = True) -> None:
-        """The interval's gauges and figures to the sinks; ``drain``: the finished
-        sessions too (:meth:`drain_sessions`)."""
+    def emit_interval(self, t_s: float, cpu_pct: float) -> None:
+        """The interval's gauges and figures to the sinks (the finished sessions go
+        separately: :meth:`drain_spread`, :meth:`drain_sessions`)."""
         g = self.gauges()
         n = len(self.runners)
         if n and g["booted"] >= n != self._settled_n:
@@ -365,8 +365,6 @@ class Engine:
             self.on_interval(stats)
         if self.on_progress is not None:
             self.on_progress({**g, **{k: float(v) for k, v in stats.counts.items()}, "t_s": t_s})
-        if drain:
-            self.drain_sessions()
 
     def drain_sessions(self, *, final: bool = False,
                        runners: Sequence[StationRunner] | None = None) -> None:
@@ -460,6 +458,7 @@ class Engine:
         if self.faults is not None:
             self.faults.stop()
         self.emit_interval(round(monotonic() - self._t0, 3), 0.0)
+        self.drain_sessions()
         open_conns = [r for r in self.runners if r.conn is not None and r.conn.transport]
         self._open_at_stop = len(open_conns)
         for r in self.runners:
