@@ -106,10 +106,6 @@ async def _run(url: str, name: str, seconds: float, eager: bool, stations: int |
     t0 = time.perf_counter()
     gc.collect()
     full_ms = (time.perf_counter() - t0) * 1e3  # what one full collection costs now
-    if not freeze:
-        import fleetsim.transport.engine as engine_mod
-
-        setattr(engine_mod, "settle_heap", lambda **_: None)  # noqa: B010 - a bench switch
     base = {"profile": name, "stations": len(specs), "eager": eager, "plan_s": plan_s,
             "held": held, "tracked": tracked, "full_ms": full_ms, "freeze": freeze,
             "rss_mib": psutil.Process().memory_info().rss / 2**20}
@@ -120,6 +116,7 @@ async def _run(url: str, name: str, seconds: float, eager: bool, stations: int |
     gc.callbacks.append(timer)
     engine = Engine(sts, [f"{url}/{sp.station_id}" for sp in specs], recorder=rec,
                     options=EngineOptions(connect_rate_per_s=connect_rate))
+    engine.freeze_heap = freeze
     steady: dict[str, Any] = {}
     stop_at = time.monotonic() + seconds  # the engine's stop begins then: not steady
     watch = asyncio.get_running_loop().create_task(_steady(sts, rec, timer, steady, stop_at))

@@ -10,6 +10,7 @@ intervals and finished sessions leave through the sinks it is given.
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import resource
 import ssl
@@ -28,7 +29,7 @@ from fleetsim.station.security import note_connect_failure
 from fleetsim.transport.connection import describe_failure
 from fleetsim.transport.faults import FaultInjector
 from fleetsim.transport.gauges import FleetGauges
-from fleetsim.transport.heap import release_heap, settle_heap
+from fleetsim.transport.heap import freeze_second, release_heap, settle_heap
 from fleetsim.transport.pacing import ConnectPacer
 from fleetsim.transport.runner import StationRunner
 from fleetsim.transport.wakes import WakeHeap
@@ -142,6 +143,9 @@ class Engine:
         self.stop_by: float | None = None
         self.stop_phases: dict[str, float] = {}
         self._gauges = FleetGauges(self.runners)  # kept from the stations that ran (touch)
+        self.freeze_heap = True  # False: nothing leaves the collector's walks (a bench switch)
+        self._freezing = True  # each second's objects frozen (.heap.freeze_second)
+        self._settled_rss = 0  # the process's memory [bytes] when the fleet last settled
 
     # ---------------------------------------------------------------- public
     async def run(self, duration_s: float, stop: asyncio.Event | None = None) -> EngineReport:
@@ -152,7 +156,7 @@ class Engine:
                 f"may open only {fd_headroom()} (RLIMIT_NOFILE); run more engine processes "
                 "(fleetsim run --workers N) or raise the limit")
         proc = psutil.Process()
-        settle_heap(collect=True)  # set-up objects (stations, plans, modules) leave the GC's walks
+        self.settle(collect=True)  # set-up objects (stations, plans, modules) leave the GC's walks
         cpu0, t0 = sum(proc.cpu_times()[:2]), monotonic()
         self._t0 = t0
         self._start_monitors(t0, proc)
@@ -326,10 +330,23 @@ class Engine:
             cpu, wall = sum(proc.cpu_times()[:2]), time.monotonic()
             cpu_pct = (cpu - cpu_prev) / (wall - wall_prev) * 100 if wall > wall_prev else 0.0
             cpu_prev, wall_prev = cpu, wall
+            # what this second made leaves the collector's walks (.heap): frozen before
+            # the interval's figures are encoded, whose garbage is collected young after
+            freezing = self.freeze_heap and self._freezing
+            if freezing and not freeze_second(self._settled_rss):
+                freezing = self._freezing = False
+                self.rec.fault("gc_freeze_stopped")
             self.emit_interval(n * self.opt.interval_s, cpu_pct)
+            if freezing:
+                gc.collect(0)
             await asyncio.sleep(0)
             await self.drain_spread()
             n += 1
+
+    def settle(self, *, collect: bool = False) -> None:
+        """What is alive now leaves the collector's walks (:func:`.heap.settle_heap`)."""
+        if self.freeze_heap:
+            self._settled_rss = settle_heap(collect=collect)
 
     def touch(self, runner: StationRunner) -> None:
         """``runner``'s station ran (a timer, a frame, a connect, a loss): its share of the
@@ -356,7 +373,7 @@ class Engine:
             # The freeze after spawning comes before the ramp's connections exist. Once per
             # fleet size: a Locust ramp adds stations in batches.
             self._settled_n = n
-            settle_heap()
+            self.settle()
         g["cpu_percent"] = round(cpu_pct, 1)
         g["loop_lag_max_ms"] = round(self._lag_max_s * 1000, 1)
         self._lag_max_s = 0.0

@@ -14,8 +14,6 @@ from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from fleetsim.transport.heap import settle_heap
-
 if TYPE_CHECKING:
     from fleetsim.transport.engine import Engine
     from fleetsim.transport.runner import StationRunner
@@ -63,4 +61,4 @@ class ConnectPacer:
             if q and delay > 0.001:
                 await asyncio.sleep(delay)
         if not eng.stopping:
-            settle_heap()  # the new stations and their connections leave the GC's walks
+            eng.settle()  # the new stations and their connections leave the GC's walks
