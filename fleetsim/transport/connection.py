@@ -29,7 +29,7 @@ from fleetsim.station.core import StationCore
 if TYPE_CHECKING:
     from fleetsim.transport.faults import LinkShaper
 
-__all__ = ["MAX_FRAME_BYTES", "StationConnection", "describe_failure", "tls_detail"]
+__all__ = ["MAX_FRAME_BYTES", "StationConnection", "describe_failure", "drop_tracebacks", "tls_detail"]
 
 MAX_FRAME_BYTES = 1 << 20  # a larger frame from the CSMS is a fault, not a memory bomb
 
@@ -264,6 +264,7 @@ class StationConnection(asyncio.Protocol):
 
     def _handshake(self, response: Response) -> None:
         if self.ws.handshake_exc is not None:
+            response._exception = None  # websockets: it and its InvalidStatus, a cycle
             if response.status_code == 101:  # upgraded, but with what we cannot accept
                 self.failure = ("compression_negotiation_failed"
                                 if isinstance(self.ws.handshake_exc, NegotiationError)
@@ -315,4 +316,19 @@ def _unlink(ws: ClientProtocol) -> None:
     Closed, the parser lets go of its frame and the protocol is freed by reference
     counting."""
     ws.parser.close()
-    ws.parser_exc = None
+    drop_tracebacks(ws.handshake_exc)  # a refused upgrade: its frames hold it (below)
+    ws.parser_exc = ws.handshake_exc = None
+
+
+def drop_tracebacks(exc: BaseException | None) -> None:
+    """Let a caught exception go by reference counting: its traceback holds the frames
+    it passed through, and those hold it again. A refused or timed-out connect (the
+    loop's list of connect errors, the finished ``wait_for`` task) was ~40 objects of
+    cyclic garbage with the station's connection; a refused upgrade (websockets' parser
+    is suspended in the ``except`` that caught it) 12. Once frozen, they stayed until
+    the run ended (issue 18)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        exc.__traceback__ = None
+        exc = exc.__context__

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from fleetsim.station.core import StationCore
 from fleetsim.station.security import load_own_certificate, own_password
 from fleetsim.transport.backoff import Backoff, ExponentialBackoff, policy_for
-from fleetsim.transport.connection import StationConnection, tls_detail
+from fleetsim.transport.connection import StationConnection, drop_tracebacks, tls_detail
 from fleetsim.transport.gauges import NO_SHARE
 
 if TYPE_CHECKING:
@@ -156,6 +156,7 @@ class StationRunner:
             self.conn = None
             kind = _kind(exc)
             eng.connect_failed(self, kind, tls_detail(exc) if kind == "tls_error" else None)
+            drop_tracebacks(exc)
             self._retry()
             return
         # the WebSocket handshake must finish within the connect timeout too

@@ -174,3 +174,35 @@ def test_the_counts_array_type_outlives_the_histograms_that_use_it() -> None:
         gc.collect()  # nothing but the module's pin keeps the type now
         assert first() is not None
         assert type(LatencyHistogram(significant_figures=figures).hdr.counts) is first()
+
+
+def test_encoding_makes_no_buffer_types_and_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """hdrh sized its encode buffer as a new ctypes type per encode (``c_byte * n``,
+    cached weakly): 8 types of cyclic garbage a second. The buffers are now rounded up to
+    a power of two, the types kept, and the encoding is unchanged."""
+    import ctypes
+    import gc
+
+    import hdrh.codec
+
+    hists = []
+    for i in range(1, 60):
+        h = LatencyHistogram()
+        for v in range(1, i * 7):
+            h.record_s(v * 37e-6 * i)  # a different max, so a different encoded length
+        hists.append(h)
+    hists.append(LatencyHistogram())  # empty: nothing past the header
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    gc.disable()
+    try:
+        ours = [h.encode() for h in hists]
+        gc.collect()
+        made = [o for o in gc.garbage if isinstance(o, type)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert made == []
+    monkeypatch.setattr(hdrh.codec, "c_byte", ctypes.c_byte)  # hdrh as it is
+    assert [h.encode() for h in hists] == ours
