@@ -10,7 +10,6 @@ intervals and finished sessions leave through the sinks it is given.
 from __future__ import annotations
 
 import asyncio
-import gc
 import math
 import resource
 import ssl
@@ -145,7 +144,6 @@ class Engine:
         self._gauges = FleetGauges(self.runners)  # kept from the stations that ran (touch)
         self.freeze_heap = True  # False: nothing leaves the collector's walks (a bench switch)
         self._freezing = True  # each second's objects frozen (.heap.freeze_second)
-        self._settled_rss = 0  # the process's memory [bytes] when the fleet last settled
 
     # ---------------------------------------------------------------- public
     async def run(self, duration_s: float, stop: asyncio.Event | None = None) -> EngineReport:
@@ -330,15 +328,12 @@ class Engine:
             cpu, wall = sum(proc.cpu_times()[:2]), time.monotonic()
             cpu_pct = (cpu - cpu_prev) / (wall - wall_prev) * 100 if wall > wall_prev else 0.0
             cpu_prev, wall_prev = cpu, wall
-            # what this second made leaves the collector's walks (.heap): frozen before
-            # the interval's figures are encoded, whose garbage is collected young after
-            freezing = self.freeze_heap and self._freezing
-            if freezing and not freeze_second(self._settled_rss):
-                freezing = self._freezing = False
+            # what this second made leaves the collector's walks (.heap), unless a
+            # sample of it held cyclic garbage: frozen, that would stay to the run's end
+            if self.freeze_heap and self._freezing and freeze_second(n):
+                self._freezing = False
                 self.rec.fault("gc_freeze_stopped")
             self.emit_interval(n * self.opt.interval_s, cpu_pct)
-            if freezing:
-                gc.collect(0)
             await asyncio.sleep(0)
             await self.drain_spread()
             n += 1
@@ -346,7 +341,7 @@ class Engine:
     def settle(self, *, collect: bool = False) -> None:
         """What is alive now leaves the collector's walks (:func:`.heap.settle_heap`)."""
         if self.freeze_heap:
-            self._settled_rss = settle_heap(collect=collect)
+            settle_heap(collect=collect)
 
     def touch(self, runner: StationRunner) -> None:
         """``runner``'s station ran (a timer, a frame, a connect, a loss): its share of the

@@ -34,7 +34,7 @@ async def test_the_heap_is_frozen_once_every_station_has_booted(
     full collection walked every station's connection and boot state (250–400 ms at
     10,000 stations). Once all have booted, the engine freezes them, once."""
     settled: list[int] = []
-    monkeypatch.setattr(engine_mod, "settle_heap", lambda **_: settled.append(1) or 0)
+    monkeypatch.setattr(engine_mod, "settle_heap", lambda **_: settled.append(1))
     engine, exs = _engine(3)
     exs[0].open()
     exs[0].run_until(5)
