@@ -144,6 +144,7 @@ class Engine:
         self._gauges = FleetGauges(self.runners)  # kept from the stations that ran (touch)
         self.freeze_heap = True  # False: nothing leaves the collector's walks (a bench switch)
         self._freezing = True  # each second's objects frozen (.heap.freeze_second)
+        self._cycles_sampled = False  # the last sampled second held cyclic garbage
 
     # ---------------------------------------------------------------- public
     async def run(self, duration_s: float, stop: asyncio.Event | None = None) -> EngineReport:
@@ -328,11 +329,15 @@ class Engine:
             cpu, wall = sum(proc.cpu_times()[:2]), time.monotonic()
             cpu_pct = (cpu - cpu_prev) / (wall - wall_prev) * 100 if wall > wall_prev else 0.0
             cpu_prev, wall_prev = cpu, wall
-            # what this second made leaves the collector's walks (.heap), unless a
-            # sample of it held cyclic garbage: frozen, that would stay to the run's end
-            if self.freeze_heap and self._freezing and freeze_second(n):
-                self._freezing = False
-                self.rec.fault("gc_freeze_stopped")
+            # what this second made leaves the collector's walks (.heap) until two
+            # samples in a row hold cyclic garbage: frozen, it would stay to the run's end
+            if self.freeze_heap and self._freezing:
+                found = freeze_second(n)
+                if found is not None:
+                    if found and self._cycles_sampled:
+                        self._freezing = False
+                        self.rec.fault("gc_freeze_stopped")
+                    self._cycles_sampled = bool(found)
             self.emit_interval(n * self.opt.interval_s, cpu_pct)
             await asyncio.sleep(0)
             await self.drain_spread()

@@ -34,8 +34,10 @@ counts-array and encode-buffer types (:mod:`fleetsim.metrics.histogram`), a drop
 connection's protocol, and a refused connect's or upgrade's exception
 (:mod:`fleetsim.transport.connection`). Against kinds nobody has found yet, every
 :data:`SAMPLE_EVERY`-th second is collected young before it is frozen: one second's
-objects, 9-14 ms at 2,000 busy stations. If that finds cyclic garbage, the engine stops
-freezing (the young threshold holds again) and counts the fault ``gc_freeze_stopped``.
+objects, 9-14 ms at 2,000 busy stations. Garbage found then is freed; if two samples in
+a row find some, the engine makes cycles steadily, stops freezing (the young threshold
+holds again) and counts the fault ``gc_freeze_stopped``. Garbage made once, such as a
+schema compiled at an action's first use, stays frozen until the run ends.
 (Not the process's growth: a CSMS that lets calls time out grows the stations' queues,
 and that is no reason to stop. Not ``gc.get_freeze_count()``: it walks the frozen list,
 17-23 ms.)
@@ -64,17 +66,13 @@ def settle_heap(*, collect: bool = False) -> None:
     gc.freeze()
 
 
-def freeze_second(n: int) -> int:
+def freeze_second(n: int) -> int | None:
     """Freeze what was made since the last call, once a second (``n``: the second's
-    number). Every :data:`SAMPLE_EVERY`-th second it is collected young first; the
-    cyclic garbage that found (objects) is returned, and then nothing is frozen: the
-    caller stops freezing, or frozen cycles would pile up until the run ends."""
-    if n % SAMPLE_EVERY == 0:
-        found = gc.collect(0)
-        if found:
-            return found
+    number). Every :data:`SAMPLE_EVERY`-th second it is collected young first, and the
+    cyclic garbage that found (objects, freed) is returned; None in other seconds."""
+    found = gc.collect(0) if n % SAMPLE_EVERY == 0 else None
     gc.freeze()
-    return 0
+    return found
 
 
 def release_heap() -> None:
