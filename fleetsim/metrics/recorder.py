@@ -36,12 +36,13 @@ from fleetsim.metrics.histogram import LatencyHistogram
 from fleetsim.metrics.said import CsmsSaid
 from fleetsim.metrics.wire import WireCounts
 
-__all__ = ["DRAIN_KEY", "QUEUE_CAUSES", "QUEUE_MATERIAL_S", "RESPONSE_KEY", "ActionStats",
+__all__ = ["DRAIN_KEY", "LAG_KEY", "QUEUE_CAUSES", "QUEUE_MATERIAL_S", "RESPONSE_KEY", "ActionStats",
            "IntervalStats", "Recorder"]
 
 LATE_SEND_S = 0.1  # a send more than 100 ms after it was due is "late"
 DRAIN_KEY = "~offline_drain"  # interval histogram of offline-queue drains (not an action)
 RESPONSE_KEY = "~response"    # interval histogram of every action's response (due→answer)
+LAG_KEY = "~loop_lag"         # interval histogram of the engine's event-loop lag samples
 # Per-second histograms only feed the time series: 1 % resolution is plenty there and
 # makes them 10x smaller, so cutting an interval does not stall the event loop.
 INTERVAL_FIGURES = 2
@@ -354,6 +355,10 @@ class Recorder:
     # -- slow path ------------------------------------------------------------------
     def record_loop_lag(self, lag_s: float) -> None:
         self.loop_lag.record_s(lag_s)
+        h = self._ihists.get(LAG_KEY)  # per second too: the hold after the ramp is judged apart
+        if h is None:
+            h = self._ihists[LAG_KEY] = _ihist()
+        h.record_s(lag_s)
 
     def interval(self, t_s: float, gauges: dict[str, float]) -> IntervalStats:
         """Cut the current interval; the next one starts empty."""

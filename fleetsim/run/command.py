@@ -179,8 +179,10 @@ def print_table(summary: dict[str, Any], out: TextIO) -> None:
           f"of calls queued behind their own), valid {str(gen['valid']).lower()}", file=out)
     held = gen.get("after_ramp") or {}
     if held.get("held"):  # the hold, judged apart from the ramp and the stop
-        print(f"  after the ramp (t={held['from_s']}–{held['to_s']} s): loop lag max "
-              f"{held['loop_lag_max_ms']:.1f} ms (per engine-second p99 "
+        p99 = held.get("loop_lag_p99_ms")
+        print(f"  after the ramp (t={held['from_s']}–{held['to_s']} s): loop lag "
+              + (f"p99 {p99:.1f} ms, " if p99 is not None else "")
+              + f"max {held['loop_lag_max_ms']:.1f} ms (per engine-second p99 "
               f"{held['loop_lag_second_max_p99_ms']:.1f} ms), valid "
               f"{str(held['valid']).lower()}", file=out)
     elif held:

@@ -31,7 +31,7 @@ import orjson
 
 from fleetsim.exceptions import FleetsimError, ResultsError
 from fleetsim.locust_adapter.wire import LIVENESS_FILE
-from fleetsim.metrics.recorder import Recorder
+from fleetsim.metrics.recorder import LAG_KEY, Recorder
 from fleetsim.run.overload import (
     EngineTrace,
     after_ramp,
@@ -104,7 +104,7 @@ def merge_run(run: Path, s: Scenario, *, started_at: str = "",
         trace = EngineTrace(d.name)
         for wire in read_lines(d / "intervals.jsonl"):
             results.add_interval_wire(wire)
-            trace.add(int(wire["index"]), wire["gauges"])
+            trace.add(int(wire["index"]), wire["gauges"], (wire.get("hists") or {}).get(LAG_KEY))
         traces.append(trace)
         info_only = _info(d / "worker.json")
         episodes += engine_episodes(trace, info_only, host=(info_only or {}).get("host"))

@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 import psutil
 
+from fleetsim.metrics.histogram import LatencyHistogram, merge_all
 from fleetsim.run.results import CPU_LIMIT_PERCENT, LAG_P99_LIMIT_MS
 
 __all__ = ["CPU_FILE", "SETTLE_S", "SUSTAIN_S", "BoxCpu", "EngineTrace", "after_ramp", "describe",
@@ -40,14 +41,18 @@ _LIMITS = {"cpu": ("cpu_percent", CPU_LIMIT_PERCENT, "%"),
 
 
 class EngineTrace:
-    """One engine's per-second gauges, as the merge reads them."""
+    """One engine's per-second gauges and loop-lag histograms (encoded), as the merge
+    reads them."""
 
     def __init__(self, engine: str) -> None:
         self.engine = engine
         self.seconds: dict[int, Mapping[str, Any]] = {}
+        self.lags: dict[int, str] = {}
 
-    def add(self, index: int, gauges: Mapping[str, Any]) -> None:
+    def add(self, index: int, gauges: Mapping[str, Any], lag: str | None = None) -> None:
         self.seconds[index] = gauges
+        if lag is not None:
+            self.lags[index] = lag
 
 
 def _runs(over: Iterable[tuple[int, float]]) -> list[tuple[int, int, float]]:
@@ -194,8 +199,8 @@ def after_ramp(traces: Sequence[EngineTrace], duration_s: float,
             booted[i] = booted.get(i, 0.0) + last
     top = max(booted.values(), default=0.0)
     out: dict[str, Any] = {"held": False, "valid": None, "why": None, "booted": round(top),
-                           "from_s": None, "to_s": None, "loop_lag_max_ms": None,
-                           "loop_lag_second_max_p50_ms": None,
+                           "from_s": None, "to_s": None, "loop_lag_p99_ms": None,
+                           "loop_lag_max_ms": None, "loop_lag_second_max_p50_ms": None,
                            "loop_lag_second_max_p99_ms": None, "overload": []}
     if top <= 0:
         return {**out, "why": "no station booted"}
@@ -207,7 +212,11 @@ def after_ramp(traces: Sequence[EngineTrace], duration_s: float,
                   if lo <= i <= hi and g.get("loop_lag_max_ms") is not None)
     during = [describe(e) for e in episodes if e.get("engine") is not None and (
         e.get("seconds") is None or (e["since_s"] <= hi and e["since_s"] + e["seconds"] > lo))]
+    samples = merge_all(LatencyHistogram.decode(text) for tr in traces
+                        for i, text in tr.lags.items() if lo <= i <= hi)
     return {**out, "held": True, "valid": not during, "from_s": lo, "to_s": hi,
+            # every lag sample of the window (None from engines that sent none)
+            "loop_lag_p99_ms": round(samples.percentile_ms(99), 3) if samples.count else None,
             # each engine's worst lag per second, over the window's engine-seconds
             "loop_lag_max_ms": lags[-1] if lags else 0.0,
             "loop_lag_second_max_p50_ms": lags[len(lags) // 2] if lags else 0.0,

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from fleetsim.metrics.histogram import LatencyHistogram
 from fleetsim.run.overload import SETTLE_S, EngineTrace, after_ramp, engine_episodes
 
 
@@ -47,3 +50,25 @@ def test_a_fleet_never_held_is_not_judged() -> None:
     held = _judge([a], duration_s=100)
     assert held["held"] is False and held["valid"] is None and "less than" in held["why"]
     assert _judge([_trace("w0", {}, {}, 50)], 50)["why"] == "no station booted"
+
+
+def _lags(ms: float, n: int = 100) -> str:
+    h = LatencyHistogram()
+    for _ in range(n):
+        h.record_s(ms / 1000)
+    return h.encode()
+
+
+def test_the_holds_lag_p99_counts_every_sample_of_the_window_and_no_other() -> None:
+    """The whole run's p99 takes in the ramp, whose engine had no spare CPU; the hold's
+    p99 is the issue's figure (issue 18). Each second's lag samples, merged."""
+    a, b = _trace("w0", {5: 1000}, {}, 60), _trace("w1", {5: 1000}, {}, 60)
+    for tr in (a, b):
+        for i in range(61):
+            tr.lags[i] = _lags(40.0 if i < 5 + SETTLE_S else 1.0)  # the ramp: 40 ms
+    a.lags[30] = _lags(9.0, n=500)  # one bad second of one engine: 500 of 11,400 samples
+    held = _judge([a, b], duration_s=60)
+    assert held["loop_lag_p99_ms"] == pytest.approx(9.0, rel=0.01)
+    a.lags[30] = _lags(9.0, n=50)  # under 1 %: the p99 is the good seconds'
+    assert _judge([a, b], duration_s=60)["loop_lag_p99_ms"] == pytest.approx(1.0, rel=0.01)
+    assert _judge([_trace("w0", {5: 1000}, {}, 60)], 60)["loop_lag_p99_ms"] is None  # no samples

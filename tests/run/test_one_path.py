@@ -99,6 +99,7 @@ def test_both_paths_write_the_same_summary_keys_and_engine_folder(
         assert s["completed"] and not s["interrupted"] and s["generator"]["workers"] == 1
         held = s["generator"]["after_ramp"]  # the hold, judged apart from ramp and stop
         assert held["held"] and held["booted"] == 24 and held["to_s"] == DURATION_S - 1
+        assert 0 <= held["loop_lag_p99_ms"] <= held["loop_lag_max_ms"] + 1  # its own samples
 
 
 def test_both_paths_run_the_same_stations_and_sessions(runs: dict[str, dict[str, Any]]) -> None:
