@@ -8,6 +8,11 @@ tuple, and the engine's loop holds one timer, armed for the earliest wake-up.
 A runner's entry is current while its ``_wake_at`` equals the entry's time; a wake-up
 moved earlier or cancelled leaves its old entry stale, skipped when it comes up and
 dropped once stale entries outnumber the current ones (as the station timers do).
+
+Wake-ups that come due together run :data:`WAKE_SLICE` at a time, one slice per turn
+of the loop: the stations' sends are no later for it, and the CSMS's answers that
+arrived meanwhile are read between slices, not after the whole burst (a burst of
+100-200 wake-ups held the loop 4-8 ms at 2,000 busy stations, issue 18).
 """
 
 from __future__ import annotations
@@ -20,9 +25,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from fleetsim.transport.runner import StationRunner
 
-__all__ = ["WakeHeap"]
+__all__ = ["WAKE_SLICE", "WakeHeap"]
 
 _INF = float("inf")
+WAKE_SLICE = 64  # wake-ups per turn of the loop
 
 
 class WakeHeap:
@@ -34,7 +40,7 @@ class WakeHeap:
         self._loop = loop
         self._entries: list[tuple[float, int, StationRunner]] = []
         self._seq = itertools.count()
-        self._handle: asyncio.TimerHandle | None = None
+        self._handle: asyncio.Handle | None = None
         self._armed_at = _INF
         self._stale = 0
 
@@ -69,11 +75,17 @@ class WakeHeap:
         self._handle, self._armed_at = None, _INF
         last = next(self._seq)  # entries pushed while waking run at the next pass
         entries = self._entries
+        left = WAKE_SLICE
         while entries and entries[0][0] <= limit and entries[0][1] < last:
+            if not left:  # the rest of the burst after the loop's I/O and timers
+                self._armed_at = limit
+                self._handle = self._loop.call_soon(self._fire)
+                return
             w, _, runner = heapq.heappop(entries)
             if runner._wake_at != w:  # moved earlier or cancelled
                 self._stale = max(0, self._stale - 1)
                 continue
+            left -= 1
             try:
                 runner._wake()
             except Exception as exc:  # one station's bug must not stop every other's timers

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
-from fleetsim.transport.wakes import WakeHeap
+from fleetsim.transport.wakes import WAKE_SLICE, WakeHeap
 
 INF = float("inf")
 
@@ -69,3 +70,29 @@ async def test_stale_entries_are_dropped_once_they_outnumber_the_current() -> No
             r.at(t0 - k)
     assert len(heap) <= 2 * (len(runners) + 65)
     assert sorted(e[0] for e in heap._entries)[:10] == [t0 - 999] * 10
+
+
+async def test_a_burst_of_wakes_runs_in_slices_with_the_loop_free_between() -> None:
+    """200 stations due at once held the loop for the whole burst (issue 18): they run
+    WAKE_SLICE per turn, in time order, each once, the loop's other callbacks between."""
+    loop = asyncio.get_running_loop()
+    heap, woke = WakeHeap(loop), []
+    turns: list[int] = []  # how many had woken at each turn of the loop
+    done = loop.create_future()
+    t0 = loop.time() + 0.05
+    runners = [Runner(f"{i:03d}", woke, heap) for i in range(200)]
+    for i, r in enumerate(runners):
+        r.at(t0 + i * 1e-6)  # all due by the time the first fires
+
+    def turn() -> None:
+        turns.append(len(woke))
+        if len(woke) < len(runners):
+            loop.call_soon(turn)
+        else:
+            done.set_result(None)
+
+    loop.call_at(t0, turn)
+    await asyncio.wait_for(done, 5)
+    assert woke == sorted(woke) and len(set(woke)) == 200  # in order, each once
+    seen = [0, *sorted({n for n in turns if 0 < n < 200}), 200]
+    assert len(seen) > 2 and all(b - a <= WAKE_SLICE for a, b in itertools.pairwise(seen))
