@@ -28,8 +28,8 @@ and still alive since the last collection. So a running engine freezes what it m
 each second (:func:`freeze_second`, O(1): the list is moved, not walked) and no young
 collection comes at all. That is sound only if the engine makes no cyclic garbage:
 frozen cycles wait until the run ends. Censuses (``gc.DEBUG_SAVEALL``, the heap
-unfrozen) of the busy and reconnect-storm profiles and of a CSMS that refuses, drops,
-garbles and ignores found five kinds, all gone now: hdrh's histogram/encoder cycle, its
+unfrozen) of the busy profile, five of the shipped scenarios and a CSMS that refuses,
+drops, garbles and ignores found six kinds made over and over, all gone now: hdrh's histogram/encoder cycle, its
 counts-array and encode-buffer types (:mod:`fleetsim.metrics.histogram`), a dropped
 connection's protocol, and a refused connect's or upgrade's exception
 (:mod:`fleetsim.transport.connection`). Against kinds nobody has found yet, every
