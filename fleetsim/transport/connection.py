@@ -16,7 +16,7 @@ from time import monotonic
 from typing import TYPE_CHECKING, cast
 
 from websockets.client import ClientProtocol
-from websockets.exceptions import NegotiationError
+from websockets.exceptions import NegotiationError, PayloadTooBig, ProtocolError
 from websockets.extensions.permessage_deflate import enable_client_permessage_deflate
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
@@ -174,10 +174,12 @@ class StationConnection(asyncio.Protocol):
             if not self.opened and isinstance(exc, ssl.SSLError):
                 # TLS 1.3: a server that refuses our client certificate says so only now
                 self.failure, self.detail = "tls_error", tls_detail(exc)
-            elif isinstance(self.ws.parser_exc, Exception) and self.ws.close_rcvd is None:
-                self.failure = "frame_too_large" if "too big" in str(self.ws.parser_exc) \
-                    else "protocol_violation"
-            else:
+            elif isinstance(self.ws.parser_exc, PayloadTooBig):
+                self.failure = "frame_too_large"
+            elif isinstance(self.ws.parser_exc, ProtocolError | UnicodeDecodeError) \
+                    and self.ws.close_rcvd is None:
+                self.failure = "protocol_violation"
+            else:  # the TCP connection ended without a close frame too (EOFError): 1006
                 self.failure = "connection_lost" if self.opened else "handshake_failed"
         self._on_lost(self.failure)
         _unlink(self.ws)

@@ -17,6 +17,7 @@ import http
 import weakref
 from collections.abc import Awaitable, Callable
 
+import pytest
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.typing import Subprotocol
 
@@ -111,4 +112,28 @@ async def test_a_refused_upgrade_leaves_no_cycle() -> None:
         assert await asyncio.wait_for(cyclic_garbage(refused), 10) == []
     finally:
         engine.stopping = True
+        server.close()
+
+
+@pytest.mark.parametrize(("server_does", "why"), [
+    ("fin", "connection_lost"),  # TCP closed without a close frame: 1006, not a violation
+    ("bad_opcode", "protocol_violation"),
+])
+async def test_how_a_lost_connection_is_named(server_does: str, why: str) -> None:
+    async def handler(ws: ServerConnection) -> None:
+        if server_does == "bad_opcode":
+            ws.transport.write(b"\x83\x00")  # opcode 3 is reserved
+        ws.transport.close()
+
+    server = await serve(handler, "127.0.0.1", 0, subprotocols=[Subprotocol("ocpp1.6")])
+    port = server.sockets[0].getsockname()[1]
+    loop = asyncio.get_running_loop()
+    lost: asyncio.Future[str] = loop.create_future()
+    try:
+        conn = StationConnection(make(OcppVersion.V16), f"ws://127.0.0.1:{port}/T000001",
+                                 "ocpp1.6", loop=loop, on_open=lambda: None,
+                                 after_io=lambda: None, on_lost=lost.set_result)
+        await loop.create_connection(lambda: conn, "127.0.0.1", port)
+        assert await asyncio.wait_for(lost, 10) == why
+    finally:
         server.close()
