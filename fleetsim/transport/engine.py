@@ -145,6 +145,7 @@ class Engine:
         self.freeze_heap = True  # False: nothing leaves the collector's walks (a bench switch)
         self._freezing = True  # each second's objects frozen (.heap.freeze_second)
         self._cycles_sampled = False  # the last sampled second held cyclic garbage
+        self._cut: IntervalStats | None = None  # an interval cut, not yet to the sinks
 
     # ---------------------------------------------------------------- public
     async def run(self, duration_s: float, stop: asyncio.Event | None = None) -> EngineReport:
@@ -338,7 +339,9 @@ class Engine:
                         self._freezing = False
                         self.rec.fault("gc_freeze_stopped")
                     self._cycles_sampled = bool(found)
-            self.emit_interval(n * self.opt.interval_s, cpu_pct)
+            self.cut_interval(n * self.opt.interval_s, cpu_pct)
+            await asyncio.sleep(0)  # the sinks (encode, write) in a turn of their own
+            self.publish_interval()
             await asyncio.sleep(0)
             await self.drain_spread()
             n += 1
@@ -365,6 +368,14 @@ class Engine:
     def emit_interval(self, t_s: float, cpu_pct: float) -> None:
         """The interval's gauges and figures to the sinks (the finished sessions go
         separately: :meth:`drain_spread`, :meth:`drain_sessions`)."""
+        self.cut_interval(t_s, cpu_pct)
+        self.publish_interval()
+
+    def cut_interval(self, t_s: float, cpu_pct: float) -> None:
+        """Cut this second's gauges and figures (the next interval starts empty), for
+        :meth:`publish_interval`; one cut before and not published yet (the stop cancelled
+        the interval loop between the two) goes to the sinks first, in order."""
+        self.publish_interval()
         g = self.gauges()
         n = len(self.runners)
         if n and g["booted"] >= n != self._settled_n:
@@ -377,11 +388,15 @@ class Engine:
         g["cpu_percent"] = round(cpu_pct, 1)
         g["loop_lag_max_ms"] = round(self._lag_max_s * 1000, 1)
         self._lag_max_s = 0.0
-        stats = self.rec.interval(t_s, g)
-        if self.on_interval is not None:
-            self.on_interval(stats)
-        if self.on_progress is not None:
+        stats = self._cut = self.rec.interval(t_s, g)
+        if self.on_progress is not None:  # the gauges as counted now (cheap)
             self.on_progress({**g, **{k: float(v) for k, v in stats.counts.items()}, "t_s": t_s})
+
+    def publish_interval(self) -> None:
+        """The interval cut last to the interval sink (its encoding, its write), once."""
+        stats, self._cut = self._cut, None
+        if stats is not None and self.on_interval is not None:
+            self.on_interval(stats)
 
     def drain_sessions(self, *, final: bool = False,
                        runners: Sequence[StationRunner] | None = None) -> None:

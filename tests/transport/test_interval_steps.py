@@ -137,3 +137,20 @@ async def test_a_snapshot_begun_before_the_final_one_is_never_published_after_it
     assert feed._task is not None
     await asyncio.wait_for(feed._task, 5)
     assert [s["final"] for s in out] == [True]
+
+
+async def test_an_interval_cut_before_the_stop_reaches_the_sinks_before_the_final_one() -> None:
+    """The sinks (encode, write: ~2.4 ms a second in fleetsim run) run a turn after the
+    cut (issue 18). The stop may cancel the interval loop in between: the cut one must
+    still go out, once, ahead of the final interval."""
+    sts = stations(3)
+    seen: list[float] = []
+    engine = Engine(sts, [f"ws://127.0.0.1:9/T{i:06d}" for i in range(3)], recorder=sts[0].rec,
+                    options=EngineOptions(), on_interval=lambda st: seen.append(st.t_s))
+    engine.cut_interval(1.0, 0.0)
+    assert seen == []  # not yet: a turn of its own
+    engine.publish_interval()
+    engine.publish_interval()  # nothing new cut: nothing sent again
+    engine.cut_interval(2.0, 0.0)  # ... and the loop is cancelled here
+    engine.emit_interval(2.4, 0.0)  # the shutdown's final interval
+    assert seen == [1.0, 2.0, 2.4]
