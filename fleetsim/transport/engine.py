@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import math
-import resource
-import ssl
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from time import monotonic
 from typing import Any
 
@@ -29,68 +26,15 @@ from fleetsim.transport.connection import describe_failure
 from fleetsim.transport.faults import FaultInjector
 from fleetsim.transport.gauges import FleetGauges
 from fleetsim.transport.heap import freeze_second, release_heap, settle_heap
+from fleetsim.transport.options import EngineOptions, EngineReport, fd_headroom
 from fleetsim.transport.pacing import ConnectPacer
 from fleetsim.transport.runner import StationRunner
 from fleetsim.transport.wakes import WakeHeap
 
 __all__ = ["Engine", "EngineOptions", "EngineReport", "fd_headroom"]
 
-FD_RESERVE = 64  # descriptors kept for files, pipes and the loop itself
 CLOSE_WAIT_S = 3.0  # the stop's close handshakes, after the answers' grace
 DRAIN_SLICE = 128  # stations whose finished sessions are handed over per turn of the loop
-
-
-def fd_headroom() -> int:
-    """How many more sockets this process may open (RLIMIT_NOFILE minus a reserve)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            soft = hard
-        except (ValueError, OSError):
-            pass
-    return max(0, soft - FD_RESERVE)
-
-
-@dataclass(frozen=True, slots=True)
-class EngineOptions:
-    """Wall-time settings of one engine."""
-
-    connect_rate_per_s: float = 100.0
-    connect_timeout_s: float = 10.0
-    stop_grace_s: float = 10.0
-    # the end of a run stops open transactions spread over this many wall seconds (station k
-    # of N at k/N of it): a real fleet never stops in one millisecond; 0 = the stop burst
-    stop_spread_s: float = 0.0
-    interval_s: float = 1.0
-    backoff_base_s: float = 1.0
-    backoff_cap_s: float = 60.0
-    password: str | None = None
-    ssl_context: ssl.SSLContext | None = None
-    # security profile 3: each station's own client certificate (station id → context)
-    ssl_context_for: Callable[[str], ssl.SSLContext] | None = None
-    source_addresses: tuple[str, ...] = ()
-    unreachable_after: int = 20  # attempts with no success at all → CsmsUnreachable
-    # True: stations that lost their connection reconnect per OCPP version as the scenario's
-    # reconnect: says (transport/backoff.py); first connects, and everything when False, use
-    # the generic exponential backoff of backoff_base_s/backoff_cap_s
-    reconnect_per_version: bool = False
-    compression: bool = False  # csms.compression: deflate — offer permessage-deflate
-
-
-@dataclass(slots=True)
-class EngineReport:
-    """What the engine measured, for the results writer."""
-
-    recorder: Recorder
-    stations: int
-    connected_max: int
-    booted: int
-    wall_s: float
-    cpu_percent: float
-    connect_failures: dict[str, int] = field(default_factory=dict)
-    first_error: str | None = None
-    stopped_early: bool = False  # ``stop`` was set (e.g. Ctrl-C) before the duration ran out
 
 
 class Engine:
