@@ -327,7 +327,7 @@ def drop_tracebacks(exc: BaseException | None) -> None:
     it passed through, and those hold it again. A refused or timed-out connect (the
     loop's list of connect errors, the finished ``wait_for`` task) was ~40 objects of
     cyclic garbage with the station's connection; a refused upgrade (websockets' parser
-    is suspended in the ``except`` that caught it) 12. Once frozen, they stayed until
+    is suspended in the ``except`` that caught it) ~20. Once frozen, they stayed until
     the run ended (issue 18)."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:

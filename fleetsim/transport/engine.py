@@ -25,7 +25,7 @@ from fleetsim.station.security import note_connect_failure
 from fleetsim.transport.connection import describe_failure
 from fleetsim.transport.faults import FaultInjector
 from fleetsim.transport.gauges import FleetGauges
-from fleetsim.transport.heap import freeze_second, release_heap, settle_heap
+from fleetsim.transport.heap import SecondFreezer, release_heap, settle_heap
 from fleetsim.transport.options import EngineOptions, EngineReport, fd_headroom
 from fleetsim.transport.pacing import ConnectPacer
 from fleetsim.transport.runner import StationRunner
@@ -87,8 +87,7 @@ class Engine:
         self.stop_phases: dict[str, float] = {}
         self._gauges = FleetGauges(self.runners)  # kept from the stations that ran (touch)
         self.freeze_heap = True  # False: nothing leaves the collector's walks (a bench switch)
-        self._freezing = True  # each second's objects frozen (.heap.freeze_second)
-        self._cycles_sampled = False  # the last sampled second held cyclic garbage
+        self._seconds = SecondFreezer()  # each second's objects frozen (.heap)
         self._cut: IntervalStats | None = None  # an interval cut, not yet to the sinks
 
     # ---------------------------------------------------------------- public
@@ -276,13 +275,8 @@ class Engine:
             cpu_prev, wall_prev = cpu, wall
             # what this second made leaves the collector's walks (.heap) until two
             # samples in a row hold cyclic garbage: frozen, it would stay to the run's end
-            if self.freeze_heap and self._freezing:
-                found = freeze_second(n)
-                if found is not None:
-                    if found and self._cycles_sampled:
-                        self._freezing = False
-                        self.rec.fault("gc_freeze_stopped")
-                    self._cycles_sampled = bool(found)
+            if self.freeze_heap and self._seconds.second(n):
+                self.rec.fault("gc_freeze_stopped")
             self.cut_interval(n * self.opt.interval_s, cpu_pct)
             await asyncio.sleep(0)  # the sinks (encode, write) in a turn of their own
             self.publish_interval()

@@ -29,8 +29,8 @@ each second (:func:`freeze_second`, O(1): the list is moved, not walked) and no 
 collection comes at all. That is sound only if the engine makes no cyclic garbage:
 frozen cycles wait until the run ends. Censuses (``gc.DEBUG_SAVEALL``, the heap
 unfrozen) of the busy profile, five of the shipped scenarios and a CSMS that refuses,
-drops, garbles and ignores found six kinds made over and over, all gone now: hdrh's histogram/encoder cycle, its
-counts-array and encode-buffer types (:mod:`fleetsim.metrics.histogram`), a dropped
+drops, garbles and ignores found six kinds made over and over, all gone now: hdrh's
+histogram/encoder cycle, its counts-array and encode-buffer types (:mod:`fleetsim.metrics.histogram`), a dropped
 connection's protocol, and a refused connect's or upgrade's exception
 (:mod:`fleetsim.transport.connection`). Against kinds nobody has found yet, every
 :data:`SAMPLE_EVERY`-th second is collected young before it is frozen: one second's
@@ -47,7 +47,8 @@ from __future__ import annotations
 
 import gc
 
-__all__ = ["SAMPLE_EVERY", "YOUNG_THRESHOLD", "freeze_second", "release_heap", "settle_heap"]
+__all__ = ["SAMPLE_EVERY", "YOUNG_THRESHOLD", "SecondFreezer", "freeze_second", "release_heap",
+           "settle_heap"]
 
 YOUNG_THRESHOLD = 20_000
 SAMPLE_EVERY = 30  # seconds: one in so many is collected young before it is frozen
@@ -73,6 +74,28 @@ def freeze_second(n: int) -> int | None:
     found = gc.collect(0) if n % SAMPLE_EVERY == 0 else None
     gc.freeze()
     return found
+
+
+class SecondFreezer:
+    """An engine's :func:`freeze_second` each second, until two samples in a row have
+    found cyclic garbage."""
+
+    __slots__ = ("_cycles", "on")
+
+    def __init__(self) -> None:
+        self.on = True
+        self._cycles = False  # the last sample found cyclic garbage
+
+    def second(self, n: int) -> bool:
+        """Second ``n``'s freeze; True once: the freezing stops now."""
+        if not self.on:
+            return False
+        found = freeze_second(n)
+        if found is None:
+            return False
+        self.on = not (found and self._cycles)
+        self._cycles = bool(found)
+        return not self.on
 
 
 def release_heap() -> None:
