@@ -25,7 +25,7 @@ from fleetsim.station.security import note_connect_failure
 from fleetsim.transport.connection import describe_failure
 from fleetsim.transport.faults import FaultInjector
 from fleetsim.transport.gauges import FleetGauges
-from fleetsim.transport.heap import SecondFreezer, release_heap, settle_heap
+from fleetsim.transport.heap import SAMPLE_WINDOW_S, SecondFreezer, release_heap, settle_heap
 from fleetsim.transport.options import EngineOptions, EngineReport, fd_headroom
 from fleetsim.transport.pacing import ConnectPacer
 from fleetsim.transport.runner import StationRunner
@@ -275,13 +275,17 @@ class Engine:
             cpu_prev, wall_prev = cpu, wall
             # what this second made leaves the collector's walks (.heap) until two
             # samples in a row hold cyclic garbage: frozen, it would stay to the run's end
-            if self.freeze_heap and self._seconds.second(n):
-                self.rec.fault("gc_freeze_stopped")
+            sampled = self.freeze_heap and self._seconds.second(n)
+            frozen = monotonic()
             self.cut_interval(n * self.opt.interval_s, cpu_pct)
             await asyncio.sleep(0)  # the sinks (encode, write) in a turn of their own
             self.publish_interval()
             await asyncio.sleep(0)
             await self.drain_spread()
+            if sampled:
+                await asyncio.sleep(max(0.0, frozen + SAMPLE_WINDOW_S - monotonic()))
+                if self._seconds.sample():
+                    self.rec.fault("gc_freeze_stopped")
             n += 1
 
     def settle(self, *, collect: bool = False) -> None:

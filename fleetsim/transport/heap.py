@@ -25,16 +25,20 @@ Garbage cycles wait for at most that many net allocations (a few MB).
 Even so, the one young collection left walked 20,000 or more objects (40-46 ms at
 2,000 busy stations): since the count is net, the young list holds every object made
 and still alive since the last collection. So a running engine freezes what it made
-each second (:func:`freeze_second`, O(1): the list is moved, not walked) and no young
+each second (:class:`SecondFreezer`, O(1): the list is moved, not walked) and no young
 collection comes at all. That is sound only if the engine makes no cyclic garbage:
 frozen cycles wait until the run ends. Censuses (``gc.DEBUG_SAVEALL``, the heap
 unfrozen) of the busy profile, five of the shipped scenarios and a CSMS that refuses,
 drops, garbles and ignores found six kinds made over and over, all gone now: hdrh's
 histogram/encoder cycle, its counts-array and encode-buffer types (:mod:`fleetsim.metrics.histogram`), a dropped
 connection's protocol, and a refused connect's or upgrade's exception
-(:mod:`fleetsim.transport.connection`). Against kinds nobody has found yet, every
-:data:`SAMPLE_EVERY`-th second is collected young before it is frozen: one second's
-objects, 9-14 ms at 2,000 busy stations. Garbage found then is freed; if two samples in
+(:mod:`fleetsim.transport.connection`). Against kinds nobody has found yet, in every
+:data:`SAMPLE_EVERY`-th second what was made in its first :data:`SAMPLE_WINDOW_S` is
+collected young before it is frozen. A whole second's objects took 12-25 ms at 2,000
+busy stations, the largest pause left in a hold; a tenth of one takes a tenth of that.
+Every kind above was made and dropped within one callback, so a window finds it as
+a whole second did, if the engine makes it often (two samples in a row); a cycle
+that lives longer than the window is missed, as one living past its second was. Garbage found then is freed; if two samples in
 a row find some, the engine makes cycles steadily, stops freezing (the young threshold
 holds again) and counts the fault ``gc_freeze_stopped``. Garbage made once, such as a
 schema compiled at an action's first use, stays frozen until the run ends.
@@ -47,11 +51,12 @@ from __future__ import annotations
 
 import gc
 
-__all__ = ["SAMPLE_EVERY", "YOUNG_THRESHOLD", "SecondFreezer", "freeze_second", "release_heap",
+__all__ = ["SAMPLE_EVERY", "SAMPLE_WINDOW_S", "YOUNG_THRESHOLD", "SecondFreezer", "release_heap",
            "settle_heap"]
 
 YOUNG_THRESHOLD = 20_000
-SAMPLE_EVERY = 30  # seconds: one in so many is collected young before it is frozen
+SAMPLE_EVERY = 30  # seconds: in one of so many, the objects made in its first ...
+SAMPLE_WINDOW_S = 0.1  # ... seconds are collected young before they are frozen
 _saved: list[tuple[int, int, int]] = []  # the thresholds before the run, to restore
 
 
@@ -67,18 +72,9 @@ def settle_heap(*, collect: bool = False) -> None:
     gc.freeze()
 
 
-def freeze_second(n: int) -> int | None:
-    """Freeze what was made since the last call, once a second (``n``: the second's
-    number). Every :data:`SAMPLE_EVERY`-th second it is collected young first, and the
-    cyclic garbage that found (objects, freed) is returned; None in other seconds."""
-    found = gc.collect(0) if n % SAMPLE_EVERY == 0 else None
-    gc.freeze()
-    return found
-
-
 class SecondFreezer:
-    """An engine's :func:`freeze_second` each second, until two samples in a row have
-    found cyclic garbage."""
+    """An engine's freeze of what it made, each second, and every :data:`SAMPLE_EVERY`-th
+    second a sample of it, until two samples in a row have found cyclic garbage."""
 
     __slots__ = ("_cycles", "on")
 
@@ -87,12 +83,20 @@ class SecondFreezer:
         self._cycles = False  # the last sample found cyclic garbage
 
     def second(self, n: int) -> bool:
-        """Second ``n``'s freeze; True once: the freezing stops now."""
+        """Freeze what was made since the last call (``n``: the second's number); True
+        if this second is sampled: call :meth:`sample` :data:`SAMPLE_WINDOW_S` later."""
         if not self.on:
             return False
-        found = freeze_second(n)
-        if found is None:
+        gc.freeze()
+        return n % SAMPLE_EVERY == 0
+
+    def sample(self) -> bool:
+        """Collect young what was made since :meth:`second`, then freeze it; True once:
+        this sample and the one before found cyclic garbage, so the freezing stops now."""
+        if not self.on:
             return False
+        found = gc.collect(0)
+        gc.freeze()
         self.on = not (found and self._cycles)
         self._cycles = bool(found)
         return not self.on
