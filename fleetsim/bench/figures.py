@@ -36,12 +36,14 @@ __all__ = ["main"]
 def _server(port_q: Any) -> None:
     import uvloop
 
-    from fleetsim.bench.ack_server import serve_ack
+    from fleetsim.bench.ack_server import hold_heap, serve_ack
 
     async def run() -> None:
         server = await serve_ack()
         port_q.put(server.sockets[0].getsockname()[1])
+        heap = asyncio.get_running_loop().create_task(hold_heap(server))
         await server.serve_forever()
+        heap.cancel()
 
     uvloop.run(run())
 
