@@ -21,7 +21,7 @@ from fleetsim.metrics.recorder import Recorder
 from fleetsim.scenario import build_fleet, parse_scenario
 from fleetsim.station import STATION_CLASSES, Clock, StationConfig
 from fleetsim.transport import Engine, EngineOptions
-from fleetsim.transport.gauges import NO_SHARE, STATES, share
+from fleetsim.transport.gauges import NO_SHARE, STATES, CpuRate, share
 
 KEYS = ("booted", "plugged", "charging", "power_kw", "sessions_arrived", "offline_queued",
         *(f"stations_{s}" for s in STATES))
@@ -121,3 +121,14 @@ async def test_stations_that_leave_take_their_share_with_them() -> None:
     for x in seen:
         assert x["kept"] == x["walked"], x
     assert seen[-1]["kept"]["booted"] <= 20 < max(x["kept"]["booted"] for x in seen)
+
+
+def test_cpu_rate_of_a_few_milliseconds_is_a_rate_not_a_tick() -> None:
+    """Intervals a few ms apart (a loop catching up after a stall) read their real CPU
+    share: at 10 ms ticks a 5 ms span read 0 % or 200 % and more (a stop's "1555.8 %")."""
+    rate = CpuRate()
+    end = time.monotonic() + 0.005
+    while time.monotonic() < end:  # 5 ms of this process's CPU, if the box lets it run
+        pass
+    pct = rate.read()
+    assert 20 < pct <= 101, pct
