@@ -8,6 +8,8 @@ version, so a benchmark measures the client, not a CSMS. Loopback only.
 connections than one process's descriptor limit allows (~20,000 here): 100,000
 stations need at least 6. Every second it prints the connections held and the most
 held at once; it stops on SIGINT/SIGTERM, and each process stops when its parent dies.
+While a process holds connections its collector is kept off the answers' path as the
+engine's is (:func:`hold_heap`), so the sink's own pauses do not reach the engine as bursts.
 """
 
 from __future__ import annotations
