@@ -76,7 +76,7 @@ async def hold_heap(server: Any) -> None:
     (:mod:`fleetsim.transport.heap`): while the server holds connections, the young
     threshold is raised and what each second made is frozen, so no collection walks
     the connections' objects. Without it, 2,000 busy stations met ~370 collections a
-    minute, up to 35-45 ms each, and every one held the answers back until they
+    minute, up to 35-56 ms each, and every one held the answers back until they
     reached the engine in a burst. While the server holds no connection, all is
     collected again: a closed connection's garbage waits only until its run is over."""
     from fleetsim.transport.heap import SAMPLE_WINDOW_S, SecondFreezer, release_heap, settle_heap
