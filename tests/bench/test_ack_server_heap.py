@@ -1,6 +1,6 @@
 """The benchmark sink keeps its garbage collector off the answers' path (issue 18).
 
-With 2,000 busy stations the ack server made ~370 collections a minute, up to 35-45 ms
+With 2,000 busy stations the ack server made ~370 collections a minute, up to 35-56 ms
 each, and each held the answers back until they reached the engine in a burst.
 :func:`fleetsim.bench.ack_server.hold_heap` freezes the sink's objects while it holds
 connections and lets the collector have them back when it holds none.

@@ -128,7 +128,7 @@ async def test_cyclic_garbage_made_steadily_stops_the_freezing() -> None:
 async def test_the_sample_collects_a_window_after_the_freeze() -> None:
     """A sampled second's young collection comes :data:`SAMPLE_WINDOW_S` after its
     freeze, well before the next second's: it walks a tenth of a second's objects,
-    not the whole second's (which it did at the next freeze, 12-25 ms at 2,000 busy
+    not the whole second's (which it did at the next freeze, 9-21 ms at 2,000 busy
     stations)."""
     young: list[float] = []
 
