@@ -32,9 +32,9 @@ unfrozen) of the busy profile, five of the shipped scenarios and a CSMS that ref
 drops, garbles and ignores found six kinds made over and over, all gone now: hdrh's
 histogram/encoder cycle, its counts-array and encode-buffer types
 (:mod:`fleetsim.metrics.histogram`), a dropped connection's protocol, and a refused
-connect's or upgrade's exception (:mod:`fleetsim.transport.connection`). Against kinds nobody has found yet, in every
-:data:`SAMPLE_EVERY`-th second what was made in its first :data:`SAMPLE_WINDOW_S` is
-collected young before it is frozen. A whole second's objects took 9-21 ms at 2,000
+connect's or upgrade's exception (:mod:`fleetsim.transport.connection`). Against kinds
+nobody has found yet, in every :data:`SAMPLE_EVERY`-th second what was made in its
+first :data:`SAMPLE_WINDOW_S` is collected young before it is frozen. A whole second's objects took 9-21 ms at 2,000
 busy stations, the one pause every hold had; a tenth of one took 1.6 ms. Every kind
 above was made and dropped within one callback, so a window finds it as a whole
 second did, if the engine makes it often (two samples in a row); a cycle that lives
