@@ -22,27 +22,26 @@ each: a loop-lag p99 of 10-22 ms. At :data:`YOUNG_THRESHOLD` the count seldom ge
 there (1-6 collections in 52 s), and the lag p99 read 4.4-8.3 ms, max 21-45 ms.
 Garbage cycles wait for at most that many net allocations (a few MB).
 
-Even so, the one young collection left walked 20,000 or more objects (40-46 ms at
-2,000 busy stations): since the count is net, the young list holds every object made
-and still alive since the last collection. So a running engine freezes what it made
-each second (:class:`SecondFreezer`, O(1): the list is moved, not walked) and no young
-collection comes at all. That is sound only if the engine makes no cyclic garbage:
-frozen cycles wait until the run ends. Censuses (``gc.DEBUG_SAVEALL``, the heap
-unfrozen) of the busy profile, five of the shipped scenarios and a CSMS that refuses,
-drops, garbles and ignores found six kinds made over and over, all gone now: hdrh's
-histogram/encoder cycle, its counts-array and encode-buffer types
-(:mod:`fleetsim.metrics.histogram`), a dropped connection's protocol, and a refused
-connect's or upgrade's exception (:mod:`fleetsim.transport.connection`). Against kinds
-nobody has found yet, in every :data:`SAMPLE_EVERY`-th second what was made in its
-first :data:`SAMPLE_WINDOW_S` is collected young before it is frozen. A whole second's objects took 9-21 ms at 2,000
-busy stations, the one pause every hold had; a tenth of one took 1.6 ms. Every kind
-above was made and dropped within one callback, so a window finds it as a whole
-second did, if the engine makes it often (two samples in a row); a cycle that lives
-longer than the window is missed, as one living past its second was. Garbage found
-then is freed; if two samples in a row find some, the engine makes cycles steadily,
-stops freezing (the young threshold holds again) and counts the fault
-``gc_freeze_stopped``. Garbage made once, such as a schema compiled at an action's
-first use, stays frozen until the run ends.
+Even so, the one young collection left walked 20,000 or more objects (40-46 ms at 2,000
+busy stations): since the count is net, the young list holds every object made and still
+alive since the last collection. So a running engine freezes what it made each second
+(:class:`SecondFreezer`, O(1): the list is moved, not walked) and no young collection
+comes at all. That is sound only if the engine makes no cyclic garbage: frozen cycles
+wait until the run ends. Censuses (``gc.DEBUG_SAVEALL``, the heap unfrozen) of the busy
+profile, five of the shipped scenarios and a CSMS that refuses, drops, garbles and
+ignores found six kinds made over and over, all gone now: hdrh's histogram/encoder
+cycle, its counts-array and encode-buffer types (:mod:`fleetsim.metrics.histogram`), a
+dropped connection's protocol, and a refused connect's or upgrade's exception
+(:mod:`fleetsim.transport.connection`). Against kinds nobody has found yet, in every
+:data:`SAMPLE_EVERY`-th second what was made in its first :data:`SAMPLE_WINDOW_S` is
+collected young before it is frozen. A whole second's objects took 9-21 ms at 2,000 busy
+stations, the one pause every hold had; a tenth of one took 1.6 ms. Every kind above was
+made and dropped within one callback, so a window finds it as a whole second did, if the
+engine makes it often (two samples in a row); a cycle that lives longer than the window
+is missed, as one living past its second was. Garbage found then is freed; if two
+samples in a row find some, the engine makes cycles steadily, stops freezing (the young
+threshold holds again) and counts the fault ``gc_freeze_stopped``. Garbage made once,
+such as a schema compiled at an action's first use, stays frozen until the run ends.
 (Not the process's growth: a CSMS that lets calls time out grows the stations' queues,
 and that is no reason to stop. Not ``gc.get_freeze_count()``: it walks the frozen list,
 17-23 ms.)
