@@ -32,6 +32,7 @@ from locust.env import Environment
 import fleetsim
 from fleetsim.locust_adapter.failures import call_failure, fault_failure
 from fleetsim.locust_adapter.wire import RunContext, decode, encode
+from fleetsim.scenario.model import StationsConfig
 
 __all__ = ["REQUEST_TYPE", "EngineBridge"]
 
@@ -59,10 +60,12 @@ class EngineBridge:
         self._cpu0 = sum(self._ps.cpu_times()[:2])
         self._t0 = time.monotonic()
         self.samples = 0
+        self.held = self.held_max = 0  # stations started and not stopped; their most
         self.fatal: str | None = None
         self.live: dict[str, Any] | None = None  # the engine's latest live snapshot
         self.on_live: Callable[[dict[str, Any]], None] | None = None
         self.out_dir: str | None = None  # this host's run folder, if not the master's
+        self.stations_config: StationsConfig | None = None  # the stop's length (node)
 
     @property
     def pid(self) -> int | None:
@@ -85,10 +88,13 @@ class EngineBridge:
             self._spawn(ctx)
 
     def start(self, index: int) -> None:
+        self.held += 1
+        self.held_max = max(self.held_max, self.held)
         self._ops.append(("start", index))
         self._wake.set()
 
     def stop(self, index: int) -> None:
+        self.held -= 1
         self._ops.append(("stop", index))
         self._wake.set()
 

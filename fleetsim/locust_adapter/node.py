@@ -44,16 +44,18 @@ from fleetsim.locust_adapter.transfer import (
 )
 from fleetsim.locust_adapter.wire import RunContext, worker_tag
 from fleetsim.scenario import OcppVersion, Scenario, load_scenario, parse_scenario, with_overrides
+from fleetsim.scenario.model import StationsConfig
 
 __all__ = ["FleetNode", "install", "node_for"]
 
 log = logging.getLogger(__name__)
 _NODES: WeakKeyDictionary[Environment, FleetNode] = WeakKeyDictionary()
-WORKER_FILES_WAIT_S = 30.0  # the master waits this long for workers' final files
-# an engine child's stop, from its worker's quit to its exit: the stop spread (2 s), the
-# answers' grace (10 s) and closes (3 s) fit with the final files' reserve (5 s); a child
-# that reads the quit late cuts those waits to fit (child.FILES_RESERVE_S), then is killed
-CHILD_STOP_WAIT_S = 20.0
+WORKER_FILES_WAIT_S = 30.0  # the master waits this long for workers' final files, + the spread
+# an engine child's stop, from its worker's quit to its exit: its stop spread (2 s, or its
+# stations at the connect rate: child_stop_wait_s), the answers' grace (10 s) and closes
+# (3 s) fit with the final files' reserve (5 s); a child that reads the quit late cuts
+# those waits to fit (child.FILES_RESERVE_S), then is killed
+CHILD_STOP_WAIT_S = 18.0  # without the spread
 FILES_ACK_WAIT_S = 20.0  # a worker waits this long for the master to take its folder
 
 
@@ -330,12 +332,16 @@ class FleetNode:
             if msg.type == FILES:
                 self._on_files(self.env, msg)
 
+        wait = WORKER_FILES_WAIT_S  # and the longest engine's stop spread
+        if (st := self.scenario) is not None:
+            per = -(-st.stations.count // max(1, len(self.worker_tags)))
+            wait += st.stations.end_spread_s(per)
         _pump(self.runner, lambda: not missing(),
-              lambda: _server(self.runner).recv_from_client()[1], dispatch, WORKER_FILES_WAIT_S)
+              lambda: _server(self.runner).recv_from_client()[1], dispatch, wait)
         if lost := missing():
             errors = self.receiver.errors if self.receiver is not None else {}
             log.warning("fleetsim: no final figures from %s within %.0f s%s",
-                        ", ".join(sorted(lost)), WORKER_FILES_WAIT_S,
+                        ", ".join(sorted(lost)), wait,
                         "".join(f"; {t}: {errors[t]}" for t in sorted(lost) if t in errors))
 
     # ------------------------------------------------------------------ worker / local
@@ -353,6 +359,7 @@ class FleetNode:
             s = self.scenario or parse_scenario(dict(ctx.scenario), file=ctx.scenario_file)
             self.bridge = EngineBridge(self.env, tag=self._tag(), on_fatal=self._report_fatal,
                                        call_timeout_ms=s.csms.call_timeout_s * 1000)
+            self.bridge.stations_config = s.stations
             if self.is_worker and ctx.out_dir:
                 self.local_out, self.sends_folder = self._local_out(ctx)
                 self.bridge.out_dir = self.local_out
@@ -454,9 +461,18 @@ class FleetNode:
 
     def _on_quitting(self, environment: Environment, **_: Any) -> None:
         if self.bridge is not None:  # graceful stop of every station, then the final files
-            self.bridge.shutdown(timeout_s=CHILD_STOP_WAIT_S)
+            self.bridge.shutdown(timeout_s=child_stop_wait_s(self.bridge.stations_config,
+                                                             self.bridge.held_max))
             if self.sends_folder:  # before Locust's own "quit" message to the master
                 self._send_folder()
+
+
+def child_stop_wait_s(stations: StationsConfig | None, held: int) -> float:
+    """How long a worker waits for its engine child's graceful stop: the stop spread of
+    the ``held`` stations it ran at most (``StationsConfig.end_spread_s``), then the rest."""
+    if stations is None:
+        return CHILD_STOP_WAIT_S + 2.0
+    return CHILD_STOP_WAIT_S + stations.end_spread_s(held)
 
 
 def _sample_each_second(box: Any) -> None:

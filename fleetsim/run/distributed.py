@@ -149,7 +149,7 @@ def _run(s: Scenario, *, workers: int, out: Path, progress: bool,
                         _run_locust(s, out, locust_command(s, out, workers=workers,
                                                            csms_url=url,
                                                            metrics_port=metrics_port),
-                                    progress, signals)
+                                    progress, signals, workers=workers)
                 finally:
                     # whatever Locust left behind stops before the CSMS it talks to
                     spare = before | ({csms.pid} if csms is not None and csms.pid else set())
@@ -170,12 +170,14 @@ def _run(s: Scenario, *, workers: int, out: Path, progress: bool,
 
 
 def _run_locust(s: Scenario, out: Path, cmd: list[str], progress: bool,
-                signals: RunSignals) -> None:
+                signals: RunSignals, *, workers: int = 1) -> None:
     """Run Locust to its end (or until a signal stopped it) and wait for the engines' files."""
     log_path = out / "locust.log"
     tail = IntervalTail(out)
     line = ProgressLine(s.stations.count, clock=s.clock) if progress else None
-    deadline = time.monotonic() + s.duration_s + STARTUP_ALLOWANCE_S
+    # and the busiest engine's paced end
+    allowance = STARTUP_ALLOWANCE_S + s.stations.end_spread_s(-(-s.stations.count // max(1, workers)))
+    deadline = time.monotonic() + s.duration_s + allowance
     with open(log_path, "wb") as log:
         # its own session: a signal to our group reaches it once, through us; it dies with us.
         # The scenario.yaml Locust reads is masked: the real secrets go in the child's
@@ -194,7 +196,7 @@ def _run_locust(s: Scenario, out: Path, cmd: list[str], progress: bool,
                         line(st, tail.stale)
                 if time.monotonic() > deadline:
                     raise FleetsimError(f"Locust did not finish within "
-                                        f"{s.duration_s + STARTUP_ALLOWANCE_S:.0f} s: "
+                                        f"{s.duration_s + allowance:.0f} s: "
                                         f"{_tail(log_path)}")
         finally:
             if proc.poll() is None:

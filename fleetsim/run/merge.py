@@ -164,7 +164,7 @@ def merge_run(run: Path, s: Scenario, *, started_at: str = "",
     summary["stations"]["started"] = len(started)
     summary["overload"] = overload
     summary["cpu"] = cpu_section(figures, cpu_file, cores)
-    summary = results.write_final(summary, merged)
+    summary = results.write_final(summary, merged, stop_at_s=s.duration_s)
     return MergeOutcome(path=run, summary=summary, workers=len(dirs))
 
 

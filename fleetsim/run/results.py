@@ -182,13 +182,15 @@ class ResultsFolder:
         self._messages_file.close()
 
     # ------------------------------------------------------------------ final files
-    def write_final(self, summary: dict[str, Any], rec: Recorder) -> dict[str, Any]:
-        """Write the final files; returns the summary as written (sessions, storm added)."""
+    def write_final(self, summary: dict[str, Any], rec: Recorder, *,
+                    stop_at_s: float = float("inf")) -> dict[str, Any]:
+        """Write the final files; returns the summary as written (sessions, storm added).
+        ``stop_at_s``: when the run's stop began (its closes are no event's storm)."""
         self.close_streams()
         merged = self._merge_intervals()
         self._write_timeseries(merged)
         events = summary.get("faults_injected", {}).get("events", [])
-        storms = storm_figures(merged, events) if events else []
+        storms = storm_figures(merged, events, until_s=stop_at_s) if events else []
         if storms:  # the headline is the biggest event; every event's figures beside it
             summary = {**summary, "storm": max(storms, key=lambda f: f["disconnected"]),
                        "storm_events": storms}

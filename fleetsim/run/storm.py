@@ -32,10 +32,11 @@ __all__ = ["storm_figures"]
 _EDGE_S = 0.25
 
 
-def storm_figures(intervals: Sequence[IntervalStats],
-                  events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One figures dict per event (in time order) that has intervals before and after it."""
-    rows = sorted(intervals, key=lambda st: st.t_s)
+def storm_figures(intervals: Sequence[IntervalStats], events: Sequence[Mapping[str, Any]],
+                  *, until_s: float = float("inf")) -> list[dict[str, Any]]:
+    """One figures dict per event (in time order) that has intervals before and after it.
+    ``until_s``: the run's stop began then; its closes are no storm of the event's."""
+    rows = sorted((st for st in intervals if st.t_s < until_s), key=lambda st: st.t_s)
     ordered = sorted(events, key=lambda e: float(e["at_s"]))
     out = []
     for i, event in enumerate(ordered):

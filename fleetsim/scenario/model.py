@@ -70,6 +70,14 @@ class StationsConfig:
     model: str = "SimStation"
     stop_spread_s: float = 2.0  # wall s over which the run's end stops open transactions
 
+    def end_spread_s(self, stations: int) -> float:
+        """How long an engine of ``stations`` spreads its stops at a run's end: over
+        ``stop_spread_s`` (0: the stop burst, a fault on purpose), and never faster than
+        the connect rate it connected them at (the engine's ``_stop_spread`` paces it)."""
+        if self.stop_spread_s <= 0 or stations <= 1:
+            return 0.0
+        return max(self.stop_spread_s, stations / self.connect_rate_per_s)
+
 
 @dataclass(frozen=True, slots=True)
 class CsmsTarget:

@@ -86,6 +86,8 @@ class Engine:
         self._gauges = FleetGauges(self.runners)  # kept from the stations that ran (touch)
         self.freeze_heap = True  # False: nothing leaves the collector's walks (a bench switch)
         self._seconds = SecondFreezer()  # each second's objects frozen (.heap)
+        self._stop_next = 0.0  # monotonic time of the next stop's turn: every spread shares it
+        self._stopping_now: set[asyncio.Task[Any]] = set()  # stop_stations still running
         self._cut: IntervalStats | None = None  # an interval cut, not yet to the sinks
 
     # ---------------------------------------------------------------- public
@@ -194,7 +196,18 @@ class Engine:
         Open transactions are stopped and their answers awaited (at most
         ``stop_grace_s``), the WebSocket is closed with code 1000, what never got
         an answer counts as interrupted, and finished sessions go to the sink.
+        The run's shutdown waits for such a stop rather than cutting its spread.
         """
+        task = asyncio.current_task()
+        if task is not None:
+            self._stopping_now.add(task)
+        try:
+            await self._stop_and_forget(runners)
+        finally:
+            if task is not None:
+                self._stopping_now.discard(task)
+
+    async def _stop_and_forget(self, runners: Sequence[StationRunner]) -> None:
         mine = [r for r in runners if not r.closing]
         for r in mine:
             r.closing = True  # no reconnect from here on
@@ -382,19 +395,30 @@ class Engine:
 
     # ---------------------------------------------------------------- stopping
     async def _stop_spread(self, runners: Sequence[StationRunner],
-                           spread_s: float | None = None, *, close_idle: bool = False) -> None:
+                           spread_s: float | None = None, *, close_idle: bool = False,
+                           by: float = math.inf) -> None:
         """Stop these stations' open transactions, station k of N at ``k/N`` of
         ``spread_s`` (default ``stop_spread_s``) from now (the stop burst when 0), each
         sent at once; ``close_idle``: a station with nothing left to stop closes its
         connection then too (16,000 closes in one pass stalled an engine's loop 1.8 s).
-        Behind its schedule (or in the burst) it still lets the loop turn every
-        :data:`STOP_SLICE` stations: 10,000 closes due in 2 s fell behind and ran in one
-        pass, a 1.1 s stall at a Locust run's end (issue 18)."""
+
+        A spread is never faster than ``connect_rate_per_s``, counted over every spread
+        of this engine together (``StationsConfig.end_spread_s``): the ramp run backwards.
+        Stopping and closing a station costs its engine about what connecting it did
+        (~0.2 ms at 10,000 stations), and 10,000 of them in 2 s held an engine at 98 % of
+        a core with the loop 20-80 ms late for 3-4 s (issue 18). ``by`` (monotonic) cuts
+        the pace: what is left then stops at once. Behind its schedule (or in the burst)
+        it still lets the loop turn every :data:`STOP_SLICE` stations: 10,000 closes due
+        at once ran in one pass, a 1.1 s stall at a Locust run's end (issue 18)."""
         t0, n = monotonic(), len(runners)
         spread = (self.opt.stop_spread_s if spread_s is None else spread_s) if n > 1 else 0.0
+        rate = self.opt.connect_rate_per_s
+        gap = 1.0 / rate if spread > 0 and rate > 0 else 0.0
         ran = 0  # stations stopped since the loop last turned
         for k, r in enumerate(list(runners)):
-            wait = t0 + spread * k / n - monotonic()
+            due = min(max(t0 + spread * k / n, self._stop_next), by)
+            self._stop_next = due + gap
+            wait = due - monotonic()
             if wait > 0.002:
                 await asyncio.sleep(wait)
                 ran = 0
@@ -421,9 +445,17 @@ class Engine:
         t0 = monotonic()
         by = self.stop_by if self.stop_by is not None else math.inf
         if graceful:  # transactions end (their rows) even when there is no time to wait
-            left = by - CLOSE_WAIT_S - monotonic()  # what the answers may have
-            await self._stop_spread(self.runners, min(self.opt.stop_spread_s,
-                                                      max(0.0, left / 4)))
+            left = by - CLOSE_WAIT_S - monotonic()  # what the spread and the answers may have
+            # the spread may take what the answers' grace leaves, and a quarter at least
+            spread_by = t0 + max(left / 4, left - self.opt.stop_grace_s)
+            mine = [r for r in self.runners if not r.closing]
+            for r in mine:  # no reconnect from here on; each closes once it is idle
+                r.closing = True
+            await self._stop_spread(mine, close_idle=True, by=spread_by)
+            if self._stopping_now:  # stations Locust stopped: their spread goes on
+                await asyncio.wait(list(self._stopping_now),
+                                   timeout=max(0.0, spread_by - monotonic())
+                                   if math.isfinite(spread_by) else None)
             deadline = min(monotonic() + self.opt.stop_grace_s, by - CLOSE_WAIT_S)
             while monotonic() < deadline and any(
                     r.conn is not None and r.conn.opened and not r.station.idle
@@ -445,9 +477,11 @@ class Engine:
         for task in list(self._tasks):
             task.cancel()
         if open_conns:
-            for r in open_conns:
-                assert r.conn is not None
-                r.conn.close()
+            for k, r in enumerate(open_conns, 1):  # the loop turns: the closes are answered
+                if r.conn is not None:
+                    r.conn.close()
+                if k % STOP_SLICE == 0:
+                    await asyncio.sleep(0)
             try:
                 await asyncio.wait_for(self._closed.wait(),
                                        max(0.0, min(CLOSE_WAIT_S, by - monotonic())))

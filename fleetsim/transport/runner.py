@@ -93,6 +93,9 @@ class StationRunner:
     def after_io(self) -> None:
         if self.station.reconnect_after is not None:
             self._reboot()
+        elif (self.closing and self.station.stopping and self.station.idle
+              and self.conn is not None and self.conn.opened):
+            self.conn.close()  # stopped, and its last answer is in: it leaves now
         self.reschedule()
 
     def _reboot(self) -> None:

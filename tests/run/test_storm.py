@@ -39,3 +39,14 @@ def test_each_event_has_its_window_and_unreached_figures_are_null() -> None:
     assert (a["event_at_s"], a["t_100_connected_s"]) == (2.0, 2)
     assert b["disconnected"] == 40 and b["t_100_connected_s"] is None
     assert storm_figures(rows, [{"kind": "x", "at_s": 0.5}]) == []  # nothing before it
+
+
+def test_the_runs_own_stop_is_no_storm() -> None:
+    """The run's end closes every station (paced, so it shows in the intervals): the
+    recovery is measured up to the stop, not from the stop's trough of 0."""
+    rows = [row(t, c, c) for t, c in ((1, 60), (2, 60), (3, 30), (4, 60), (5, 60), (6, 30),
+                                      (7, 0))]
+    [f] = storm_figures(rows, [{"kind": "disconnect_dirty", "at_s": 2.0}], until_s=6.0)
+    assert f["disconnected"] == 30 and f["t_100_connected_s"] == 2
+    [g] = storm_figures(rows, [{"kind": "disconnect_dirty", "at_s": 2.0}])
+    assert g["t_100_connected_s"] is None  # the stop's trough, never recovered from
