@@ -470,8 +470,8 @@ class FleetNode:
 def child_stop_wait_s(stations: StationsConfig | None, held: int) -> float:
     """How long a worker waits for its engine child's graceful stop: the stop spread of
     the ``held`` stations it ran at most (``StationsConfig.end_spread_s``), then the rest."""
-    if stations is None:
-        return CHILD_STOP_WAIT_S + 2.0
+    if stations is None:  # no station started here: the default spread
+        return CHILD_STOP_WAIT_S + StationsConfig(count=1).stop_spread_s
     return CHILD_STOP_WAIT_S + stations.end_spread_s(held)
 
 
