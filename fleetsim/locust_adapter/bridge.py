@@ -65,7 +65,8 @@ class EngineBridge:
         self.live: dict[str, Any] | None = None  # the engine's latest live snapshot
         self.on_live: Callable[[dict[str, Any]], None] | None = None
         self.out_dir: str | None = None  # this host's run folder, if not the master's
-        self.stations_config: StationsConfig | None = None  # the stop's length (node)
+        self.stations_config: StationsConfig | None = None  # the stop's length (node) ...
+        self.engines = 1  # ... with this many engines sharing the connect rate
 
     @property
     def pid(self) -> int | None:

@@ -42,20 +42,14 @@ from fleetsim.locust_adapter.transfer import (
     new_run_id,
     shares_disk,
 )
-from fleetsim.locust_adapter.wire import RunContext, worker_tag
+from fleetsim.locust_adapter.wire import RunContext, child_stop_wait_s, worker_tag
 from fleetsim.scenario import OcppVersion, Scenario, load_scenario, parse_scenario, with_overrides
-from fleetsim.scenario.model import StationsConfig
 
 __all__ = ["FleetNode", "install", "node_for"]
 
 log = logging.getLogger(__name__)
 _NODES: WeakKeyDictionary[Environment, FleetNode] = WeakKeyDictionary()
 WORKER_FILES_WAIT_S = 30.0  # the master waits this long for workers' final files, + the spread
-# an engine child's stop, from its worker's quit to its exit: its stop spread (2 s, or its
-# stations at the connect rate: child_stop_wait_s), the answers' grace (10 s) and closes
-# (3 s) fit with the final files' reserve (5 s); a child that reads the quit late cuts
-# those waits to fit (child.FILES_RESERVE_S), then is killed
-CHILD_STOP_WAIT_S = 18.0  # without the spread
 FILES_ACK_WAIT_S = 20.0  # a worker waits this long for the master to take its folder
 
 
@@ -221,7 +215,10 @@ class FleetNode:
                               scenario_file=s.file, urls=urls, origin_unix=time.time(),
                               horizon_s=run_s * s.clock.time_factor,
                               out_dir=str(out_path.resolve()), generation=self.generation,
-                              extra={"run_id": new_run_id(out_path)})
+                              extra={"run_id": new_run_id(out_path),
+                                     # the engines share the connect rate for the stop
+                                     "engines": max(1, int(getattr(self.runner,
+                                                                   "worker_count", 1)))})
         from fleetsim.csms.embedding import start_commands
         from fleetsim.run.csms_restart import CsmsRestarts, write_origin
 
@@ -334,8 +331,8 @@ class FleetNode:
 
         wait = WORKER_FILES_WAIT_S  # and the longest engine's stop spread
         if (st := self.scenario) is not None:
-            per = -(-st.stations.count // max(1, len(self.worker_tags)))
-            wait += st.stations.end_spread_s(per)
+            engines = max(1, len(self.worker_tags))
+            wait += st.stations.end_spread_s(-(-st.stations.count // engines), engines)
         _pump(self.runner, lambda: not missing(),
               lambda: _server(self.runner).recv_from_client()[1], dispatch, wait)
         if lost := missing():
@@ -360,6 +357,7 @@ class FleetNode:
             self.bridge = EngineBridge(self.env, tag=self._tag(), on_fatal=self._report_fatal,
                                        call_timeout_ms=s.csms.call_timeout_s * 1000)
             self.bridge.stations_config = s.stations
+            self.bridge.engines = int(ctx.extra.get("engines", 1))
             if self.is_worker and ctx.out_dir:
                 self.local_out, self.sends_folder = self._local_out(ctx)
                 self.bridge.out_dir = self.local_out
@@ -461,18 +459,10 @@ class FleetNode:
 
     def _on_quitting(self, environment: Environment, **_: Any) -> None:
         if self.bridge is not None:  # graceful stop of every station, then the final files
-            self.bridge.shutdown(timeout_s=child_stop_wait_s(self.bridge.stations_config,
-                                                             self.bridge.held_max))
+            self.bridge.shutdown(timeout_s=child_stop_wait_s(
+                self.bridge.stations_config, self.bridge.held_max, self.bridge.engines))
             if self.sends_folder:  # before Locust's own "quit" message to the master
                 self._send_folder()
-
-
-def child_stop_wait_s(stations: StationsConfig | None, held: int) -> float:
-    """How long a worker waits for its engine child's graceful stop: the stop spread of
-    the ``held`` stations it ran at most (``StationsConfig.end_spread_s``), then the rest."""
-    if stations is None:  # no station started here: the default spread
-        return CHILD_STOP_WAIT_S + StationsConfig(count=1).stop_spread_s
-    return CHILD_STOP_WAIT_S + stations.end_spread_s(held)
 
 
 def _sample_each_second(box: Any) -> None:

@@ -40,7 +40,10 @@ from typing import Any
 
 import orjson
 
-__all__ = ["LIVENESS_FILE", "SAMPLE_PERIOD_S", "RunContext", "decode", "encode", "worker_tag"]
+from fleetsim.scenario.model import StationsConfig
+
+__all__ = ["CHILD_STOP_WAIT_S", "LIVENESS_FILE", "SAMPLE_PERIOD_S", "RunContext", "child_stop_wait_s", "decode",
+           "encode", "worker_tag"]
 
 SAMPLE_PERIOD_S = 0.5
 LIVENESS_FILE = "locust_workers.json"  # the Locust master's record of silent workers
@@ -95,3 +98,19 @@ class RunContext:
                    origin_unix=float(d["origin_unix"]), horizon_s=float(d["horizon_s"]),
                    out_dir=None if d.get("out_dir") is None else str(d["out_dir"]),
                    generation=int(d.get("generation", 0)), extra=dict(d.get("extra") or {}))
+
+
+# an engine child's stop, from its worker's quit to its exit: its stop spread (2 s, or its
+# stations at its share of the connect rate), the answers' grace (10 s) and closes
+# (3 s) fit with the final files' reserve (5 s); a child that reads the quit late cuts
+# those waits to fit (child.FILES_RESERVE_S), then is killed
+CHILD_STOP_WAIT_S = 18.0  # without the spread
+
+
+def child_stop_wait_s(stations: StationsConfig | None, held: int, engines: int = 1) -> float:
+    """How long a worker waits for its engine child's graceful stop: the stop spread of
+    the ``held`` stations it ran at most, one of ``engines``
+    (``StationsConfig.end_spread_s``), then the rest."""
+    if stations is None:  # no station started here: the default spread
+        return CHILD_STOP_WAIT_S + StationsConfig(count=1).stop_spread_s
+    return CHILD_STOP_WAIT_S + stations.end_spread_s(held, engines)

@@ -176,7 +176,8 @@ def _run_locust(s: Scenario, out: Path, cmd: list[str], progress: bool,
     tail = IntervalTail(out)
     line = ProgressLine(s.stations.count, clock=s.clock) if progress else None
     # and the busiest engine's paced end
-    allowance = STARTUP_ALLOWANCE_S + s.stations.end_spread_s(-(-s.stations.count // max(1, workers)))
+    allowance = STARTUP_ALLOWANCE_S + s.stations.end_spread_s(
+        -(-s.stations.count // max(1, workers)), workers)
     deadline = time.monotonic() + s.duration_s + allowance
     with open(log_path, "wb") as log:
         # its own session: a signal to our group reaches it once, through us; it dies with us.

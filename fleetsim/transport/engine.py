@@ -402,8 +402,9 @@ class Engine:
         sent at once; ``close_idle``: a station with nothing left to stop closes its
         connection then too (16,000 closes in one pass stalled an engine's loop 1.8 s).
 
-        A spread is never faster than ``connect_rate_per_s``, counted over every spread
-        of this engine together (``StationsConfig.end_spread_s``): the ramp run backwards.
+        A spread is never faster than ``connect_rate_per_s`` (under Locust, the engine's
+        share of the scenario's), counted over every spread of this engine together
+        (``StationsConfig.end_spread_s``): the fleet's ramp run backwards.
         Stopping and closing a station costs its engine about what connecting it did
         (~0.2 ms at 10,000 stations), and 10,000 of them in 2 s held an engine at 98 % of
         a core with the loop 20-80 ms late for 3-4 s (issue 18). ``by`` (monotonic) cuts
