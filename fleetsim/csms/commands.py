@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from websockets.exceptions import ConnectionClosed
 
 from fleetsim.csms.command_payloads import DYNAMIC_PROFILE_ID, CommandContext, build
 from fleetsim.scenario.commands import CommandSpec
@@ -61,10 +62,13 @@ class SimClock:
 
 def write_commands_file(path: str | Path, specs: tuple[CommandSpec, ...] | list[CommandSpec], *,
                         epoch_unix: float, factor: float, origin_unix: float, seed: int,
-                        tokens: list[str] | tuple[str, ...] = ()) -> None:
-    """Write the commands file atomically (the CSMS polls for it)."""
+                        tokens: list[str] | tuple[str, ...] = (),
+                        until_unix: float | None = None) -> None:
+    """Write the commands file atomically (the CSMS polls for it). ``until_unix``: the
+    run's stop begins then, and no command is sent from then on."""
     path = Path(path)
-    doc = {"clock": {"epoch_unix": epoch_unix, "factor": factor, "origin_unix": origin_unix},
+    doc = {"clock": {"epoch_unix": epoch_unix, "factor": factor, "origin_unix": origin_unix,
+                     "until_unix": until_unix},
            "seed": seed, "tokens": list(tokens), "commands": [c.to_wire() for c in specs]}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(orjson.dumps(doc))
@@ -123,10 +127,15 @@ class CommandRunner:
         specs = [CommandSpec.from_wire(x) for x in doc.get("commands", [])]
         start_s = clock.sim_s(now)
         dues = [_Due(s, clock, start_s) for s in specs]
+        # the run's end: its stations stop and close (paced), no station is commanded then
+        until = float((c or {}).get("until_unix") or math.inf)
         _LOGGER.info("sending %d kinds of commands to stations", len(specs))
         while True:
             await asyncio.sleep(_TICK_S)
             now = time.time()
+            if now >= until:
+                _LOGGER.info("the run's stop began: no more commands")
+                return
             sim = clock.sim_s(now)
             for d in dues:
                 if d.spec.rate_per_h is not None:
@@ -230,6 +239,8 @@ class CommandRunner:
                 outcome = "timeout"
             except asyncio.CancelledError:
                 raise
+            except ConnectionClosed:  # the station left before answering: no CALLERROR
+                outcome = "closed"
             except Exception as exc:
                 code = getattr(exc, "code", None)
                 outcome = f"CALLERROR:{code}" if code else f"failed:{type(exc).__name__}"

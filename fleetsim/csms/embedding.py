@@ -48,10 +48,11 @@ def embedded_options(s: Scenario, out: Path) -> dict[str, Any]:
 
 
 def start_commands(s: Scenario, out: Path, *, origin_unix: float,
-                   epoch_unix: float | None = None) -> None:
+                   epoch_unix: float | None = None, run_s: float | None = None) -> None:
     """Hand the CSMS its commands and the run's clock (no-op without ``csms_commands``).
 
-    ``origin_unix`` is the Unix time at which the simulated clock read its epoch.
+    ``origin_unix`` is the Unix time at which the simulated clock read its epoch; the
+    commands end when the run's stop begins, ``run_s`` (default its duration) later.
     Only the embedded CSMS reads the file; a CSMS under test is not commanded.
     """
     if not s.csms_commands:
@@ -63,4 +64,5 @@ def start_commands(s: Scenario, out: Path, *, origin_unix: float,
         epoch_unix = s.clock.epoch.timestamp()
 
     write_commands_file(out / COMMANDS_FILE, s.csms_commands, epoch_unix=epoch_unix,
-                        factor=s.clock.time_factor, origin_unix=origin_unix, seed=s.seed)
+                        factor=s.clock.time_factor, origin_unix=origin_unix, seed=s.seed,
+                        until_unix=origin_unix + (s.duration_s if run_s is None else run_s))

@@ -222,7 +222,8 @@ class FleetNode:
         from fleetsim.csms.embedding import start_commands
         from fleetsim.run.csms_restart import CsmsRestarts, write_origin
 
-        start_commands(s, out_path, origin_unix=self.ctx.origin_unix)  # csms_commands' clock
+        start_commands(s, out_path, origin_unix=self.ctx.origin_unix,  # csms_commands' clock
+                       run_s=run_s)
         write_origin(out_path, self.ctx.origin_unix)  # for an owner of the CSMS elsewhere
         if self.csms is not None and s.faults.csms_restarts:
             origin = self.ctx.origin_unix
