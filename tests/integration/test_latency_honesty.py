@@ -72,8 +72,10 @@ def test_a_scenario_that_fills_the_station_pipes_is_flagged(tmp_path: Path) -> N
     assert "calls/s" in warning and "time_factor <=" in warning
     assert pipes["utilisation"] > 0.5 and pipes["waited_own_share"] > 0.05
     hb = summary["actions"]["2.0.1/StatusNotification"]
-    # the CSMS's time stays D; what the stations saw includes their own queue
-    assert D_S * 1000 <= hb["service"]["p50_ms"] < hb["response"]["p50_ms"]
+    # the CSMS's time stays D (to the histograms' 3 significant figures: an answer read
+    # within 15 us of D lands in the bucket that reads 49.983 ms); what the stations saw
+    # includes their own queue
+    assert D_S * 1000 * 0.999 <= hb["service"]["p50_ms"] < hb["response"]["p50_ms"]
     # gateable: generator.valid, or the distinct flag
     verdicts = evaluate(["generator.valid == false", "generator.pipes_saturated == true"],
                         summary)
