@@ -213,8 +213,9 @@ class EngineChild:
                                    on_sessions=self.on_sessions,
                                    on_messages=self.on_messages, faults=faults,
                                    options=EngineOptions(
-                                       # its share: the fleet's end is the ramp backwards
-                                       connect_rate_per_s=s.stations.end_rate_per_s(
+                                       connect_rate_per_s=s.stations.connect_rate_per_s,
+                                       # its share of the fleet's pace at the run's end
+                                       stop_rate_per_s=s.stations.end_rate_per_s(
                                            int(self.ctx.extra.get("engines", 1))),
                                        connect_timeout_s=s.csms.connect_timeout_s,
                                        source_addresses=s.stations.source_addresses,

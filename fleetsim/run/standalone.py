@@ -163,6 +163,7 @@ def _run_engine(s: Scenario, specs: Any, plans: Any, urls: dict[OcppVersion, str
                         on_sessions=on_sessions, on_messages=folder.messages,
                         faults=faults, options=EngineOptions(
                             connect_rate_per_s=s.stations.connect_rate_per_s,
+                            stop_rate_per_s=s.stations.end_rate_per_s(),
                             connect_timeout_s=s.csms.connect_timeout_s,
                             source_addresses=s.stations.source_addresses,
                             stop_spread_s=s.stations.stop_spread_s,

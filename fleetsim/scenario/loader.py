@@ -167,10 +167,12 @@ def _stations(n: Node) -> StationsConfig:
     vendor = n.string("vendor", "fleetsim")
     model = n.string("model", "SimStation")
     stop_spread = n.duration_s("stop_spread", "2s")  # wall; 0s: every stop in one burst
+    stop_rate = n.number("stop_rate", rate, minimum=0.0, exclusive_min=True)  # the ramp's
     n.finish()
     return StationsConfig(count=count, id_prefix=prefix, id_digits=digits, connectors=connectors,
                           versions=versions, connect_rate_per_s=rate, source_addresses=sources,
-                          vendor=vendor, model=model, stop_spread_s=stop_spread)
+                          vendor=vendor, model=model, stop_spread_s=stop_spread,
+                          stop_rate_per_s=stop_rate)
 
 
 def _versions(n: Node, value: object) -> dict[OcppVersion, float]:

@@ -69,19 +69,23 @@ class StationsConfig:
     vendor: str = "fleetsim"
     model: str = "SimStation"
     stop_spread_s: float = 2.0  # wall s over which the run's end stops open transactions
+    # the fleet's stops per wall s at the run's end, at most (the loader's default: the
+    # connect rate, the ramp run backwards); None here: the connect rate
+    stop_rate_per_s: float | None = None
 
     def end_spread_s(self, stations: int, engines: int = 1) -> float:
         """How long an engine of ``stations`` spreads its stops at a run's end: over
         ``stop_spread_s`` (0: the stop burst, a fault on purpose), and, with the run's
-        other ``engines - 1`` engines, no faster than the fleet connected: ``connect_rate``
-        (the ramp run backwards; the engine's ``_stop_spread`` paces it)."""
+        other ``engines - 1`` engines, at no more than ``stop_rate`` stations a second
+        (default ``connect_rate``: the ramp run backwards; ``_stop_spread`` paces it)."""
         if self.stop_spread_s <= 0 or stations <= 1:
             return 0.0
-        return max(self.stop_spread_s, stations * max(1, engines) / self.connect_rate_per_s)
+        return max(self.stop_spread_s, stations / self.end_rate_per_s(engines))
 
     def end_rate_per_s(self, engines: int = 1) -> float:
-        """One of ``engines`` engines' share of ``connect_rate``: its stops' pace."""
-        return self.connect_rate_per_s / max(1, engines)
+        """One of ``engines`` engines' share of ``stop_rate``: its stops' pace."""
+        rate = self.stop_rate_per_s or self.connect_rate_per_s
+        return rate / max(1, engines)
 
 
 @dataclass(frozen=True, slots=True)

@@ -402,9 +402,9 @@ class Engine:
         sent at once; ``close_idle``: a station with nothing left to stop closes its
         connection then too (16,000 closes in one pass stalled an engine's loop 1.8 s).
 
-        A spread is never faster than ``connect_rate_per_s`` (under Locust, the engine's
-        share of the scenario's), counted over every spread of this engine together
-        (``StationsConfig.end_spread_s``): the fleet's ramp run backwards.
+        A spread is never faster than ``stop_rate_per_s`` (default ``connect_rate_per_s``;
+        under Locust, the engine's share of the scenario's), counted over every spread of
+        this engine together (``StationsConfig.end_spread_s``): the ramp run backwards.
         Stopping and closing a station costs its engine about what connecting it did
         (~0.2 ms at 10,000 stations), and 10,000 of them in 2 s held an engine at 98 % of
         a core with the loop 20-80 ms late for 3-4 s (issue 18). ``by`` (monotonic) cuts
@@ -413,7 +413,7 @@ class Engine:
         at once ran in one pass, a 1.1 s stall at a Locust run's end (issue 18)."""
         t0, n = monotonic(), len(runners)
         spread = (self.opt.stop_spread_s if spread_s is None else spread_s) if n > 1 else 0.0
-        rate = self.opt.connect_rate_per_s
+        rate = self.opt.stop_rate_per_s or self.opt.connect_rate_per_s
         gap = 1.0 / rate if spread > 0 and rate > 0 else 0.0
         ran = 0  # stations stopped since the loop last turned
         for k, r in enumerate(list(runners)):

@@ -32,6 +32,7 @@ class EngineOptions:
     """Wall-time settings of one engine."""
 
     connect_rate_per_s: float = 100.0
+    stop_rate_per_s: float | None = None  # the run's end, stations a second; None: connect's
     connect_timeout_s: float = 10.0
     stop_grace_s: float = 10.0
     # the end of a run stops open transactions spread over this many wall seconds (station k

@@ -47,6 +47,7 @@ def test_quickstart_has_all_versions_and_embedded_target() -> None:
      "number"),
     ({"stations": {"count": 5, "source_addresses": ["10.0.0.1"]}},
      "stations.source_addresses[0]", "loopback"),
+    ({"stations": {"count": 5, "stop_rate": 0}}, "stations.stop_rate", "> 0"),
     (["not", "a", "mapping"], "", "expected a mapping"),
 ])
 def test_malformed_scenarios_name_the_key(data: object, path: str, words: str) -> None:
@@ -95,3 +96,11 @@ def test_station_identity_is_independent_of_fleet_size() -> None:
     shares = sum(1 for s in big if s.version is OcppVersion.V16) / len(big)
     assert shares == pytest.approx(0.5, abs=0.01)
     assert len({s.station_id for s in big}) == 1000
+
+
+def test_the_ends_pace_defaults_to_the_ramps() -> None:
+    ramp = parse_scenario({"stations": {"count": 10_000, "connect_rate": 300}})
+    assert ramp.stations.stop_rate_per_s == 300 and ramp.stations.end_spread_s(10_000) > 33
+    fast = parse_scenario({"stations": {"count": 10_000, "connect_rate": 300, "stop_rate": 2000}})
+    assert fast.stations.end_spread_s(10_000) == 5.0  # a slow ramp need not end as slowly
+    assert fast.stations.end_rate_per_s(4) == 500.0  # each of four engines' share

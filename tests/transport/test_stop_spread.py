@@ -261,3 +261,14 @@ async def test_a_deadline_cuts_the_pace() -> None:
         [_TimedRunner(seen) for _ in range(1000)], 1.0, by=by), 10)  # type: ignore[misc]
     assert len(seen) == 1000
     assert max(seen) >= by
+
+
+async def test_the_stop_rate_sets_the_pace_apart_from_the_connect_rate() -> None:
+    """``stations.stop_rate``: a fleet ramped slowly (10/s) may end faster (1,000/s)."""
+    engine = Engine([], [], recorder=Recorder(),
+                    options=EngineOptions(connect_rate_per_s=10, stop_rate_per_s=1000))
+    seen: list[float] = []
+    await asyncio.wait_for(engine._stop_spread(
+        [_TimedRunner(seen) for _ in range(100)], 0.01), 5)  # type: ignore[misc]  # 10 s at 10/s
+    assert len(seen) == 100
+    assert max(seen) - min(seen) >= 0.09  # still paced: 100 at 1,000/s
