@@ -77,7 +77,7 @@ class StationsConfig:
         """How long an engine of ``stations`` spreads its stops at a run's end: over
         ``stop_spread_s`` (0: the stop burst, a fault on purpose), and, with the run's
         other ``engines - 1`` engines, at no more than ``stop_rate`` stations a second
-        (default ``connect_rate``: the ramp run backwards; ``_stop_spread`` paces it)."""
+        (default ``connect_rate``: the ramp run backwards; ``StopPacer`` paces it)."""
         if self.stop_spread_s <= 0 or stations <= 1:
             return 0.0
         return max(self.stop_spread_s, stations / self.end_rate_per_s(engines))

@@ -24,7 +24,7 @@ from fleetsim.transport.faults import FaultInjector
 from fleetsim.transport.gauges import CpuRate, FleetGauges
 from fleetsim.transport.heap import SAMPLE_WINDOW_S, SecondFreezer, release_heap, settle_heap
 from fleetsim.transport.options import EngineOptions, EngineReport, fd_headroom
-from fleetsim.transport.pacing import ConnectPacer
+from fleetsim.transport.pacing import STOP_SLICE, ConnectPacer, StopPacer
 from fleetsim.transport.runner import StationRunner
 from fleetsim.transport.wakes import WakeHeap
 
@@ -32,7 +32,6 @@ __all__ = ["Engine", "EngineOptions", "EngineReport", "fd_headroom"]
 
 CLOSE_WAIT_S = 3.0  # the stop's close handshakes, after the answers' grace
 DRAIN_SLICE = 128  # stations whose finished sessions are handed over per turn of the loop
-STOP_SLICE = 64  # stations stopped (and closed) per turn of the loop
 
 
 class Engine:
@@ -78,6 +77,7 @@ class Engine:
         self._dynamic = False  # stations were added while running (add_stations)
         self._initial = tuple(self.runners)  # the fleet given at construction
         self.pacer = ConnectPacer(self)  # stations waiting for their turn to connect
+        self.stops = StopPacer(self)  # ... and to stop, at the run's end or Locust's word
         # monotonic time by which a stop must be over, set by whoever asks for the stop
         # (the engine child: its worker's wait minus the final files' reserve); None: the
         # full grace. Seconds from the stop's start to the end of each of its phases:
@@ -86,7 +86,6 @@ class Engine:
         self._gauges = FleetGauges(self.runners)  # kept from the stations that ran (touch)
         self.freeze_heap = True  # False: nothing leaves the collector's walks (a bench switch)
         self._seconds = SecondFreezer()  # each second's objects frozen (.heap)
-        self._stop_next = 0.0  # monotonic time of the next stop's turn: every spread shares it
         self._stopping_now: set[asyncio.Task[Any]] = set()  # stop_stations still running
         self._cut: IntervalStats | None = None  # an interval cut, not yet to the sinks
 
@@ -211,7 +210,7 @@ class Engine:
         mine = [r for r in runners if not r.closing]
         for r in mine:
             r.closing = True  # no reconnect from here on
-        await self._stop_spread(mine, close_idle=True)
+        await self.stops.spread(mine)
         now = monotonic()
         grace_end = now + self.opt.stop_grace_s
         hard_end = grace_end + max(3.0, self.connect_timeout_s)
@@ -394,49 +393,6 @@ class Engine:
             self.on_sessions(batch)
 
     # ---------------------------------------------------------------- stopping
-    async def _stop_spread(self, runners: Sequence[StationRunner],
-                           spread_s: float | None = None, *, close_idle: bool = False,
-                           by: float = math.inf) -> None:
-        """Stop these stations' open transactions, station k of N at ``k/N`` of
-        ``spread_s`` (default ``stop_spread_s``) from now (the stop burst when 0), each
-        sent at once; ``close_idle``: a station with nothing left to stop closes its
-        connection then too (16,000 closes in one pass stalled an engine's loop 1.8 s).
-
-        A spread is never faster than ``stop_rate_per_s`` (default ``connect_rate_per_s``;
-        under Locust, the engine's share of the scenario's), counted over every spread of
-        this engine together (``StationsConfig.end_spread_s``): the ramp run backwards.
-        Stopping and closing a station costs its engine about what connecting it did
-        (~0.2 ms at 10,000 stations), and 10,000 of them in 2 s held an engine at 98 % of
-        a core with the loop 20-80 ms late for 3-4 s (issue 18). ``by`` (monotonic) cuts
-        the pace: what is left then stops at once. Behind its schedule (or in the burst)
-        it still lets the loop turn every :data:`STOP_SLICE` stations: 10,000 closes due
-        at once ran in one pass, a 1.1 s stall at a Locust run's end (issue 18)."""
-        t0, n = monotonic(), len(runners)
-        spread = (self.opt.stop_spread_s if spread_s is None else spread_s) if n > 1 else 0.0
-        rate = self.opt.stop_rate_per_s or self.opt.connect_rate_per_s
-        gap = 1.0 / rate if spread > 0 and rate > 0 else 0.0
-        ran = 0  # stations stopped since the loop last turned
-        for k, r in enumerate(list(runners)):
-            due = min(max(t0 + spread * k / n, self._stop_next), by)
-            self._stop_next = due + gap
-            wait = due - monotonic()
-            if wait > 0.002:
-                await asyncio.sleep(wait)
-                ran = 0
-            elif ran >= STOP_SLICE:
-                await asyncio.sleep(0)
-                ran = 0
-            ran += 1
-            if self.stopping:
-                return
-            now = monotonic()
-            r.station.stop(now)
-            if r.conn is not None and r.conn.opened:
-                r.conn.flush()
-                if close_idle and r.station.idle:
-                    r.conn.close()
-            r.reschedule()
-
     async def _shutdown(self, *, graceful: bool) -> None:
         """Stop transactions and await their answers (at most ``stop_grace_s``), close the
         sockets (at most :data:`CLOSE_WAIT_S`), count what never got an answer as
@@ -452,7 +408,7 @@ class Engine:
             mine = [r for r in self.runners if not r.closing]
             for r in mine:  # no reconnect from here on; each closes once it is idle
                 r.closing = True
-            await self._stop_spread(mine, close_idle=True, by=spread_by)
+            await self.stops.spread(mine, by=spread_by)
             if self._stopping_now:  # stations Locust stopped: their spread goes on
                 await asyncio.wait(list(self._stopping_now),
                                    timeout=max(0.0, spread_by - monotonic())

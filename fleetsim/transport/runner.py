@@ -93,10 +93,16 @@ class StationRunner:
     def after_io(self) -> None:
         if self.station.reconnect_after is not None:
             self._reboot()
-        elif (self.closing and self.station.stopping and self.station.idle
-              and self.conn is not None and self.conn.opened):
-            self.conn.close()  # stopped, and its last answer is in: it leaves now
+        elif self.closing:
+            self.leave_if_done()
         self.reschedule()
+
+    def leave_if_done(self) -> None:
+        """Being stopped, and its last answer is in (nothing queued or in flight): close."""
+        c = self.conn
+        if self.closing and self.station.stopping and self.station.idle \
+                and c is not None and c.opened:
+            c.close()
 
     def _reboot(self) -> None:
         """The station reset (or installed firmware): close, then reconnect and boot again."""

@@ -20,7 +20,7 @@ from fleetsim.scenario import build_fleet, parse_scenario
 from fleetsim.scenario.model import StationsConfig
 from fleetsim.station import STATION_CLASSES, Clock, StationConfig
 from fleetsim.transport import Engine, EngineOptions
-from fleetsim.transport.engine import STOP_SLICE
+from fleetsim.transport.pacing import STOP_SLICE
 
 SUBPROTOCOLS = ["ocpp1.6", "ocpp2.0.1", "ocpp2.1"]
 N = 40
@@ -184,7 +184,7 @@ async def test_a_stop_behind_its_schedule_still_lets_the_loop_turn() -> None:
     task = asyncio.get_running_loop().create_task(probe())
     await asyncio.sleep(0)
     before = turns
-    await engine._stop_spread([_Runner() for _ in range(1000)], 0.0)  # type: ignore[list-item]
+    await engine.stops.spread([_Runner() for _ in range(1000)], 0.0)  # type: ignore[list-item]
     task.cancel()
     assert turns - before >= 1000 // STOP_SLICE - 1
 
@@ -244,7 +244,7 @@ async def test_spreads_at_once_share_one_pace() -> None:
     than the connect rate: 100 stations at 500/s take 0.2 s, though each asks 0.01 s."""
     engine = Engine([], [], recorder=Recorder(), options=EngineOptions(connect_rate_per_s=500))
     seen: list[float] = []
-    spreads = [engine._stop_spread([_TimedRunner(seen) for _ in range(50)], 0.01)  # type: ignore[misc]
+    spreads = [engine.stops.spread([_TimedRunner(seen) for _ in range(50)], 0.01)  # type: ignore[misc]
                for _ in range(2)]
     await asyncio.wait_for(asyncio.gather(*spreads), 10)
     assert len(seen) == 100
@@ -257,7 +257,7 @@ async def test_a_deadline_cuts_the_pace() -> None:
     engine = Engine([], [], recorder=Recorder(), options=EngineOptions(connect_rate_per_s=10))
     seen: list[float] = []
     by = time.monotonic() + 0.2
-    await asyncio.wait_for(engine._stop_spread(
+    await asyncio.wait_for(engine.stops.spread(
         [_TimedRunner(seen) for _ in range(1000)], 1.0, by=by), 10)  # type: ignore[misc]
     assert len(seen) == 1000
     assert max(seen) >= by
@@ -268,7 +268,7 @@ async def test_the_stop_rate_sets_the_pace_apart_from_the_connect_rate() -> None
     engine = Engine([], [], recorder=Recorder(),
                     options=EngineOptions(connect_rate_per_s=10, stop_rate_per_s=1000))
     seen: list[float] = []
-    await asyncio.wait_for(engine._stop_spread(
+    await asyncio.wait_for(engine.stops.spread(
         [_TimedRunner(seen) for _ in range(100)], 0.01), 5)  # type: ignore[misc]  # 10 s at 10/s
     assert len(seen) == 100
     assert max(seen) - min(seen) >= 0.09  # still paced: 100 at 1,000/s
