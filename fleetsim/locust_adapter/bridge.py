@@ -45,7 +45,8 @@ class EngineBridge:
     """One engine child per Locust worker process."""
 
     def __init__(self, environment: Environment, *, tag: str,
-                 on_fatal: Callable[[str], None], call_timeout_ms: float = 0.0) -> None:
+                 on_fatal: Callable[[str], None], call_timeout_ms: float = 0.0,
+                 stations: StationsConfig | None = None, engines: int = 1) -> None:
         self.env, self.tag, self.on_fatal = environment, tag, on_fatal
         self.call_timeout_ms = call_timeout_ms
         self._lock = gevent.lock.Semaphore()
@@ -65,8 +66,8 @@ class EngineBridge:
         self.live: dict[str, Any] | None = None  # the engine's latest live snapshot
         self.on_live: Callable[[dict[str, Any]], None] | None = None
         self.out_dir: str | None = None  # this host's run folder, if not the master's
-        self.stations_config: StationsConfig | None = None  # the stop's length (node) ...
-        self.engines = 1  # ... with this many engines sharing the connect rate
+        # the stop's length (node): these stations' settings, the engines sharing the rate
+        self.stations, self.engines = stations, engines
 
     @property
     def pid(self) -> int | None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import logging
 import os
 import time
@@ -33,7 +32,7 @@ from fleetsim.lifeline import die_with_parent
 from fleetsim.locust_adapter.bridge import EngineBridge
 from fleetsim.locust_adapter.health import WorkerLiveness
 from fleetsim.locust_adapter.indices import CLAIM, FATAL, GRANT, RELEASE, IndexClaims, IndexPool
-from fleetsim.locust_adapter.options import add_options
+from fleetsim.locust_adapter.options import add_options, compute_locust_defaults_once
 from fleetsim.locust_adapter.transfer import (
     FILES,
     FILES_ACK,
@@ -55,25 +54,9 @@ FILES_ACK_WAIT_S = 20.0  # a worker waits this long for the master to take its f
 
 def install(events: Any) -> None:
     """Register fleetsim's options and its per-process node on Locust's ``events``."""
-    _compute_locust_defaults_once()
+    compute_locust_defaults_once()
     events.init_command_line_parser.add_listener(add_options)
     events.init.add_listener(_on_init)
-
-
-def _compute_locust_defaults_once() -> None:
-    """Locust's worker tells custom options from its own by testing each option of every
-    spawn message against ``argument_parser.default_args_dict()``, called once *per option*
-    (``WorkerRunner.handle_message``): each call builds and runs Locust's whole argument
-    parser, ~5 ms on a quiet core, ~70 options, once a second per worker during a ramp.
-    With 6 workers on 2 cores that alone saturated the box and every Locust process missed
-    heartbeats for over 60 s at 100,000 stations (issue 13). The defaults cannot change
-    within a process (config files are ignored there), so they are computed once; the
-    dict is only read (membership tests and the web UI's extra arguments)."""
-    from locust import argument_parser
-
-    current = argument_parser.default_args_dict
-    if getattr(current, "cache_info", None) is None:
-        argument_parser.default_args_dict = functools.cache(current)
 
 
 def node_for(environment: Environment) -> FleetNode:
@@ -356,9 +339,9 @@ class FleetNode:
         if self.bridge is None:
             s = self.scenario or parse_scenario(dict(ctx.scenario), file=ctx.scenario_file)
             self.bridge = EngineBridge(self.env, tag=self._tag(), on_fatal=self._report_fatal,
-                                       call_timeout_ms=s.csms.call_timeout_s * 1000)
-            self.bridge.stations_config = s.stations
-            self.bridge.engines = int(ctx.extra.get("engines", 1))
+                                       call_timeout_ms=s.csms.call_timeout_s * 1000,
+                                       stations=s.stations,
+                                       engines=int(ctx.extra.get("engines", 1)))
             if self.is_worker and ctx.out_dir:
                 self.local_out, self.sends_folder = self._local_out(ctx)
                 self.bridge.out_dir = self.local_out
@@ -461,7 +444,7 @@ class FleetNode:
     def _on_quitting(self, environment: Environment, **_: Any) -> None:
         if self.bridge is not None:  # graceful stop of every station, then the final files
             self.bridge.shutdown(timeout_s=child_stop_wait_s(
-                self.bridge.stations_config, self.bridge.held_max, self.bridge.engines))
+                self.bridge.stations, self.bridge.held_max, self.bridge.engines))
             if self.sends_folder:  # before Locust's own "quit" message to the master
                 self._send_folder()
 

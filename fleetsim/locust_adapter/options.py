@@ -8,9 +8,10 @@ the master's options over the worker's own).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-__all__ = ["add_options"]
+__all__ = ["add_options", "compute_locust_defaults_once"]
 
 
 def add_options(parser: Any) -> None:
@@ -42,3 +43,19 @@ def add_options(parser: Any) -> None:
                        help="worker on another host: keep the engine's folder in DIR/<run>/ "
                             "(default: the master's run folder path on this host); its final "
                             "files reach the master over Locust's messages either way")
+
+
+def compute_locust_defaults_once() -> None:
+    """Locust's worker tells custom options from its own by testing each option of every
+    spawn message against ``argument_parser.default_args_dict()``, called once *per option*
+    (``WorkerRunner.handle_message``): each call builds and runs Locust's whole argument
+    parser, ~5 ms on a quiet core, ~70 options, once a second per worker during a ramp.
+    With 6 workers on 2 cores that alone saturated the box and every Locust process missed
+    heartbeats for over 60 s at 100,000 stations (issue 13). The defaults cannot change
+    within a process (config files are ignored there), so they are computed once; the
+    dict is only read (membership tests and the web UI's extra arguments)."""
+    from locust import argument_parser
+
+    current = argument_parser.default_args_dict
+    if getattr(current, "cache_info", None) is None:
+        argument_parser.default_args_dict = functools.cache(current)
